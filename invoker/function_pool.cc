@@ -1,0 +1,158 @@
+#include "invoker/function_pool.h"
+
+#include <random>
+
+namespace sluice::invoker {
+
+namespace pb = runtime::v1;
+
+namespace {
+
+// A UUID v4 in the usual text form, Lambda's request id format.
+std::string NewRequestId() {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  const uint64_t hi = (rng() & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
+  const uint64_t lo = (rng() & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
+                static_cast<unsigned>(lo >> 48),
+                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+  return buf;
+}
+
+}  // namespace
+
+FunctionPool::FunctionPool(FunctionConfig config, InstanceDeps deps)
+    : config_(std::move(config)), deps_(deps) {}
+
+FunctionPool::~FunctionPool() {
+  std::vector<std::unique_ptr<Instance>> idle;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    idle.swap(idle_);
+  }
+  idle.clear();  // each destructor shuts its instance down
+}
+
+size_t FunctionPool::live_instances() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return live_;
+}
+
+Status FunctionPool::Acquire(Clock::Steady deadline, std::unique_ptr<Instance>* idle,
+                             bool* start_new, pb::FunctionError* init_error) {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    if (!idle_.empty()) {
+      *idle = std::move(idle_.back());
+      idle_.pop_back();
+      return Status::Ok();
+    }
+    if (live_ < config_.max_concurrency) {
+      const auto wait = backoff_.RemainingAt(deps_.clock->SteadyNow());
+      if (wait.count() > 0) {
+        *init_error = last_init_error_;
+        init_error->set_error_message(
+            init_error->error_message() + " (" + std::to_string(backoff_.consecutive_failures()) +
+            " consecutive init failures; next attempt in " + std::to_string(wait.count()) +
+            " ms)");
+        return Status::Ok();
+      }
+      ++live_;
+      *start_new = true;
+      return Status::Ok();
+    }
+    if (config_.max_concurrency == 0 ||
+        freed_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      metrics_.RecordThrottle();
+      return ResourceExhausted("TooManyRequestsException: Rate Exceeded: " + config_.name +
+                               " is at its concurrency limit (ReservedConcurrentExecutions " +
+                               std::to_string(config_.max_concurrency) + ")");
+    }
+  }
+}
+
+void FunctionPool::Release(std::unique_ptr<Instance> instance) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (instance) {
+      idle_.push_back(std::move(instance));
+    } else {
+      --live_;
+    }
+  }
+  freed_.notify_one();
+}
+
+Result<InvokeResult> FunctionPool::Invoke(pb::Invoke invoke) {
+  if (invoke.event_case() == pb::Invoke::EVENT_NOT_SET) {
+    return InvalidArgument("the invoke carries no event");
+  }
+  if (invoke.request_id().empty()) {
+    invoke.set_request_id(NewRequestId());
+  }
+  invoke.set_deadline_unix_ms(deps_.clock->UnixMillis() + config_.timeout.count());
+  invoke.set_invoked_function_arn(config_.arn);
+  pb::HostMessage message;
+  *message.mutable_invoke() = std::move(invoke);
+  const size_t size = message.ByteSizeLong();
+  if (size > config_.max_request_bytes) {
+    return InvalidArgument("RequestEntityTooLargeException: the request is " +
+                           std::to_string(size) + " bytes; the limit is " +
+                           std::to_string(config_.max_request_bytes));
+  }
+
+  std::unique_ptr<Instance> instance;
+  bool start_new = false;
+  pb::FunctionError init_error;
+  SLUICE_RETURN_IF_ERROR(Acquire(deps_.clock->SteadyNow() + config_.timeout, &instance,
+                                 &start_new, &init_error));
+  InvokeResult result;
+  result.response.set_request_id(message.invoke().request_id());
+  if (!instance && !start_new) {  // init backoff in force
+    *result.response.mutable_error() = init_error;
+    metrics_.RecordInvoke(std::chrono::nanoseconds(0), init_error.error_type());
+    return result;
+  }
+  if (start_new) {
+    const Status launched = Instance::Start(config_, deps_, &instance, &init_error);
+    if (!launched.ok() || !instance) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (launched.ok()) {
+          backoff_.RecordFailure(deps_.clock->SteadyNow());
+          last_init_error_ = init_error;
+        }
+      }
+      Release(nullptr);
+      if (!launched.ok()) {
+        return launched;
+      }
+      metrics_.RecordInitFailure();
+      metrics_.RecordInvoke(std::chrono::nanoseconds(0), init_error.error_type());
+      result.cold_start = true;
+      *result.response.mutable_error() = init_error;
+      return result;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      backoff_.RecordSuccess();
+    }
+    metrics_.RecordColdStart();
+  }
+
+  result = instance->Invoke(message);
+  result.cold_start = start_new;
+  metrics_.RecordInvoke(result.duration,
+                        result.is_function_error() ? result.response.error().error_type() : "");
+  if (result.instance_lost) {
+    instance.reset();  // kills and reaps before the slot is given back
+    Release(nullptr);
+  } else {
+    Release(std::move(instance));
+  }
+  return result;
+}
+
+}  // namespace sluice::invoker

@@ -1,0 +1,91 @@
+// LogCapture: reads every function instance's stdout and stderr, line by line, and hands each
+// line to a sink tagged with the function, the instance and the request in flight when it was
+// written. One epoll thread serves all instances.
+//
+// Attribution is exact: before an invoke's response is handed back, the invoker calls
+// LogSource::Drain(), which reads whatever the function wrote before it answered, so no line of
+// one request is tagged with the next.
+//
+// Thread-safety: all methods are thread-safe. The sink is called from the capture thread and
+// from threads calling Drain(), never concurrently for the same LogSource, but concurrently for
+// different ones: the sink must be thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace sluice::invoker {
+
+struct LogLine {
+  int64_t unix_ms = 0;
+  std::string function_name;
+  std::string instance_id;
+  std::string request_id;  // empty when no invoke was in flight
+  bool is_stderr = false;
+  std::string text;  // without the trailing newline; lines over 256 KiB are split
+};
+
+using LogSink = std::function<void(const LogLine&)>;
+
+class LogSource;
+
+class LogCapture {
+ public:
+  explicit LogCapture(LogSink sink);
+  ~LogCapture();  // stops the thread; remaining sources stop being read
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+
+  // Creates pipes for one instance. The returned source owns the read ends; pass its
+  // stdout_write_fd()/stderr_write_fd() to the launcher, then call CloseWriteEnds().
+  std::shared_ptr<LogSource> Open(const std::string& function_name,
+                                  const std::string& instance_id);
+
+ private:
+  friend class LogSource;
+  void Loop();
+  void Remove(int fd);
+
+  LogSink sink_;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  std::thread thread_;
+  std::mutex mu_;
+  std::map<int, std::weak_ptr<LogSource>> by_fd_;
+};
+
+class LogSource {
+ public:
+  ~LogSource();  // emits a last partial line, closes the pipes
+
+  int stdout_write_fd() const { return out_write_; }
+  int stderr_write_fd() const { return err_write_; }
+  void CloseWriteEnds();
+
+  // Lines from now on are tagged with this request id ("" for none).
+  void SetRequest(const std::string& request_id);
+  // Reads and emits everything already written to the pipes.
+  void Drain();
+
+ private:
+  friend class LogCapture;
+  LogSource(LogCapture* capture, std::string function_name, std::string instance_id);
+  // Reads what is available on `fd` and emits complete lines. Returns false at EOF.
+  bool ReadAvailable(int fd);
+  void EmitLocked(const std::string& text, bool is_stderr);
+
+  LogCapture* capture_;
+  const std::string function_name_;
+  const std::string instance_id_;
+  int out_read_ = -1, out_write_ = -1, err_read_ = -1, err_write_ = -1;
+  std::mutex mu_;
+  std::string request_id_;
+  std::string out_partial_, err_partial_;
+};
+
+}  // namespace sluice::invoker

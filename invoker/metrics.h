@@ -1,0 +1,45 @@
+// FunctionMetrics: a function's counters: invocations, errors by type, cold starts, init
+// failures, throttles, and invoke durations (as a log-scale histogram for percentiles).
+//
+// Thread-safety: all methods are thread-safe.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace sluice::invoker {
+
+struct MetricsSnapshot {
+  uint64_t invocations = 0;  // invokes that reached an instance (success or function error)
+  uint64_t errors = 0;       // function errors of any type
+  std::map<std::string, uint64_t> errors_by_type;  // "Sandbox.Timedout" -> 2, ...
+  uint64_t cold_starts = 0;    // instances started to serve an invoke
+  uint64_t init_failures = 0;  // instances that failed to initialise
+  uint64_t throttles = 0;      // invokes refused at the concurrency limit
+  double duration_p50_ms = 0;  // invoke durations, from the histogram (±6% resolution)
+  double duration_p99_ms = 0;
+  double duration_max_ms = 0;
+};
+
+class FunctionMetrics {
+ public:
+  void RecordInvoke(std::chrono::nanoseconds duration, const std::string& error_type);
+  void RecordColdStart();
+  void RecordInitFailure();
+  void RecordThrottle();
+  MetricsSnapshot Snapshot() const;
+
+ private:
+  // Bucket i holds durations in [2^(i/8), 2^((i+1)/8)) microseconds.
+  static constexpr int kBuckets = 8 * 40;
+  mutable std::mutex mu_;
+  MetricsSnapshot counts_;
+  std::array<uint64_t, kBuckets> histogram_{};
+  double max_us_ = 0;
+};
+
+}  // namespace sluice::invoker

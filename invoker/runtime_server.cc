@@ -1,0 +1,127 @@
+#include "invoker/runtime_server.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <vector>
+
+namespace sluice::invoker {
+
+namespace pb = runtime::v1;
+
+class RuntimeServer::Service final : public pb::Runtime::Service {
+ public:
+  explicit Service(RuntimeServer* server) : server_(server) {}
+
+  grpc::Status Connect(grpc::ServerContext* context, RuntimeStream* stream) override {
+    pb::FunctionMessage first;
+    if (!stream->Read(&first)) {
+      return grpc::Status(grpc::StatusCode::CANCELLED, "the instance closed before saying Ready");
+    }
+    const pb::Ready* identity = nullptr;
+    pb::Ready from_init_error;
+    if (first.has_ready()) {
+      identity = &first.ready();
+    } else if (first.has_init_error()) {
+      from_init_error.set_protocol_version(first.init_error().protocol_version());
+      from_init_error.set_instance_id(first.init_error().instance_id());
+      from_init_error.set_instance_token(first.init_error().instance_token());
+      identity = &from_init_error;
+    } else {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "the first message on Runtime.Connect must be ready or init_error");
+    }
+    if (identity->protocol_version() != pb::PROTOCOL_VERSION_1) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "this host speaks runtime protocol version 1, the instance sent " +
+                              std::to_string(identity->protocol_version()));
+    }
+    std::shared_ptr<RuntimeSession> session =
+        server_->Find(identity->instance_id(), identity->instance_token());
+    if (!session) {
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          "unknown instance id or wrong instance token");
+    }
+    session->Serve(first, stream, context);
+    return grpc::Status::OK;
+  }
+
+ private:
+  RuntimeServer* server_;
+};
+
+Result<std::unique_ptr<RuntimeServer>> RuntimeServer::Start(const std::string& socket_path,
+                                                            int max_receive_bytes) {
+  if (socket_path.size() >= 100) {
+    return InvalidArgument("runtime socket path is too long for a Unix socket (" +
+                           std::to_string(socket_path.size()) + " bytes, limit 107): " +
+                           socket_path);
+  }
+  ::unlink(socket_path.c_str());
+  std::unique_ptr<RuntimeServer> server(new RuntimeServer());
+  server->socket_path_ = socket_path;
+  server->service_ = std::make_unique<Service>(server.get());
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
+  builder.RegisterService(server->service_.get());
+  builder.SetMaxReceiveMessageSize(max_receive_bytes);
+  builder.SetMaxSendMessageSize(max_receive_bytes);
+  server->server_ = builder.BuildAndStart();
+  if (!server->server_) {
+    return Unavailable("could not listen on the runtime socket " + socket_path);
+  }
+  if (::chmod(socket_path.c_str(), 0666) != 0) {
+    return ErrnoStatus("chmod " + socket_path);
+  }
+  return server;
+}
+
+RuntimeServer::~RuntimeServer() {
+  std::vector<std::shared_ptr<RuntimeSession>> open;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [id, session] : sessions_) {
+      open.push_back(session);
+    }
+    sessions_.clear();
+  }
+  for (auto& session : open) {
+    session->Close();
+  }
+  if (server_) {
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    server_->Wait();
+  }
+  ::unlink(socket_path_.c_str());
+}
+
+void RuntimeServer::Expect(std::shared_ptr<RuntimeSession> session) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sessions_[session->instance_id()] = std::move(session);
+}
+
+void RuntimeServer::Forget(const std::string& instance_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sessions_.erase(instance_id);
+}
+
+std::shared_ptr<RuntimeSession> RuntimeServer::Find(const std::string& instance_id,
+                                                    const std::string& token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sessions_.find(instance_id);
+  if (it == sessions_.end()) {
+    return nullptr;
+  }
+  // Compare without an early exit so the time taken says nothing about the token.
+  const std::string& want = it->second->token();
+  if (want.size() != token.size()) {
+    return nullptr;
+  }
+  unsigned char diff = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    diff |= static_cast<unsigned char>(want[i] ^ token[i]);
+  }
+  return diff == 0 ? it->second : nullptr;
+}
+
+}  // namespace sluice::invoker
