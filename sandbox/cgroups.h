@@ -1,0 +1,65 @@
+// Per-instance cgroups: memory and pids limits, OOM accounting, and killing everything inside.
+//
+// Supports cgroup v1 (separate memory and pids hierarchies, as on this project's hosts) and
+// cgroup v2 (one unified hierarchy, used when /sys/fs/cgroup/cgroup.controllers exists). Each
+// instance gets <controller root>/<parent>/<instance_id>; the parent is created once by
+// ProbeCgroups and never removed (other instances share it).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "sandbox/launcher.h"
+
+namespace sluice::sandbox {
+
+// Where instance cgroups go. An empty directory means that controller's layer is off.
+struct CgroupLayout {
+  bool v2 = false;
+  std::string memory_parent;  // e.g. /sys/fs/cgroup/memory/sluice (v1), /sys/fs/cgroup/sluice (v2)
+  std::string pids_parent;    // e.g. /sys/fs/cgroup/pids/sluice (v1), same as memory_parent (v2)
+};
+
+// Finds the controllers, creates the parent cgroups (enabling controllers for v2), and checks
+// that a child cgroup can be created and removed. Fills `memory` and `pids` (on/off + detail).
+CgroupLayout ProbeCgroups(const std::string& parent_name, Layer* memory, Layer* pids);
+
+// The cgroups of one instance. Not thread-safe; the owning Process serialises access.
+class InstanceCgroups {
+ public:
+  // Creates the instance's cgroups and writes the limits (memory_limit_bytes == 0: no memory
+  // limit, but the cgroup still accounts OOM kills). Swap is limited too when the kernel exposes
+  // it (v1 memory.memsw.limit_in_bytes, v2 memory.swap.max = 0). On failure nothing is left.
+  static Result<std::unique_ptr<InstanceCgroups>> Create(const CgroupLayout& layout,
+                                                         const std::string& instance_id,
+                                                         uint64_t memory_limit_bytes,
+                                                         uint32_t max_processes);
+  ~InstanceCgroups();  // removes the cgroups, retrying briefly while they empty
+  InstanceCgroups(const InstanceCgroups&) = delete;
+  InstanceCgroups& operator=(const InstanceCgroups&) = delete;
+
+  // Open (O_WRONLY|O_CLOEXEC) cgroup.procs files: the child writes "0" to each to join. Owned
+  // here; CloseProcsFds() closes them once the child has started.
+  const std::vector<int>& procs_fds() const { return procs_fds_; }
+  void CloseProcsFds();
+
+  // SIGKILLs every process in the cgroups (v2: cgroup.kill; v1: each pid in cgroup.procs).
+  void KillAll() const;
+
+  // True when the memory cgroup's OOM killer has killed something in this instance.
+  bool OomKilled() const;
+
+ private:
+  InstanceCgroups() = default;
+  Status AddDir(const std::string& dir);
+
+  bool v2_ = false;
+  std::string memory_dir_;         // empty when the memory layer is off
+  std::vector<std::string> dirs_;  // created directories, removed in reverse order
+  std::vector<int> procs_fds_;
+};
+
+}  // namespace sluice::sandbox

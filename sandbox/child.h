@@ -1,0 +1,69 @@
+// The child side of a launch: everything between clone() and execveat().
+//
+// The parent prepares a ChildPlan (all strings, paths and numbers the child needs), clones, and
+// the child runs the plan as a fixed checklist of steps (RunChild). Because the parent may be
+// multi-threaded and the child is created with a raw clone(), the child must not allocate or
+// take locks: steps only make system calls and read the plan. A failing step writes a
+// ChildFailure to the report pipe and exits 127; DescribeChildFailure turns it into a message.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sandbox/mounts.h"
+
+namespace sluice::sandbox {
+
+struct ChildPlan {
+  // Pipes shared with the parent (O_CLOEXEC): the seccomp program arrives on filter_fd (a
+  // uint32_t byte count, then the program); a failure leaves on report_fd.
+  int filter_fd = -1;
+  int report_fd = -1;
+  // cgroup.procs files to join (write "0"); empty when the cgroup layers are off.
+  std::vector<int> cgroup_procs_fds;
+  // The parent's pid when the child is in the parent's pid namespace (for the getppid() check
+  // after PR_SET_PDEATHSIG); 0 when the child is pid 1 of a new pid namespace.
+  pid_t parent_pid = 0;
+
+  bool mount_layer = false;
+  MountPlan mounts;           // used when mount_layer
+  bool set_hostname = false;  // uts namespace: hostname "sluice"
+
+  std::string handler_path;  // as the child sees it after the mount steps
+  std::string workdir;       // ditto
+  int exec_fd = -1;          // the number the handler fd is moved to (>= max_open_files)
+
+  int stdout_fd = -1;  // parent's fds; -1 = /dev/null
+  int stderr_fd = -1;
+
+  uint64_t max_open_files = 0;  // RLIMIT_NOFILE
+  uint64_t max_processes = 0;   // RLIMIT_NPROC
+  uint64_t max_file_size = 0;   // RLIMIT_FSIZE
+
+  bool drop_uid = false;  // setgroups/setresgid/setresuid to uid/gid (when the host is root)
+  uid_t uid = 0;
+  gid_t gid = 0;
+
+  std::vector<const char*> argv;  // null-terminated, pointing into argv_storage
+  std::vector<const char*> envp;  // null-terminated, pointing into env_storage
+  std::vector<std::string> argv_storage;
+  std::vector<std::string> env_storage;
+};
+
+// What the child reports when a step fails.
+struct ChildFailure {
+  int32_t step = 0;
+  int32_t item = -1;  // for steps over a list (mounts): which entry, else -1
+  int32_t err = 0;    // errno
+};
+
+// Runs the plan in the freshly cloned child; never returns (execs or exits 127).
+[[noreturn]] void RunChild(const ChildPlan& plan);
+
+// "child setup step 'attach bind mounts' (/var/task): Permission denied".
+std::string DescribeChildFailure(const ChildPlan& plan, const ChildFailure& failure);
+
+}  // namespace sluice::sandbox

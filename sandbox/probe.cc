@@ -1,0 +1,118 @@
+#include "sandbox/probe.h"
+
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "sandbox/files.h"
+
+namespace sluice::sandbox {
+namespace {
+
+struct Probe {
+  const char* layer;
+  int flag;
+  const char* call;
+  const char* on_detail;
+};
+
+constexpr Probe kProbes[] = {
+    {"pid-namespace", CLONE_NEWPID, "unshare(CLONE_NEWPID)",
+     "the function is pid 1 of its own pid namespace; killing it kills everything inside"},
+    {"mount-namespace", CLONE_NEWNS, "unshare(CLONE_NEWNS)",
+     "read-only tmpfs root with /usr/lib, code at /var/task, tmpfs /tmp, runtime socket"},
+    {"network-namespace", CLONE_NEWNET, "unshare(CLONE_NEWNET)",
+     "no network but a down loopback; the runtime socket is a bind-mounted Unix socket"},
+    {"ipc-namespace", CLONE_NEWIPC, "unshare(CLONE_NEWIPC)", "private System V IPC and mqueues"},
+    {"uts-namespace", CLONE_NEWUTS, "unshare(CLONE_NEWUTS)", "hostname \"sluice\""},
+};
+constexpr int kNumProbes = sizeof(kProbes) / sizeof(kProbes[0]);
+
+struct ProbeResult {
+  int err;
+  int64_t micros;
+};
+
+// In the probe child: the mount layer also needs private propagation and the new mount API.
+int MountCanary() {
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    return errno;
+  }
+  const int fd = open_tree(AT_FDCWD, "/usr/lib", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (fd < 0) {
+    return errno;
+  }
+  close(fd);
+  return 0;
+}
+
+}  // namespace
+
+NamespaceSupport ProbeNamespaces(std::vector<Layer>* layers) {
+  ProbeResult results[kNumProbes + 1] = {};  // the last one is the mount canary
+  int fds[2];
+  bool probed = pipe2(fds, O_CLOEXEC) == 0;
+  const int probe_errno = errno;
+  if (probed) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      for (int i = 0; i < kNumProbes; ++i) {
+        const auto start = std::chrono::steady_clock::now();
+        results[i].err = unshare(kProbes[i].flag) == 0 ? 0 : errno;
+        results[i].micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::steady_clock::now() - start)
+                                .count();
+      }
+      results[kNumProbes].err = results[1].err == 0 ? MountCanary() : results[1].err;
+      _exit(write(fds[1], results, sizeof(results)) == sizeof(results) ? 0 : 1);
+    }
+    close(fds[1]);
+    probed = pid > 0 && read(fds[0], results, sizeof(results)) == sizeof(results);
+    close(fds[0]);
+    if (pid > 0) {
+      waitpid(pid, nullptr, 0);
+    }
+  }
+  NamespaceSupport support;
+  bool* on[kNumProbes] = {&support.pid, &support.mount, &support.net, &support.ipc, &support.uts};
+  for (int i = 0; i < kNumProbes; ++i) {
+    Layer layer{kProbes[i].layer, false, ""};
+    if (!probed) {
+      layer.detail = std::string("probe child failed: ") + strerror(probe_errno);
+    } else if (results[i].err != 0) {
+      layer.detail = std::string(kProbes[i].call) + ": " + strerror(results[i].err);
+    } else if (kProbes[i].flag == CLONE_NEWNS && results[kNumProbes].err != 0) {
+      layer.detail =
+          std::string("mount(MS_PRIVATE) or open_tree: ") + strerror(results[kNumProbes].err);
+    } else {
+      layer.on = true;
+      layer.detail = std::string(kProbes[i].on_detail) + " (unshare took " +
+                     std::to_string(results[i].micros) + " us)";
+    }
+    *on[i] = layer.on;
+    layers->push_back(std::move(layer));
+  }
+  return support;
+}
+
+Status ProbeSeccomp() {
+  if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0) {
+    return ErrnoStatus("prctl(PR_GET_SECCOMP): kernel without seccomp");
+  }
+  uint32_t action = SECCOMP_RET_KILL_PROCESS;
+  if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) != 0) {
+    return ErrnoStatus("seccomp(SECCOMP_GET_ACTION_AVAIL, KILL_PROCESS)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace sluice::sandbox

@@ -1,0 +1,45 @@
+// SandboxProcess: the Process handle for one launched instance.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "sandbox/cgroups.h"
+#include "sandbox/files.h"
+#include "sandbox/launcher.h"
+
+namespace sluice::sandbox {
+
+// Owns the child (through a pidfd, so signals never reach a recycled pid) and its cgroups.
+// Thread-safe: Kill() and Wait() may be called concurrently from any threads.
+class SandboxProcess : public Process {
+ public:
+  // `pidfd` refers to `pid`, a direct child of this process. `in_pid_namespace`: the child is
+  // pid 1 of its own pid namespace. `cgroups` may be null (cgroup layers off).
+  SandboxProcess(pid_t pid, UniqueFd pidfd, bool in_pid_namespace,
+                 std::unique_ptr<InstanceCgroups> cgroups);
+  ~SandboxProcess() override;  // Kill(), reap, remove the cgroups
+
+  pid_t pid() const override { return pid_; }
+  void Kill() override;
+  Result<ExitInfo> Wait(std::chrono::milliseconds timeout) override;
+
+  // Closes the cgroup.procs fds once the child has joined (or died).
+  void CloseCgroupProcsFds();
+
+ private:
+  // Reaps the child if it has exited (or, with `block`, once it does). Requires mu_.
+  void ReapLocked(bool block);
+
+  const pid_t pid_;
+  const UniqueFd pidfd_;
+  const bool in_pid_namespace_;
+  std::mutex mu_;
+  std::unique_ptr<InstanceCgroups> cgroups_;  // guarded by mu_
+  std::optional<ExitInfo> exit_;              // guarded by mu_; set once reaped
+};
+
+}  // namespace sluice::sandbox
