@@ -156,12 +156,12 @@ Result<std::unique_ptr<InstanceCgroups>> InstanceCgroups::Create(const CgroupLay
     SLUICE_RETURN_IF_ERROR(WriteFile(dir + "/pids.max", std::to_string(max_processes)));
   }
   for (const std::string& dir : cg->dirs_) {
-    const std::string procs = dir + "/cgroup.procs";
-    const int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    const std::string join = dir + (layout.v2 ? "/cgroup.procs" : "/tasks");
+    const int fd = open(join.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) {
-      return ErrnoStatus("open " + procs);
+      return ErrnoStatus("open " + join);
     }
-    cg->procs_fds_.push_back(fd);
+    cg->join_fds_.push_back(fd);
   }
   return cg;
 }
@@ -178,7 +178,7 @@ Status InstanceCgroups::AddDir(const std::string& dir) {
 }
 
 InstanceCgroups::~InstanceCgroups() {
-  CloseProcsFds();
+  CloseJoinFds();
   for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
     // The kernel may still be tearing down the last exiting task; retry for up to ~200 ms.
     for (int attempt = 0; attempt < 200 && rmdir(it->c_str()) != 0 && errno == EBUSY; ++attempt) {
@@ -187,11 +187,11 @@ InstanceCgroups::~InstanceCgroups() {
   }
 }
 
-void InstanceCgroups::CloseProcsFds() {
-  for (int fd : procs_fds_) {
+void InstanceCgroups::CloseJoinFds() {
+  for (int fd : join_fds_) {
     close(fd);
   }
-  procs_fds_.clear();
+  join_fds_.clear();
 }
 
 void InstanceCgroups::KillAll() const {

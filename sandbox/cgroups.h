@@ -41,10 +41,12 @@ class InstanceCgroups {
   InstanceCgroups(const InstanceCgroups&) = delete;
   InstanceCgroups& operator=(const InstanceCgroups&) = delete;
 
-  // Open (O_WRONLY|O_CLOEXEC) cgroup.procs files: the child writes "0" to each to join. Owned
-  // here; CloseProcsFds() closes them once the child has started.
-  const std::vector<int>& procs_fds() const { return procs_fds_; }
-  void CloseProcsFds();
+  // Open (O_WRONLY|O_CLOEXEC) files the still single-threaded child writes "0" to, to join:
+  // v1 "tasks", v2 "cgroup.procs". Owned here; CloseJoinFds() closes them once the child has
+  // started. (v1 "tasks" moves only the writing thread, which lets the kernel skip the global
+  // threadgroup rwsem; "cgroup.procs" takes it and waits for an RCU grace period, ~8 ms here.)
+  const std::vector<int>& join_fds() const { return join_fds_; }
+  void CloseJoinFds();
 
   // SIGKILLs every process in the cgroups (v2: cgroup.kill; v1: each pid in cgroup.procs).
   void KillAll() const;
@@ -59,7 +61,7 @@ class InstanceCgroups {
   bool v2_ = false;
   std::string memory_dir_;         // empty when the memory layer is off
   std::vector<std::string> dirs_;  // created directories, removed in reverse order
-  std::vector<int> procs_fds_;
+  std::vector<int> join_fds_;
 };
 
 }  // namespace sluice::sandbox

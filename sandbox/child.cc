@@ -26,7 +26,7 @@ struct ChildState {
 
 int JoinCgroups(const ChildPlan& plan, ChildState&) {
   // "0" is the writing process itself, whatever pid namespace it is in.
-  for (int fd : plan.cgroup_procs_fds) {
+  for (int fd : plan.cgroup_join_fds) {
     if (write(fd, "0", 1) != 1) {
       return errno;
     }

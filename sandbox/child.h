@@ -22,8 +22,9 @@ struct ChildPlan {
   // uint32_t byte count, then the program); a failure leaves on report_fd.
   int filter_fd = -1;
   int report_fd = -1;
-  // cgroup.procs files to join (write "0"); empty when the cgroup layers are off.
-  std::vector<int> cgroup_procs_fds;
+  // cgroup files to join by writing "0" (InstanceCgroups::join_fds); empty when the cgroup
+  // layers are off.
+  std::vector<int> cgroup_join_fds;
   // The parent's pid when the child is in the parent's pid namespace (for the getppid() check
   // after PR_SET_PDEATHSIG); 0 when the child is pid 1 of a new pid namespace.
   pid_t parent_pid = 0;

@@ -213,7 +213,7 @@ Result<std::unique_ptr<Process>> SandboxLauncherImpl::Launch(const SandboxSpec& 
   plan.filter_fd = filter_child.get();
   plan.report_fd = report_child.get();
   if (cgroups != nullptr) {
-    plan.cgroup_procs_fds = cgroups->procs_fds();
+    plan.cgroup_join_fds = cgroups->join_fds();
   }
 
   // A raw clone (not glibc's fork or clone) so CLONE_PIDFD hands back a pidfd and the child
@@ -237,7 +237,7 @@ Result<std::unique_ptr<Process>> SandboxLauncherImpl::Launch(const SandboxSpec& 
   const Status sent = SendSeccompProgram(filter_parent.get(), params);
   filter_parent.Reset();  // EOF for a child still waiting when sending failed
   const Status exec = AwaitExec(report_parent.get(), plan);
-  process->CloseCgroupProcsFds();
+  process->CloseCgroupJoinFds();
   SLUICE_RETURN_IF_ERROR(exec);  // the child's own report names the step
   SLUICE_RETURN_IF_ERROR(sent);
   return std::unique_ptr<Process>(std::move(process));

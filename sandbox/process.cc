@@ -44,10 +44,10 @@ SandboxProcess::~SandboxProcess() {
   cgroups_.reset();  // rmdir needs the cgroups empty: after the reap
 }
 
-void SandboxProcess::CloseCgroupProcsFds() {
+void SandboxProcess::CloseCgroupJoinFds() {
   std::lock_guard<std::mutex> lock(mu_);
   if (cgroups_ != nullptr) {
-    cgroups_->CloseProcsFds();
+    cgroups_->CloseJoinFds();
   }
 }
 

@@ -27,8 +27,8 @@ class SandboxProcess : public Process {
   void Kill() override;
   Result<ExitInfo> Wait(std::chrono::milliseconds timeout) override;
 
-  // Closes the cgroup.procs fds once the child has joined (or died).
-  void CloseCgroupProcsFds();
+  // Closes the cgroup join fds once the child has joined (or died).
+  void CloseCgroupJoinFds();
 
  private:
   // Reaps the child if it has exited (or, with `block`, once it does). Requires mu_.

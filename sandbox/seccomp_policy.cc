@@ -15,6 +15,8 @@
 namespace sluice::sandbox {
 namespace {
 
+static_assert(PR_GET_NAME == PR_SET_NAME + 1, "the prctl rules below rely on this");
+
 constexpr uint32_t kAllow = SCMP_ACT_ALLOW;
 
 // One row of the policy: `action` applies when every comparison in `args` holds.
@@ -137,9 +139,14 @@ std::vector<Rule> PolicyTable(const SeccompParams& p) {
       {"sched_getscheduler", kAllow, {}, "glibc pthread attributes under load"},
       {"prctl", kAllow, {SCMP_A0_32(SCMP_CMP_EQ, PR_SET_NAME)}, "gRPC names its threads"},
       {"prctl", kAllow, {SCMP_A0_32(SCMP_CMP_EQ, PR_GET_NAME)}, "thread names"},
+      // (PR_SET_NAME is 15, PR_GET_NAME 16; libseccomp allows one comparison per argument.)
       {"prctl",
        SCMP_ACT_ERRNO(EPERM),
-       {SCMP_A0_32(SCMP_CMP_NE, PR_SET_NAME), SCMP_A0_32(SCMP_CMP_NE, PR_GET_NAME)},
+       {SCMP_A0_32(SCMP_CMP_LT, PR_SET_NAME)},
+       "function: other prctl options fail cleanly"},
+      {"prctl",
+       SCMP_ACT_ERRNO(EPERM),
+       {SCMP_A0_32(SCMP_CMP_GT, PR_GET_NAME)},
        "function: other prctl options fail cleanly"},
 
       // --- time ---------------------------------------------------------------------------------
@@ -156,6 +163,8 @@ std::vector<Rule> PolicyTable(const SeccompParams& p) {
       {"rt_sigreturn", kAllow, {}, "signal handler return"},
       {"sigaltstack", kAllow, {}, "signal handlers on an alternate stack"},
       {"restart_syscall", kAllow, {}, "kernel restarts interrupted sleeps"},
+      {"pause", kAllow, {}, "function: pause() waiting for a signal"},
+      {"rt_sigsuspend", kAllow, {}, "function: sigsuspend()"},
       {"tgkill", kAllow, {SCMP_A0_32(SCMP_CMP_EQ, self)}, "raise(), abort(), pthread_kill()"},
       {"tgkill",
        SCMP_ACT_ERRNO(EPERM),
