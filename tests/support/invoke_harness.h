@@ -1,0 +1,52 @@
+// InvokeHarness: a real invoker (sandbox launcher, runtime server, log capture, deadline timer,
+// function pool) around one function binary, for integration tests. Every process it starts
+// belongs to its pool and is ended when the harness is destroyed.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "invoker/function_pool.h"
+#include "sandbox/launcher.h"
+
+namespace sluice::testing {
+
+class InvokeHarness {
+ public:
+  // Stages `binary` as the function's handler. `adjust` may change the config (Timeout, ...).
+  explicit InvokeHarness(const std::string& binary,
+                         const std::function<void(invoker::FunctionConfig*)>& adjust = nullptr);
+  ~InvokeHarness();
+
+  // Invokes with a one-record Kinesis batch whose data is `command`.
+  Result<invoker::InvokeResult> InvokeCommand(const std::string& command);
+  // Invokes with a tumbling-window batch whose first record's data is `command`.
+  Result<invoker::InvokeResult> InvokeWindowCommand(const std::string& command);
+
+  // The text after "RESULT " in the log line the misbehave function wrote for `request_id`,
+  // or "" when there is none.
+  std::string ResultOf(const std::string& request_id) const;
+  // All log lines captured for `request_id`.
+  std::vector<std::string> LogsOf(const std::string& request_id) const;
+
+  invoker::FunctionPool& pool() { return *pool_; }
+  sandbox::SandboxLauncher& launcher() { return *launcher_; }
+  const std::string& work_dir() const { return work_dir_; }
+  // Whether a sandbox layer is on (e.g. "pid-namespace").
+  bool LayerOn(const std::string& name) const;
+
+ private:
+  std::string work_dir_;
+  std::unique_ptr<sandbox::SandboxLauncher> launcher_;
+  std::unique_ptr<invoker::RuntimeServer> server_;
+  std::unique_ptr<invoker::LogCapture> logs_;
+  std::unique_ptr<invoker::DeadlineTimer> timer_;
+  std::unique_ptr<invoker::FunctionPool> pool_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::vector<std::string>> lines_;
+};
+
+}  // namespace sluice::testing

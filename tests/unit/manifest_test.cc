@@ -1,0 +1,128 @@
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "host/manifest.h"
+
+namespace fs = std::filesystem;
+using sluice::host::ParseManifest;
+
+namespace {
+
+// A temporary function directory with an executable "handler" and a data file.
+class FunctionDir {
+ public:
+  FunctionDir() {
+    char tmpl[] = "/tmp/sluice-manifest-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    std::ofstream(dir_ + "/handler") << "#!/bin/true\n";
+    ::chmod((dir_ + "/handler").c_str(), 0755);
+    std::ofstream(dir_ + "/data.csv") << "a,b\n";
+    std::ofstream(dir_ + "/not-exec") << "x";
+  }
+  ~FunctionDir() { fs::remove_all(dir_); }
+  const std::string& path() const { return dir_; }
+
+ private:
+  std::string dir_;
+};
+
+// The error message for `text`, or "OK".
+std::string ErrorOf(const FunctionDir& dir, const std::string& text) {
+  auto m = ParseManifest(text, dir.path(), "function.json");
+  return m.ok() ? "OK" : m.status().message();
+}
+
+}  // namespace
+
+TEST_CASE("a minimal manifest gets Lambda's defaults", "[manifest]") {
+  FunctionDir dir;
+  auto m = ParseManifest(R"({"FunctionName": "f1", "Handler": "handler"})", dir.path(), "f.json");
+  REQUIRE(m.ok());
+  CHECK(m->config.name == "f1");
+  CHECK(m->config.timeout == std::chrono::seconds(3));
+  CHECK(m->config.memory_mb == 128);
+  CHECK(m->config.ephemeral_storage_mb == 512);
+  CHECK(m->config.max_concurrency == 16);
+  CHECK(m->config.arn == "arn:aws:lambda:local:000000000000:function:f1");
+  CHECK(m->files == std::vector<std::string>{"handler"});
+}
+
+TEST_CASE("a full manifest is read field by field", "[manifest]") {
+  FunctionDir dir;
+  auto m = ParseManifest(R"({"FunctionName": "f", "Handler": "./handler", "Timeout": 900,
+      "MemorySize": 10240, "EphemeralStorage": {"Size": 1024},
+      "Environment": {"Variables": {"LEVEL": "debug"}}, "ReservedConcurrentExecutions": 0,
+      "Files": ["data.csv"], "Description": "d"})",
+                         dir.path(), "f.json");
+  REQUIRE(m.ok());
+  CHECK(m->config.handler == "handler");
+  CHECK(m->config.timeout == std::chrono::seconds(900));
+  CHECK(m->config.memory_mb == 10240);
+  CHECK(m->config.ephemeral_storage_mb == 1024);
+  CHECK(m->config.environment.at("LEVEL") == "debug");
+  CHECK(m->config.max_concurrency == 0);
+  CHECK(m->files == std::vector<std::string>{"handler", "data.csv"});
+}
+
+TEST_CASE("bad manifests name the property and the problem", "[manifest]") {
+  FunctionDir dir;
+  CHECK(ErrorOf(dir, "{") == "function.json: not valid JSON");
+  CHECK(ErrorOf(dir, R"({"Handler": "handler"})") ==
+        "function.json: FunctionName: required, a string");
+  CHECK(ErrorOf(dir, R"({"FunctionName": "a b", "Handler": "handler"})") ==
+        "function.json: FunctionName: must be 1-64 letters, digits, '-' or '_', got \"a b\"");
+  CHECK(ErrorOf(dir, R"({"FunctionName": "f"})") ==
+        "function.json: Handler: required, the executable's path relative to the manifest");
+  CHECK(ErrorOf(dir, R"({"FunctionName": "f", "Handler": "missing"})") ==
+        "function.json: Handler: \"missing\" does not exist in " + dir.path());
+  CHECK(ErrorOf(dir, R"({"FunctionName": "f", "Handler": "not-exec"})") ==
+        "function.json: Handler: \"not-exec\" is not an executable file");
+  CHECK(ErrorOf(dir, R"({"FunctionName": "f", "Handler": "/bin/true"})") ==
+        "function.json: Handler: must be relative to the manifest's directory, got \"/bin/true\"");
+  CHECK(ErrorOf(dir, R"({"FunctionName": "f", "Handler": "../x"})") ==
+        "function.json: Handler: must stay inside the manifest's directory (no \"..\"), got "
+        "\"../x\"");
+  CHECK(ErrorOf(dir, R"({"FunctionName": "f", "Handler": "handler", "Timeout": 0})") ==
+        "function.json: Timeout: must be from 1 to 900 seconds, got 0");
+  CHECK(ErrorOf(dir, R"({"FunctionName": "f", "Handler": "handler", "Timeout": "3"})") ==
+        "function.json: Timeout: must be an integer from 1 to 900 seconds, got \"3\"");
+  CHECK(ErrorOf(dir, R"({"FunctionName": "f", "Handler": "handler", "MemorySize": 64})") ==
+        "function.json: MemorySize: must be from 128 to 10240 MB, got 64");
+  CHECK(ErrorOf(dir, R"({"FunctionName": "f", "Handler": "handler",
+                         "EphemeralStorage": {"Size": 100}})") ==
+        "function.json: EphemeralStorage: Size: must be from 512 to 10240 MB, got 100");
+  CHECK(ErrorOf(dir, R"({"FunctionName": "f", "Handler": "handler", "Timout": 3})")
+            .find("function.json: unknown property \"Timout\"") == 0);
+  CHECK(ErrorOf(dir, R"({"FunctionName": "f", "Handler": "handler",
+                         "Environment": {"Variables": {"SLUICE_X": "1"}}})") ==
+        "function.json: Environment.Variables.SLUICE_X: reserved name (SLUICE_*, AWS_* and "
+        "LAMBDA_* are set by the host)");
+  CHECK(ErrorOf(dir, R"({"FunctionName": "f", "Handler": "handler",
+                         "Environment": {"Variables": {"N": 1}}})") ==
+        "function.json: Environment.Variables.N: must be a string");
+  CHECK(ErrorOf(dir, R"({"FunctionName": "f", "Handler": "handler", "Files": ["nope"]})") ==
+        "function.json: Files[0]: \"nope\" does not exist in " + dir.path());
+  CHECK(ErrorOf(dir, R"({"FunctionName": "f", "Handler": "handler",
+                         "ReservedConcurrentExecutions": -1})") ==
+        "function.json: ReservedConcurrentExecutions: must be from 0 to 1000, got -1");
+}
+
+TEST_CASE("staging copies the handler and files, readable by anyone", "[manifest]") {
+  FunctionDir dir;
+  auto m = ParseManifest(R"({"FunctionName": "f", "Handler": "handler", "Files": ["data.csv"]})",
+                         dir.path(), "f.json");
+  REQUIRE(m.ok());
+  const std::string code = dir.path() + "/staged/code";
+  REQUIRE(sluice::host::StageFunctionFiles(*m, code).ok());
+  CHECK(fs::exists(code + "/handler"));
+  CHECK(fs::exists(code + "/data.csv"));
+  CHECK_FALSE(fs::exists(code + "/not-exec"));
+  CHECK((fs::status(code + "/data.csv").permissions() & fs::perms::others_read) !=
+        fs::perms::none);
+  CHECK((fs::status(code + "/handler").permissions() & fs::perms::owner_exec) != fs::perms::none);
+}
