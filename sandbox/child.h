@@ -41,7 +41,7 @@ struct ChildPlan {
   int stderr_fd = -1;
 
   uint64_t max_open_files = 0;  // RLIMIT_NOFILE
-  uint64_t max_processes = 0;   // RLIMIT_NPROC
+  uint64_t max_processes = 0;   // RLIMIT_NPROC; 0: inherited (the pids cgroup limits instead)
   uint64_t max_file_size = 0;   // RLIMIT_FSIZE
 
   bool drop_uid = false;  // setgroups/setresgid/setresuid to uid/gid (when the host is root)

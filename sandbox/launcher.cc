@@ -72,7 +72,8 @@ Status SandboxLauncherImpl::Probe() {
       {"no-new-privs", true, "PR_SET_NO_NEW_PRIVS"},
       {"capabilities", true, "all sets empty, bounding set cleared, ambient cleared"},
       {"unprivileged-uid", true, uid_detail},
-      {"rlimits", true, "NOFILE, NPROC, FSIZE from the spec; CORE 0; no AS (memory: cgroup)"},
+      {"rlimits", true,
+       "NOFILE, FSIZE from the spec; NPROC too when there is no pids cgroup; CORE 0; no AS"},
       {"fd-closing", true, "stdin /dev/null, stdout/stderr from the spec, every other fd closed"},
       {"clean-env", true, "exactly the spec's environment"},
       {"session", true, "setsid(): own session and process group, no controlling terminal"},
@@ -126,7 +127,9 @@ ChildPlan SandboxLauncherImpl::MakePlan(const SandboxSpec& spec, const ResolvedP
   plan.stdout_fd = spec.stdout_fd;
   plan.stderr_fd = spec.stderr_fd;
   plan.max_open_files = spec.max_open_files;
-  plan.max_processes = spec.max_processes;
+  // RLIMIT_NPROC counts every process and thread of the uid, i.e. of all instances together
+  // (they share options_.uid), so it is only a fallback for a missing pids cgroup.
+  plan.max_processes = cgroups_.pids_parent.empty() ? spec.max_processes : 0;
   plan.max_file_size = spec.scratch_limit_bytes;
   plan.drop_uid = host_is_root_;
   plan.uid = options_.uid;

@@ -40,7 +40,9 @@ struct SandboxSpec {
   std::string handler;
   // The complete environment, "NAME=value". Nothing of the host's environment is inherited.
   std::vector<std::string> env;
-  // The host's runtime socket, bound into the sandbox at kRuntimeSocketInside.
+  // The host's runtime socket, bound into the sandbox at kRuntimeSocketInside. The function's
+  // uid must be allowed to connect to it (e.g. mode 0666); without the mount layer, also to
+  // search every directory on its path.
   std::string runtime_socket;
   // A host directory the launcher may use for this instance's scratch space when the mount
   // layer is off (with the mount layer on, scratch is a tmpfs private to the instance).
@@ -51,6 +53,8 @@ struct SandboxSpec {
   // Scratch space: tmpfs size and RLIMIT_FSIZE. Default: 512 MiB, Lambda's default /tmp.
   uint64_t scratch_limit_bytes = 512ull << 20;
   // Processes and threads (cgroup pids.max, RLIMIT_NPROC). Default: 1024, as Lambda.
+  // RLIMIT_NPROC is set only when the pids cgroup is unavailable: it counts every process of the
+  // uid, so all instances (which share SandboxOptions::uid) would share one budget.
   uint32_t max_processes = 1024;
   // RLIMIT_NOFILE. Default: 1024, as Lambda.
   uint32_t max_open_files = 1024;

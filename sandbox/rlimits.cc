@@ -30,6 +30,9 @@ int ApplyRlimits(uint64_t max_open_files, uint64_t max_processes, uint64_t max_f
   for (auto [resource, value] :
        {std::pair{RLIMIT_NOFILE, max_open_files}, std::pair{RLIMIT_NPROC, max_processes},
         std::pair{RLIMIT_FSIZE, max_file_size}, std::pair{RLIMIT_CORE, uint64_t{0}}}) {
+    if (resource == RLIMIT_NPROC && value == 0) {
+      continue;
+    }
     if (int err = SetLimit(resource, value); err != 0) {
       return err;
     }

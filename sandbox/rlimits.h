@@ -14,7 +14,8 @@ namespace sluice::sandbox {
 // function's final limit).
 int AllowFdNumber(int fd);
 
-// RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_FSIZE as given; RLIMIT_CORE = 0.
+// RLIMIT_NOFILE, RLIMIT_NPROC (unless max_processes is 0: inherited), RLIMIT_FSIZE as given;
+// RLIMIT_CORE = 0.
 int ApplyRlimits(uint64_t max_open_files, uint64_t max_processes, uint64_t max_file_size);
 
 }  // namespace sluice::sandbox
