@@ -1,0 +1,139 @@
+// The real `sluice local-invoke` binary, with AWS's own sample events and with bad input.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "sluice/base64.h"
+#include "tests/support/run_command.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using sluice::testing::RunCommand;
+
+namespace {
+
+const std::string kFunctions = SLUICE_FUNCTIONS_DIR;
+
+// A temporary function directory holding the misbehave binary, a manifest and an event.
+class MisbehaveDir {
+ public:
+  explicit MisbehaveDir(const std::string& manifest_extra = "") {
+    char tmpl[] = "/tmp/sluice-cli-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    fs::copy_file(MISBEHAVE_BIN, dir_ + "/misbehave");
+    std::ofstream(dir_ + "/function.json")
+        << R"({"FunctionName": "misbehave", "Handler": "misbehave")" << manifest_extra << "}";
+  }
+  ~MisbehaveDir() { fs::remove_all(dir_); }
+
+  // Writes a Kinesis event whose one record's data is `command`; returns its path.
+  std::string Event(const std::string& command) {
+    const json event = {
+        {"Records",
+         {{{"kinesis",
+            {{"partitionKey", "p"},
+             {"sequenceNumber", "1"},
+             {"data", sluice::Base64Encode(command)},
+             {"approximateArrivalTimestamp", 1.5}}},
+           {"eventSource", "aws:kinesis"},
+           {"eventID", "shardId-000000000000:1"},
+           {"eventSourceARN", "arn:aws:kinesis:local:000000000000:stream/s"}}}}};
+    std::ofstream(dir_ + "/event.json") << event.dump();
+    return dir_ + "/event.json";
+  }
+  std::string manifest() const { return dir_ + "/function.json"; }
+
+ private:
+  std::string dir_;
+};
+
+}  // namespace
+
+TEST_CASE("local-invoke runs a stream function on AWS's sample Kinesis event", "[cli]") {
+  auto r = RunCommand({SLUICE_BIN, "local-invoke", kFunctions + "/hello_stream/function.json",
+                       "--event", kFunctions + "/hello_stream/kinesis-event.json"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "{\"batchItemFailures\":[]}\n");
+  CHECK(r.err.find("\tINFO\tpartition key partitionKey-03: Hello, this is a test 123.\n") !=
+        std::string::npos);
+  CHECK(r.err.find("REPORT RequestId: ") != std::string::npos);
+  CHECK(r.err.find("sandbox layers on: seccomp") != std::string::npos);
+}
+
+TEST_CASE("local-invoke runs a transform on AWS's sample Firehose event", "[cli]") {
+  auto r = RunCommand({SLUICE_BIN, "local-invoke", kFunctions + "/upper_transform/function.json",
+                       "--event", kFunctions + "/upper_transform/firehose-event.json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const json out = json::parse(r.out);
+  CHECK(out == json::parse(R"({"records": [{"recordId":
+      "49546986683135544286507457936321625675700192471156785154", "result": "Ok",
+      "data": "SEVMTE8gV09STEQK"}]})"));  // "HELLO WORLD\n"
+}
+
+TEST_CASE("local-invoke reads the event from stdin with --event -", "[cli]") {
+  std::ifstream in(kFunctions + "/hello_stream/kinesis-event.json");
+  const std::string event((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto r = RunCommand(
+      {SLUICE_BIN, "local-invoke", kFunctions + "/hello_stream/function.json", "--event", "-"},
+      event);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "{\"batchItemFailures\":[]}\n");
+}
+
+TEST_CASE("a function error prints Lambda's error body and exits 1", "[cli]") {
+  MisbehaveDir dir;
+  auto r = RunCommand({SLUICE_BIN, "local-invoke", dir.manifest(), "--event", dir.Event("error")});
+  CHECK(r.exit_code == 1);
+  CHECK(json::parse(r.out) ==
+        json({{"errorType", "App.Failure"}, {"errorMessage", "asked to fail"}}));
+  CHECK(r.err.find("sluice local-invoke: function error: App.Failure: asked to fail\n") !=
+        std::string::npos);
+}
+
+TEST_CASE("a timeout is reported as Sandbox.Timedout", "[cli]") {
+  MisbehaveDir dir(R"(, "Timeout": 1)");
+  auto r = RunCommand(
+      {SLUICE_BIN, "local-invoke", dir.manifest(), "--event", dir.Event("sleep 10000")});
+  CHECK(r.exit_code == 1);
+  CHECK(json::parse(r.out)["errorType"] == "Sandbox.Timedout");
+}
+
+TEST_CASE("bad input gets a clear message and exit code 2", "[cli]") {
+  MisbehaveDir dir(R"(, "Timeout": 0)");
+  auto r = RunCommand({SLUICE_BIN, "local-invoke", dir.manifest(), "--event", dir.Event("echo")});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err == "sluice local-invoke: " + dir.manifest() +
+                     ": Timeout: must be from 1 to 900 seconds, got 0\n");
+  CHECK(r.out.empty());
+
+  MisbehaveDir good;
+  const std::string bad_event = "/tmp/sluice-cli-bad-event-" + std::to_string(::getpid());
+  std::ofstream(bad_event) << R"({"Records": [{"eventSource": "aws:kinesis"}]})";
+  r = RunCommand({SLUICE_BIN, "local-invoke", good.manifest(), "--event", bad_event});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err == "sluice local-invoke: " + bad_event +
+                     ": Records[0].kinesis: missing or not an object\n");
+  fs::remove(bad_event);
+
+  r = RunCommand({SLUICE_BIN, "local-invoke", good.manifest(), "--event", "/nonexistent.json"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err == "sluice local-invoke: /nonexistent.json: cannot read the event file\n");
+
+  r = RunCommand({SLUICE_BIN, "local-invoke", "/nonexistent/function.json", "--event", "x"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err ==
+        "sluice local-invoke: /nonexistent/function.json: cannot read the manifest\n");
+
+  r = RunCommand({SLUICE_BIN, "local-invoke", good.manifest()});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("a manifest and --event are required") != std::string::npos);
+
+  r = RunCommand({SLUICE_BIN, "frobnicate"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("sluice: unknown command \"frobnicate\"") == 0);
+}
