@@ -46,10 +46,6 @@ bool PathExists(const std::string& path) {
   return lstat(path.c_str(), &st) == 0;
 }
 
-}  // namespace sluice::sandbox
-
-namespace sluice::sandbox {
-
 void UniqueFd::Reset(int fd) {
   if (fd_ >= 0) {
     close(fd_);

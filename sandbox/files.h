@@ -16,10 +16,6 @@ Result<std::string> ReadFile(const std::string& path);
 // True when `path` exists (any type, symlinks not followed).
 bool PathExists(const std::string& path);
 
-}  // namespace sluice::sandbox
-
-namespace sluice::sandbox {
-
 // Owns one file descriptor; closes it on destruction. Move-only.
 class UniqueFd {
  public:

@@ -109,7 +109,7 @@ class ProcessLauncher {
 
 // One confinement layer and whether it is on.
 struct Layer {
-  std::string name;    // "seccomp", "pid-namespace", "cgroup-memory", ...
+  std::string name;  // "seccomp", "pid-namespace", "cgroup-memory", ...
   bool on = false;
   std::string detail;  // what it does when on; why it is off when off
 };

@@ -36,6 +36,8 @@ constexpr Probe kProbes[] = {
     {"uts-namespace", CLONE_NEWUTS, "unshare(CLONE_NEWUTS)", "hostname \"sluice\""},
 };
 constexpr int kNumProbes = sizeof(kProbes) / sizeof(kProbes[0]);
+constexpr int kMountProbe = 1;  // kProbes[kMountProbe] is CLONE_NEWNS
+static_assert(kProbes[kMountProbe].flag == CLONE_NEWNS);
 
 struct ProbeResult {
   int err;
@@ -72,7 +74,7 @@ NamespaceSupport ProbeNamespaces(std::vector<Layer>* layers) {
                                 std::chrono::steady_clock::now() - start)
                                 .count();
       }
-      results[kNumProbes].err = results[1].err == 0 ? MountCanary() : results[1].err;
+      results[kNumProbes].err = results[kMountProbe].err == 0 ? MountCanary() : 0;
       _exit(write(fds[1], results, sizeof(results)) == sizeof(results) ? 0 : 1);
     }
     close(fds[1]);
@@ -90,7 +92,7 @@ NamespaceSupport ProbeNamespaces(std::vector<Layer>* layers) {
       layer.detail = std::string("probe child failed: ") + strerror(probe_errno);
     } else if (results[i].err != 0) {
       layer.detail = std::string(kProbes[i].call) + ": " + strerror(results[i].err);
-    } else if (kProbes[i].flag == CLONE_NEWNS && results[kNumProbes].err != 0) {
+    } else if (i == kMountProbe && results[kNumProbes].err != 0) {
       layer.detail =
           std::string("mount(MS_PRIVATE) or open_tree: ") + strerror(results[kNumProbes].err);
     } else {
