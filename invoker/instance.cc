@@ -239,8 +239,8 @@ void Instance::ExplainLostInstance(bool timed_out, InvokeResult* result) {
   if (!exit.ok()) {
     shared_->KillNow();
     SetError(error, kRuntimeInvalidResponse,
-             "the instance broke its runtime stream without answering (a message over the host's "
-             "receive limit does this)");
+             "the instance broke its runtime stream without answering (garbage on the connection, "
+             "or a message over the host's receive limit)");
   } else if (exit->oom_killed) {
     SetError(error, kRuntimeOutOfMemory,
              "Runtime exited with error: out of memory (MemorySize " +

@@ -5,7 +5,9 @@
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -92,6 +94,42 @@ int PivotRootStep(const ChildPlan& plan, ChildState&) {
 
 int RemountRootReadOnlyStep(const ChildPlan& plan, ChildState&) {
   return plan.mount_layer ? RemountRootReadOnly() : 0;
+}
+
+// The init's whole life: wait for the function, report how it ended, exit. Only system calls.
+[[noreturn]] void RunInit(const ChildPlan& plan, pid_t function_pid) {
+  // Not dumpable: the function (same uid) can neither ptrace it nor open /proc/1/mem.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  const int keep[] = {plan.status_fd};
+  CloseFdsExcept(keep, 1);  // the report and filter pipes must see EOF from the function alone
+  DropPrivileges(plan.drop_uid, plan.uid, plan.gid);
+  SetNoNewPrivs();
+  for (;;) {
+    int status = 0;
+    const pid_t pid = wait4(-1, &status, 0, nullptr);
+    if (pid == function_pid) {
+      const int32_t report = status;
+      [[maybe_unused]] ssize_t n = write(plan.status_fd, &report, sizeof(report));
+      _exit(0);
+    }
+    if (pid < 0 && errno != EINTR) {
+      _exit(0);
+    }
+  }
+}
+
+int StartInit(const ChildPlan& plan, ChildState&) {
+  if (!plan.run_init) {
+    return 0;
+  }
+  const long pid = syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+  if (pid < 0) {
+    return errno;
+  }
+  if (pid != 0) {
+    RunInit(plan, static_cast<pid_t>(pid));
+  }
+  return 0;  // the function (pid 2) goes on with the checklist
 }
 
 int SetHostname(const ChildPlan& plan, ChildState&) {
@@ -205,6 +243,7 @@ constexpr Step kSteps[] = {
     {"pivot_root", PivotRootStep},
     {"remount root read-only", RemountRootReadOnlyStep},
     {"sethostname", SetHostname},
+    {"start init", StartInit},
     {"open handler", OpenHandler},
     {"wire stdin/stdout/stderr", WireStdioStep},
     {"close inherited fds", CloseFds},

@@ -28,6 +28,12 @@ struct ChildPlan {
   // The parent's pid when the child is in the parent's pid namespace (for the getppid() check
   // after PR_SET_PDEATHSIG); 0 when the child is pid 1 of a new pid namespace.
   pid_t parent_pid = 0;
+  // With a pid namespace, the child stays as a minimal init (pid 1) and the function runs as
+  // pid 2: the kernel ignores signals that a pid 1 sends itself, so raise(), abort() and
+  // pthread_kill() would not work in the function otherwise. The init reaps, and reports the
+  // function's wait status (an int32_t) on status_fd when it ends, then exits.
+  bool run_init = false;
+  int status_fd = -1;
 
   bool mount_layer = false;
   MountPlan mounts;           // used when mount_layer
@@ -60,6 +66,9 @@ struct ChildFailure {
   int32_t item = -1;  // for steps over a list (mounts): which entry, else -1
   int32_t err = 0;    // errno
 };
+
+// The function's pid inside a new pid namespace (the init is 1).
+inline constexpr pid_t kFunctionPidInNamespace = 2;
 
 // Runs the plan in the freshly cloned child; never returns (execs or exits 127).
 [[noreturn]] void RunChild(const ChildPlan& plan);

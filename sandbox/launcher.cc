@@ -202,7 +202,7 @@ Result<std::unique_ptr<Process>> SandboxLauncherImpl::Launch(const SandboxSpec& 
     SLUICE_RETURN_IF_ERROR(PrepareScratchDir(spec.scratch_dir));
   }
 
-  int filter[2], report[2];
+  int filter[2], report[2], status[2] = {-1, -1};
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, filter) != 0) {
     return ErrnoStatus("socketpair");
   }
@@ -211,16 +211,23 @@ Result<std::unique_ptr<Process>> SandboxLauncherImpl::Launch(const SandboxSpec& 
     return ErrnoStatus("pipe2");
   }
   UniqueFd report_parent(report[0]), report_child(report[1]);
+  if (ns_.pid && pipe2(status, O_CLOEXEC) != 0) {
+    return ErrnoStatus("pipe2");
+  }
+  UniqueFd status_parent(status[0]), status_child(status[1]);
 
   ChildPlan plan = MakePlan(spec, *paths);
   plan.filter_fd = filter_child.get();
   plan.report_fd = report_child.get();
+  plan.run_init = ns_.pid;
+  plan.status_fd = status_child.get();
   if (cgroups != nullptr) {
     plan.cgroup_join_fds = cgroups->join_fds();
   }
 
   // A raw clone (not glibc's fork or clone) so CLONE_PIDFD hands back a pidfd and the child
-  // starts directly as pid 1 of the new pid namespace. Fork semantics: no new stack.
+  // starts directly as pid 1 of the new pid namespace (where it becomes the init and clones
+  // the function as pid 2). Fork semantics: no new stack.
   int pidfd = -1;
   const long pid =
       syscall(SYS_clone, clone_flags_ | CLONE_PIDFD | SIGCHLD, nullptr, &pidfd, nullptr, nullptr);
@@ -230,13 +237,15 @@ Result<std::unique_ptr<Process>> SandboxLauncherImpl::Launch(const SandboxSpec& 
   if (pid < 0) {
     return ErrnoStatus("clone");
   }
-  auto process = std::make_unique<SandboxProcess>(static_cast<pid_t>(pid), UniqueFd(pidfd), ns_.pid,
-                                                  std::move(cgroups));
+  auto process = std::make_unique<SandboxProcess>(static_cast<pid_t>(pid), UniqueFd(pidfd),
+                                                  std::move(status_parent), std::move(cgroups));
   filter_child.Reset();
   report_child.Reset();
+  status_child.Reset();
 
   // The child sets up its mounts while the parent compiles the policy pinned to its pid.
-  const SeccompParams params{ns_.pid ? 1 : static_cast<pid_t>(pid), plan.exec_fd};
+  const SeccompParams params{ns_.pid ? kFunctionPidInNamespace : static_cast<pid_t>(pid),
+                             plan.exec_fd};
   const Status sent = SendSeccompProgram(filter_parent.get(), params);
   filter_parent.Reset();  // EOF for a child still waiting when sending failed
   const Status exec = AwaitExec(report_parent.get(), plan);

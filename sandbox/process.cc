@@ -30,11 +30,12 @@ std::string ExitInfo::Describe() const {
   return text;
 }
 
-SandboxProcess::SandboxProcess(pid_t pid, UniqueFd pidfd, bool in_pid_namespace,
+SandboxProcess::SandboxProcess(pid_t pid, UniqueFd pidfd, UniqueFd init_status,
                                std::unique_ptr<InstanceCgroups> cgroups)
     : pid_(pid),
       pidfd_(std::move(pidfd)),
-      in_pid_namespace_(in_pid_namespace),
+      init_status_(std::move(init_status)),
+      in_pid_namespace_(init_status_.get() >= 0),
       cgroups_(std::move(cgroups)) {}
 
 SandboxProcess::~SandboxProcess() {
@@ -112,6 +113,16 @@ void SandboxProcess::ReapLocked(bool block) {
   ExitInfo exit;
   exit.exited = info.si_code == CLD_EXITED;
   (exit.exited ? exit.exit_code : exit.signal) = info.si_status;
+  // The init reports how the function ended; it has no report when it was killed itself
+  // (Kill()), and then its own end is the answer.
+  int32_t function_status = 0;
+  if (in_pid_namespace_ &&
+      read(init_status_.get(), &function_status, sizeof(function_status)) ==
+          sizeof(function_status)) {
+    exit.exited = WIFEXITED(function_status);
+    exit.exit_code = exit.exited ? WEXITSTATUS(function_status) : 0;
+    exit.signal = exit.exited ? 0 : WTERMSIG(function_status);
+  }
   exit.oom_killed = cgroups_ != nullptr && cgroups_->OomKilled();
   exit_ = exit;
 }

@@ -17,9 +17,11 @@ namespace sluice::sandbox {
 // Thread-safe: Kill() and Wait() may be called concurrently from any threads.
 class SandboxProcess : public Process {
  public:
-  // `pidfd` refers to `pid`, a direct child of this process. `in_pid_namespace`: the child is
-  // pid 1 of its own pid namespace. `cgroups` may be null (cgroup layers off).
-  SandboxProcess(pid_t pid, UniqueFd pidfd, bool in_pid_namespace,
+  // `pidfd` refers to `pid`, a direct child of this process. With a pid namespace, `pid` is
+  // the namespace's init and `init_status` the read end of the pipe on which it reports the
+  // function's wait status; otherwise `pid` is the function and `init_status` is empty.
+  // `cgroups` may be null (cgroup layers off).
+  SandboxProcess(pid_t pid, UniqueFd pidfd, UniqueFd init_status,
                  std::unique_ptr<InstanceCgroups> cgroups);
   ~SandboxProcess() override;  // Kill(), reap, remove the cgroups
 
@@ -36,6 +38,7 @@ class SandboxProcess : public Process {
 
   const pid_t pid_;
   const UniqueFd pidfd_;
+  const UniqueFd init_status_;
   const bool in_pid_namespace_;
   std::mutex mu_;
   std::unique_ptr<InstanceCgroups> cgroups_;  // guarded by mu_

@@ -19,6 +19,8 @@
 //   read PATH            open PATH for reading
 //   write PATH           create PATH and write to it
 //   seccomp              call a system call the sandbox forbids (ptrace)
+//   garbage              write an invalid HTTP/2 frame into the runtime connection itself, then
+//                        sleep 5 s (so the host sees a live process with a broken stream)
 //   bad-state            (window batch) answer with a state that is not a JSON object
 //   oversize BYTES       answer with a response of about BYTES bytes
 //   error                throw sluice::FunctionError("App.Failure", "asked to fail")
@@ -180,6 +182,23 @@ std::string Run(const std::string& cmd, const std::string& arg, const sluice::St
   }
   if (cmd == "seccomp") {
     return "ptrace=" + Outcome(ptrace(PTRACE_TRACEME, 0, nullptr, nullptr));
+  }
+  if (cmd == "garbage") {
+    // The runtime connection is the process's only Unix socket. A frame header announcing 16 MiB
+    // is over any SETTINGS_MAX_FRAME_SIZE: a connection error (RFC 7540 section 4.2).
+    const unsigned char junk[] = {0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 1};
+    int corrupted = 0;
+    for (int fd = 3; fd < 256; ++fd) {
+      int domain = 0;
+      socklen_t len = sizeof domain;
+      if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_UNIX) {
+        if (write(fd, junk, sizeof junk) > 0) {
+          ++corrupted;
+        }
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+    return "corrupted " + std::to_string(corrupted) + " sockets";
   }
   if (cmd == "bad-state") {
     response->SetState("[1, 2, 3]");

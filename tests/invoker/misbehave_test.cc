@@ -93,6 +93,11 @@ TEST_CASE("a crash mid-invoke is Runtime.ExitError with the signal", "[invoke]")
   CHECK(type == "Runtime.ExitError");
   CHECK(message == "Runtime exited with error: signal 11 (Segmentation fault)");
   RequireStillServing(h);
+  // raise() reaches the function: it is not its namespace's init (which ignores such signals).
+  const auto [abort_type, abort_message] = ErrorOf(h, "crash ABRT");
+  CHECK(abort_type == "Runtime.ExitError");
+  CHECK(abort_message == "Runtime exited with error: signal 6 (Aborted)");
+  RequireStillServing(h);
 }
 
 TEST_CASE("an exit mid-invoke is Runtime.ExitError with the status", "[invoke]") {
@@ -230,6 +235,16 @@ TEST_CASE("a window response whose state is not an object is Runtime.InvalidResp
   REQUIRE(ok.ok());
   REQUIRE(ok->response.has_kinesis_window());
   CHECK(ok->response.kinesis_window().state_json() == "{}");
+}
+
+TEST_CASE("garbage on the runtime connection ends the instance, not the host", "[invoke]") {
+  InvokeHarness h(MISBEHAVE_BIN);
+  auto r = h.InvokeCommand("garbage");
+  REQUIRE(r.ok());
+  REQUIRE(r->is_function_error());
+  CHECK(r->response.error().error_type() == "Runtime.InvalidResponse");
+  CHECK(r->instance_lost);
+  RequireStillServing(h);
 }
 
 TEST_CASE("a response over 6 MiB is Function.ResponseSizeTooLarge", "[invoke]") {
