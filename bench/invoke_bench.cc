@@ -50,7 +50,8 @@ pb::Invoke Batch(int records) {
     pb::KinesisRecord* r = b->add_records();
     r->set_data(std::string(100, 'x'));
     r->set_partition_key("pk-" + std::to_string(i % 64));
-    r->set_sequence_number("4959033827149025660855969253836157109592157598913658" + std::to_string(1000 + i));
+    r->set_sequence_number("4959033827149025660855969253836157109592157598913658" +
+                           std::to_string(1000 + i));
     r->set_approximate_arrival_timestamp_ms(1700000000000 + i);
   }
   return invoke;
@@ -156,9 +157,9 @@ void BenchThroughput(FunctionPool& pool, double seconds) {
 // Baseline: the same messages through a bare gRPC bidi stream over a Unix socket, echoing an
 // empty response, with no invoker, no sandbox and no separate process.
 class EchoService final : public pb::Runtime::Service {
-  grpc::Status Connect(grpc::ServerContext*,
-                       grpc::ServerReaderWriter<pb::HostMessage, pb::FunctionMessage>* stream)
-      override {
+  grpc::Status Connect(
+      grpc::ServerContext*,
+      grpc::ServerReaderWriter<pb::HostMessage, pb::FunctionMessage>* stream) override {
     pb::FunctionMessage in;
     pb::HostMessage out;
     while (stream->Read(&in)) {
@@ -204,8 +205,7 @@ void BenchBaseline(int iterations) {
     }
     stream->WritesDone();
     (void)stream->Finish();
-    Emit("baseline_grpc_stream_rtt_p50_batch" + std::to_string(records), Percentile(us, 0.5),
-         "us");
+    Emit("baseline_grpc_stream_rtt_p50_batch" + std::to_string(records), Percentile(us, 0.5), "us");
   }
   server->Shutdown();
   ::unlink(path.c_str());

@@ -2,7 +2,6 @@
 #include "sluice/function.h"
 
 int main() {
-  return sluice::Run([](const sluice::StreamBatch&, sluice::Context&) {
-    return sluice::StreamResponse();
-  });
+  return sluice::Run(
+      [](const sluice::StreamBatch&, sluice::Context&) { return sluice::StreamResponse(); });
 }

@@ -51,8 +51,10 @@ Status CheckRelativePath(const std::string& property, const std::string& rel,
   }
   for (const fs::path& part : p) {
     if (part == "..") {
-      return InvalidArgument(property + ": must stay inside the manifest's directory (no \"..\"), "
-                             "got \"" + rel + "\"");
+      return InvalidArgument(property +
+                             ": must stay inside the manifest's directory (no \"..\"), "
+                             "got \"" +
+                             rel + "\"");
     }
   }
   std::error_code ec;
@@ -67,9 +69,9 @@ Status Validate(const json& doc, const std::string& base_dir, FunctionManifest* 
     return InvalidArgument("the manifest must be a JSON object");
   }
   static const std::set<std::string> kKnown = {
-      "FunctionName", "Handler",     "Description",
-      "Timeout",      "MemorySize",  "EphemeralStorage",
-      "Environment",  "ReservedConcurrentExecutions", "Files"};
+      "FunctionName", "Handler",          "Description", "Timeout",
+      "MemorySize",   "EphemeralStorage", "Environment", "ReservedConcurrentExecutions",
+      "Files"};
   for (const auto& [key, value] : doc.items()) {
     if (!kKnown.count(key)) {
       return InvalidArgument(
@@ -120,8 +122,8 @@ Status Validate(const json& doc, const std::string& base_dir, FunctionManifest* 
     if (!storage->is_object() || !storage->contains("Size")) {
       return InvalidArgument("EphemeralStorage: must be an object like {\"Size\": 512}");
     }
-    SLUICE_RETURN_IF_ERROR(GetInt(*storage, "Size", 512, 10240, " MB", &ephemeral)
-                               .WithContext("EphemeralStorage"));
+    SLUICE_RETURN_IF_ERROR(
+        GetInt(*storage, "Size", 512, 10240, " MB", &ephemeral).WithContext("EphemeralStorage"));
   }
   c.timeout = std::chrono::seconds(timeout);
   c.memory_mb = static_cast<uint32_t>(memory);
@@ -141,7 +143,8 @@ Status Validate(const json& doc, const std::string& base_dir, FunctionManifest* 
         return InvalidArgument(where + ": names must match [A-Za-z][A-Za-z0-9_]*");
       }
       if (k.rfind("SLUICE_", 0) == 0 || k.rfind("AWS_", 0) == 0 || k.rfind("LAMBDA_", 0) == 0) {
-        return InvalidArgument(where + ": reserved name (SLUICE_*, AWS_* and LAMBDA_* are set "
+        return InvalidArgument(where +
+                               ": reserved name (SLUICE_*, AWS_* and LAMBDA_* are set "
                                "by the host)");
       }
       if (!v.is_string()) {
@@ -166,8 +169,7 @@ Status Validate(const json& doc, const std::string& base_dir, FunctionManifest* 
       if (!(*files)[i].is_string()) {
         return InvalidArgument(where + ": must be a string");
       }
-      const std::string rel =
-          fs::path((*files)[i].get<std::string>()).lexically_normal().string();
+      const std::string rel = fs::path((*files)[i].get<std::string>()).lexically_normal().string();
       SLUICE_RETURN_IF_ERROR(CheckRelativePath(where, rel, base_dir));
       m->files.push_back(rel);
     }
@@ -215,8 +217,7 @@ Status StageFunctionFiles(const FunctionManifest& manifest, const std::string& c
     const fs::path from = fs::path(manifest.base_dir) / rel;
     const fs::path to = fs::path(code_dir) / rel;
     fs::create_directories(to.parent_path(), ec);
-    fs::copy(from, to,
-             fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
+    fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
     if (ec) {
       return Internal("copying " + from.string() + " to " + to.string() + ": " + ec.message());
     }
@@ -224,7 +225,8 @@ Status StageFunctionFiles(const FunctionManifest& manifest, const std::string& c
   // Everything readable (and directories traversable) by the function's unprivileged user.
   for (auto it = fs::recursive_directory_iterator(code_dir, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    fs::permissions(it->path(), fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read,
+    fs::permissions(it->path(),
+                    fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read,
                     fs::perm_options::add, ec);
     if (it->is_directory()) {
       fs::permissions(it->path(), fs::perms(0755), ec);

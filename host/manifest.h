@@ -30,7 +30,7 @@ namespace sluice::host {
 
 struct FunctionManifest {
   std::string manifest_path;
-  std::string base_dir;  // the manifest's directory: Handler and Files are relative to it
+  std::string base_dir;            // the manifest's directory: Handler and Files are relative to it
   std::vector<std::string> files;  // Handler first, then Files, relative to base_dir
   // The validated settings; code_dir is left empty (the caller stages the files).
   invoker::FunctionConfig config;

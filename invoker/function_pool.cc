@@ -55,8 +55,7 @@ Status FunctionPool::Acquire(Clock::Steady deadline, std::unique_ptr<Instance>* 
         *init_error = last_init_error_;
         init_error->set_error_message(
             init_error->error_message() + " (" + std::to_string(backoff_.consecutive_failures()) +
-            " consecutive init failures; next attempt in " + std::to_string(wait.count()) +
-            " ms)");
+            " consecutive init failures; next attempt in " + std::to_string(wait.count()) + " ms)");
         return Status::Ok();
       }
       ++live_;
@@ -106,8 +105,8 @@ Result<InvokeResult> FunctionPool::Invoke(pb::Invoke invoke) {
   std::unique_ptr<Instance> instance;
   bool start_new = false;
   pb::FunctionError init_error;
-  SLUICE_RETURN_IF_ERROR(Acquire(deps_.clock->SteadyNow() + config_.timeout, &instance,
-                                 &start_new, &init_error));
+  SLUICE_RETURN_IF_ERROR(
+      Acquire(deps_.clock->SteadyNow() + config_.timeout, &instance, &start_new, &init_error));
   InvokeResult result;
   result.response.set_request_id(message.invoke().request_id());
   if (!instance && !start_new) {  // init backoff in force

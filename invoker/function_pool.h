@@ -57,7 +57,7 @@ class FunctionPool {
   mutable std::mutex mu_;
   std::condition_variable freed_;
   std::vector<std::unique_ptr<Instance>> idle_;  // back = most recently used
-  size_t live_ = 0;                               // idle + busy + starting
+  size_t live_ = 0;                              // idle + busy + starting
   InitBackoff backoff_;
   runtime::v1::FunctionError last_init_error_;
 };

@@ -97,7 +97,9 @@ void SetError(pb::FunctionError* error, const std::string& type, const std::stri
 Instance::Instance(const FunctionConfig& config, const InstanceDeps& deps)
     : config_(config), deps_(deps), shared_(std::make_shared<Shared>()) {}
 
-pid_t Instance::pid() const { return shared_->process ? shared_->process->pid() : -1; }
+pid_t Instance::pid() const {
+  return shared_->process ? shared_->process->pid() : -1;
+}
 
 Status Instance::Start(const FunctionConfig& config, const InstanceDeps& deps,
                        std::unique_ptr<Instance>* out, pb::FunctionError* init_error) {
@@ -116,8 +118,8 @@ Status Instance::Start(const FunctionConfig& config, const InstanceDeps& deps,
   spec.handler = config.handler;
   spec.runtime_socket = deps.runtime_server->socket_path();
   spec.scratch_dir = self->scratch_dir_;
-  spec.env = BuildEnvironment(config, deps.launcher->FunctionSeesFixedPaths(),
-                              spec.runtime_socket, self->id_, token, self->scratch_dir_);
+  spec.env = BuildEnvironment(config, deps.launcher->FunctionSeesFixedPaths(), spec.runtime_socket,
+                              self->id_, token, self->scratch_dir_);
   spec.memory_limit_bytes = uint64_t{config.memory_mb} << 20;
   spec.scratch_limit_bytes = uint64_t{config.ephemeral_storage_mb} << 20;
   spec.max_processes = config.max_processes;
@@ -260,8 +262,8 @@ void Instance::Validate(const pb::Invoke& invoke, pb::FunctionMessage* reply_mes
     result->instance_lost = true;
     shared_->KillNow();
     SetError(error, kRuntimeInvalidResponse,
-             reply.has_response() ? "the response's request id \"" +
-                                        reply.response().request_id() + "\" is not the invoke's"
+             reply.has_response() ? "the response's request id \"" + reply.response().request_id() +
+                                        "\" is not the invoke's"
                                   : "expected an invoke response, got another message kind");
     return;
   }
@@ -274,11 +276,10 @@ void Instance::Validate(const pb::Invoke& invoke, pb::FunctionMessage* reply_mes
                  std::to_string(config_.max_response_bytes) + " bytes).");
     return;
   }
-  const bool kind_matches =
-      response.has_error() ||
-      (invoke.has_kinesis() && response.has_kinesis()) ||
-      (invoke.has_kinesis_window() && response.has_kinesis_window()) ||
-      (invoke.has_firehose() && response.has_firehose());
+  const bool kind_matches = response.has_error() ||
+                            (invoke.has_kinesis() && response.has_kinesis()) ||
+                            (invoke.has_kinesis_window() && response.has_kinesis_window()) ||
+                            (invoke.has_firehose() && response.has_firehose());
   if (!kind_matches) {
     SetError(error, kRuntimeInvalidResponse,
              "the response's payload kind does not match the invoke's event kind");

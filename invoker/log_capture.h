@@ -43,8 +43,7 @@ class LogCapture {
 
   // Creates pipes for one instance. The returned source owns the read ends; pass its
   // stdout_write_fd()/stderr_write_fd() to the launcher, then call CloseWriteEnds().
-  std::shared_ptr<LogSource> Open(const std::string& function_name,
-                                  const std::string& instance_id);
+  std::shared_ptr<LogSource> Open(const std::string& function_name, const std::string& instance_id);
 
  private:
   friend class LogSource;

@@ -54,8 +54,8 @@ Result<std::unique_ptr<RuntimeServer>> RuntimeServer::Start(const std::string& s
                                                             int max_receive_bytes) {
   if (socket_path.size() >= 100) {
     return InvalidArgument("runtime socket path is too long for a Unix socket (" +
-                           std::to_string(socket_path.size()) + " bytes, limit 107): " +
-                           socket_path);
+                           std::to_string(socket_path.size()) +
+                           " bytes, limit 107): " + socket_path);
   }
   ::unlink(socket_path.c_str());
   std::unique_ptr<RuntimeServer> server(new RuntimeServer());

@@ -25,7 +25,7 @@ class RuntimeServer {
   // authenticate with their token. Messages up to `max_receive_bytes` are accepted, so that an
   // oversized response is reported as Function.ResponseSizeTooLarge rather than a broken stream.
   static Result<std::unique_ptr<RuntimeServer>> Start(const std::string& socket_path,
-                                                       int max_receive_bytes = 64 << 20);
+                                                      int max_receive_bytes = 64 << 20);
   ~RuntimeServer();  // stops the server; sessions still open are closed first
 
   const std::string& socket_path() const { return socket_path_; }

@@ -30,30 +30,21 @@ bool RuntimeSession::WaitForFirstMessage(Clock::Steady deadline,
   return true;
 }
 
+RuntimeStream* RuntimeSession::OpenStream() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return closed_ ? nullptr : stream_;
+}
+
+// Write and Read use the stream without the lock: it outlives the call because only Close()
+// lets Serve() return, and the Instance calling them never calls Close() concurrently.
 bool RuntimeSession::Write(const runtime::v1::HostMessage& message) {
-  RuntimeStream* stream;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (closed_ || stream_ == nullptr) {
-      return false;
-    }
-    stream = stream_;
-  }
-  // Safe without the lock: the stream outlives this call because only Close() (called by the
-  // same Instance that is calling Write, never concurrently) lets Serve() return.
-  return stream->Write(message);
+  RuntimeStream* stream = OpenStream();
+  return stream != nullptr && stream->Write(message);
 }
 
 bool RuntimeSession::Read(runtime::v1::FunctionMessage* message) {
-  RuntimeStream* stream;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (closed_ || stream_ == nullptr) {
-      return false;
-    }
-    stream = stream_;
-  }
-  return stream->Read(message);
+  RuntimeStream* stream = OpenStream();
+  return stream != nullptr && stream->Read(message);
 }
 
 void RuntimeSession::Cancel() {

@@ -54,6 +54,9 @@ class RuntimeSession {
   void Close();
 
  private:
+  // The published stream, or null once closed (or before Serve()).
+  RuntimeStream* OpenStream();
+
   const std::string instance_id_;
   const std::string token_;
 

@@ -116,9 +116,8 @@ void SandboxProcess::ReapLocked(bool block) {
   // The init reports how the function ended; it has no report when it was killed itself
   // (Kill()), and then its own end is the answer.
   int32_t function_status = 0;
-  if (in_pid_namespace_ &&
-      read(init_status_.get(), &function_status, sizeof(function_status)) ==
-          sizeof(function_status)) {
+  if (in_pid_namespace_ && read(init_status_.get(), &function_status, sizeof(function_status)) ==
+                               sizeof(function_status)) {
     exit.exited = WIFEXITED(function_status);
     exit.exit_code = exit.exited ? WEXITSTATUS(function_status) : 0;
     exit.signal = exit.exited ? 0 : WTERMSIG(function_status);

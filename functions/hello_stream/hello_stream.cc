@@ -18,4 +18,6 @@ sluice::StreamResponse Handle(const sluice::StreamBatch& batch, sluice::Context&
   return response;
 }
 
-int main() { return sluice::Run(Handle); }
+int main() {
+  return sluice::Run(Handle);
+}

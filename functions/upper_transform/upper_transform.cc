@@ -33,4 +33,6 @@ sluice::TransformResponse Handle(const sluice::TransformBatch& batch, sluice::Co
   return response;
 }
 
-int main() { return sluice::Run(Handle); }
+int main() {
+  return sluice::Run(Handle);
+}

@@ -70,7 +70,9 @@ bool GetMillis(const json& obj, const char* key, const std::string& where, int64
 }
 
 // Kinesis's approximateArrivalTimestamp: seconds, with the millisecond fraction.
-json SecondsFromMillis(int64_t ms) { return static_cast<double>(ms) / 1000.0; }
+json SecondsFromMillis(int64_t ms) {
+  return static_cast<double>(ms) / 1000.0;
+}
 
 bool KinesisBatchFromJson(const json& doc, pb::KinesisBatch* batch, std::string* error) {
   const json& records = doc["Records"];
@@ -128,8 +130,9 @@ bool KinesisBatchFromJson(const json& doc, pb::KinesisBatch* batch, std::string*
       batch->set_aws_region(region);
       batch->set_invoke_identity_arn(identity);
     } else if (arn != batch->event_source_arn() || shard_id != batch->shard_id()) {
-      *error = where + ": a batch holds records of one shard, but this record's eventSourceARN "
-                       "or shard differs from Records[0]'s";
+      *error = where +
+               ": a batch holds records of one shard, but this record's eventSourceARN "
+               "or shard differs from Records[0]'s";
       return false;
     }
   }
@@ -184,12 +187,11 @@ bool WindowBatchFromJson(const json& doc, pb::KinesisWindowBatch* window_batch,
   return true;
 }
 
-bool FirehoseBatchFromJson(const json& doc, pb::FirehoseTransformBatch* batch,
-                           std::string* error) {
+bool FirehoseBatchFromJson(const json& doc, pb::FirehoseTransformBatch* batch, std::string* error) {
   if (!GetString(doc, "invocationId", "event", batch->mutable_invocation_id(), error) ||
       !GetString(doc, "deliveryStreamArn", "event", batch->mutable_delivery_stream_arn(), error) ||
-      !GetString(doc, "sourceKinesisStreamArn", "event",
-                 batch->mutable_source_kinesis_stream_arn(), error, false) ||
+      !GetString(doc, "sourceKinesisStreamArn", "event", batch->mutable_source_kinesis_stream_arn(),
+                 error, false) ||
       !GetString(doc, "region", "event", batch->mutable_region(), error, false)) {
     return false;
   }
@@ -239,7 +241,8 @@ json KinesisRecordsToJson(const pb::KinesisBatch& batch) {
     kinesis["partitionKey"] = r.partition_key();
     kinesis["sequenceNumber"] = r.sequence_number();
     kinesis["data"] = Base64Encode(r.data());
-    kinesis["approximateArrivalTimestamp"] = SecondsFromMillis(r.approximate_arrival_timestamp_ms());
+    kinesis["approximateArrivalTimestamp"] =
+        SecondsFromMillis(r.approximate_arrival_timestamp_ms());
     json rec = json::object();
     rec["kinesis"] = std::move(kinesis);
     rec["eventSource"] = "aws:kinesis";
@@ -254,8 +257,7 @@ json KinesisRecordsToJson(const pb::KinesisBatch& batch) {
   return records;
 }
 
-json ItemFailuresToJson(
-    const google::protobuf::RepeatedPtrField<pb::BatchItemFailure>& failures) {
+json ItemFailuresToJson(const google::protobuf::RepeatedPtrField<pb::BatchItemFailure>& failures) {
   json out = json::array();
   for (const pb::BatchItemFailure& f : failures) {
     out.push_back({{"itemIdentifier", f.item_identifier()}});
@@ -321,9 +323,7 @@ bool EventFromJson(std::string_view text, pb::Invoke* invoke, std::string* error
 std::string EventToJson(const pb::Invoke& invoke) {
   json doc = json::object();
   switch (invoke.event_case()) {
-    case pb::Invoke::kKinesis:
-      doc["Records"] = KinesisRecordsToJson(invoke.kinesis());
-      break;
+    case pb::Invoke::kKinesis: doc["Records"] = KinesisRecordsToJson(invoke.kinesis()); break;
     case pb::Invoke::kKinesisWindow: {
       const pb::KinesisWindowBatch& w = invoke.kinesis_window();
       doc["Records"] = KinesisRecordsToJson(w.batch());
@@ -364,8 +364,7 @@ std::string EventToJson(const pb::Invoke& invoke) {
       doc["records"] = std::move(records);
       break;
     }
-    case pb::Invoke::EVENT_NOT_SET:
-      break;
+    case pb::Invoke::EVENT_NOT_SET: break;
   }
   return doc.dump();
 }
@@ -389,7 +388,8 @@ std::string ResponseToJson(const pb::InvokeResponse& response) {
         const char* result = r.result() == pb::FirehoseRecordResult::OK        ? "Ok"
                              : r.result() == pb::FirehoseRecordResult::DROPPED ? "Dropped"
                                                                                : "ProcessingFailed";
-        json rec = {{"recordId", r.record_id()}, {"result", result}, {"data", Base64Encode(r.data())}};
+        json rec = {
+            {"recordId", r.record_id()}, {"result", result}, {"data", Base64Encode(r.data())}};
         if (!r.partition_keys().empty()) {
           json keys = json::object();
           for (const auto& [k, v] : r.partition_keys()) {
@@ -415,8 +415,7 @@ std::string ResponseToJson(const pb::InvokeResponse& response) {
       }
       break;
     }
-    case pb::InvokeResponse::OUTCOME_NOT_SET:
-      break;
+    case pb::InvokeResponse::OUTCOME_NOT_SET: break;
   }
   return doc.dump();
 }
@@ -485,7 +484,8 @@ bool ResponseFromJson(std::string_view text, pb::Invoke::EventCase event_kind,
         } else if (result == "ProcessingFailed") {
           r->set_result(pb::FirehoseRecordResult::PROCESSING_FAILED);
         } else {
-          *error = where + ".result: must be Ok, Dropped or ProcessingFailed, got \"" + result + "\"";
+          *error =
+              where + ".result: must be Ok, Dropped or ProcessingFailed, got \"" + result + "\"";
           return false;
         }
         if (result != "Dropped" && !GetBase64(rec, "data", where, r->mutable_data(), error)) {
@@ -503,8 +503,7 @@ bool ResponseFromJson(std::string_view text, pb::Invoke::EventCase event_kind,
       }
       return true;
     }
-    case pb::Invoke::EVENT_NOT_SET:
-      break;
+    case pb::Invoke::EVENT_NOT_SET: break;
   }
   *error = "the invoke carries no event";
   return false;

@@ -1,10 +1,11 @@
 // The SDK's types (Context, StreamBatch, responses). The invoke loop is in runtime_client.cc.
+#include "sluice/function.h"
+
 #include <unistd.h>
 
 #include <chrono>
 
 #include "sluice/aws_json.h"
-#include "sluice/function.h"
 
 namespace sluice {
 
@@ -50,13 +51,17 @@ const std::string& StreamBatch::state_json() const {
   return window_ ? window_->state_json() : kEmpty;
 }
 
-std::string StreamBatch::ToAwsJson() const { return aws_json::EventToJson(invoke_); }
+std::string StreamBatch::ToAwsJson() const {
+  return aws_json::EventToJson(invoke_);
+}
 
 void StreamResponse::AddItemFailure(std::string sequence_number) {
   item_failures_.push_back(std::move(sequence_number));
 }
 
-void StreamResponse::SetState(std::string state_json) { state_json_ = std::move(state_json); }
+void StreamResponse::SetState(std::string state_json) {
+  state_json_ = std::move(state_json);
+}
 
 void TransformResponse::Ok(const std::string& record_id, std::string data) {
   pb::FirehoseRecordResult* r = proto_.add_records();

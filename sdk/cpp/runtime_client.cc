@@ -1,6 +1,7 @@
 // The invoke loop: connect to the host, say Ready, then answer Invokes until Shutdown.
 // See sdk/protocol.md for the contract this implements.
 #include <cxxabi.h>
+#include <google/protobuf/arena.h>
 #include <grpcpp/grpcpp.h>
 
 #include <cstdio>
@@ -8,8 +9,6 @@
 #include <memory>
 #include <typeinfo>
 #include <vector>
-
-#include <google/protobuf/arena.h>
 
 #include "sluice/function.h"
 #include "sluice/runtime/v1/runtime.grpc.pb.h"
@@ -194,41 +193,41 @@ void WrongKind(const pb::Invoke& invoke, const char* handler_kind) {
 }  // namespace
 
 int Run(StreamHandler handler) {
-  return Serve([&handler](const pb::Invoke& invoke, Context& context,
-                          pb::InvokeResponse* response) {
-    if (invoke.event_case() != pb::Invoke::kKinesis &&
-        invoke.event_case() != pb::Invoke::kKinesisWindow) {
-      WrongKind(invoke, "stream");
-    }
-    const StreamBatch batch(invoke);
-    const StreamResponse result = handler(batch, context);
-    google::protobuf::RepeatedPtrField<pb::BatchItemFailure>* failures;
-    if (batch.has_window()) {
-      pb::KinesisWindowResponse* window = response->mutable_kinesis_window();
-      // Lambda fails a window invoke whose response has no state; so does the host. Send what
-      // the handler gave and let the host report it.
-      if (result.state_json()) {
-        window->set_state_json(*result.state_json());
-      }
-      failures = window->mutable_batch_item_failures();
-    } else {
-      failures = response->mutable_kinesis()->mutable_batch_item_failures();
-    }
-    for (const std::string& seq : result.item_failures()) {
-      failures->Add()->set_item_identifier(seq);
-    }
-  });
+  return Serve(
+      [&handler](const pb::Invoke& invoke, Context& context, pb::InvokeResponse* response) {
+        if (invoke.event_case() != pb::Invoke::kKinesis &&
+            invoke.event_case() != pb::Invoke::kKinesisWindow) {
+          WrongKind(invoke, "stream");
+        }
+        const StreamBatch batch(invoke);
+        const StreamResponse result = handler(batch, context);
+        google::protobuf::RepeatedPtrField<pb::BatchItemFailure>* failures;
+        if (batch.has_window()) {
+          pb::KinesisWindowResponse* window = response->mutable_kinesis_window();
+          // Lambda fails a window invoke whose response has no state; so does the host. Send what
+          // the handler gave and let the host report it.
+          if (result.state_json()) {
+            window->set_state_json(*result.state_json());
+          }
+          failures = window->mutable_batch_item_failures();
+        } else {
+          failures = response->mutable_kinesis()->mutable_batch_item_failures();
+        }
+        for (const std::string& seq : result.item_failures()) {
+          failures->Add()->set_item_identifier(seq);
+        }
+      });
 }
 
 int Run(TransformHandler handler) {
-  return Serve([&handler](const pb::Invoke& invoke, Context& context,
-                          pb::InvokeResponse* response) {
-    if (invoke.event_case() != pb::Invoke::kFirehose) {
-      WrongKind(invoke, "transform");
-    }
-    TransformResponse result = handler(TransformBatch(invoke.firehose()), context);
-    response->mutable_firehose()->Swap(&result.proto());
-  });
+  return Serve(
+      [&handler](const pb::Invoke& invoke, Context& context, pb::InvokeResponse* response) {
+        if (invoke.event_case() != pb::Invoke::kFirehose) {
+          WrongKind(invoke, "transform");
+        }
+        TransformResponse result = handler(TransformBatch(invoke.firehose()), context);
+        response->mutable_firehose()->Swap(&result.proto());
+      });
 }
 
 int FailInit(const std::string& error_type, const std::string& message) {

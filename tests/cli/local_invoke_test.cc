@@ -31,16 +31,15 @@ class MisbehaveDir {
 
   // Writes a Kinesis event whose one record's data is `command`; returns its path.
   std::string Event(const std::string& command) {
-    const json event = {
-        {"Records",
-         {{{"kinesis",
-            {{"partitionKey", "p"},
-             {"sequenceNumber", "1"},
-             {"data", sluice::Base64Encode(command)},
-             {"approximateArrivalTimestamp", 1.5}}},
-           {"eventSource", "aws:kinesis"},
-           {"eventID", "shardId-000000000000:1"},
-           {"eventSourceARN", "arn:aws:kinesis:local:000000000000:stream/s"}}}}};
+    const json event = {{"Records",
+                         {{{"kinesis",
+                            {{"partitionKey", "p"},
+                             {"sequenceNumber", "1"},
+                             {"data", sluice::Base64Encode(command)},
+                             {"approximateArrivalTimestamp", 1.5}}},
+                           {"eventSource", "aws:kinesis"},
+                           {"eventID", "shardId-000000000000:1"},
+                           {"eventSourceARN", "arn:aws:kinesis:local:000000000000:stream/s"}}}}};
     std::ofstream(dir_ + "/event.json") << event.dump();
     return dir_ + "/event.json";
   }
@@ -97,8 +96,8 @@ TEST_CASE("a function error prints Lambda's error body and exits 1", "[cli]") {
 
 TEST_CASE("a timeout is reported as Sandbox.Timedout", "[cli]") {
   MisbehaveDir dir(R"(, "Timeout": 1)");
-  auto r = RunCommand(
-      {SLUICE_BIN, "local-invoke", dir.manifest(), "--event", dir.Event("sleep 10000")});
+  auto r =
+      RunCommand({SLUICE_BIN, "local-invoke", dir.manifest(), "--event", dir.Event("sleep 10000")});
   CHECK(r.exit_code == 1);
   CHECK(json::parse(r.out)["errorType"] == "Sandbox.Timedout");
 }
@@ -116,8 +115,8 @@ TEST_CASE("bad input gets a clear message and exit code 2", "[cli]") {
   std::ofstream(bad_event) << R"({"Records": [{"eventSource": "aws:kinesis"}]})";
   r = RunCommand({SLUICE_BIN, "local-invoke", good.manifest(), "--event", bad_event});
   CHECK(r.exit_code == 2);
-  CHECK(r.err == "sluice local-invoke: " + bad_event +
-                     ": Records[0].kinesis: missing or not an object\n");
+  CHECK(r.err ==
+        "sluice local-invoke: " + bad_event + ": Records[0].kinesis: missing or not an object\n");
   fs::remove(bad_event);
 
   r = RunCommand({SLUICE_BIN, "local-invoke", good.manifest(), "--event", "/nonexistent.json"});
@@ -126,8 +125,7 @@ TEST_CASE("bad input gets a clear message and exit code 2", "[cli]") {
 
   r = RunCommand({SLUICE_BIN, "local-invoke", "/nonexistent/function.json", "--event", "x"});
   CHECK(r.exit_code == 2);
-  CHECK(r.err ==
-        "sluice local-invoke: /nonexistent/function.json: cannot read the manifest\n");
+  CHECK(r.err == "sluice local-invoke: /nonexistent/function.json: cannot read the manifest\n");
 
   r = RunCommand({SLUICE_BIN, "local-invoke", good.manifest()});
   CHECK(r.exit_code == 2);

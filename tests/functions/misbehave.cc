@@ -27,13 +27,13 @@
 //   throw                throw std::runtime_error("plain exception")
 // Environment (init behaviour): MISBEHAVE_INIT=fail (FailInit), exit (exit 4 before Run),
 // hang (never become ready).
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -65,7 +65,9 @@ std::string ErrnoName(int err) {
   }
 }
 
-std::string Outcome(long rc) { return rc < 0 ? "-1 " + ErrnoName(errno) : std::to_string(rc); }
+std::string Outcome(long rc) {
+  return rc < 0 ? "-1 " + ErrnoName(errno) : std::to_string(rc);
+}
 
 void* Park(void*) {
   pause();

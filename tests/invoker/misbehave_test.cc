@@ -18,7 +18,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-void SetTimeout1s(sluice::invoker::FunctionConfig* c) { c->timeout = 1s; }
+void SetTimeout1s(sluice::invoker::FunctionConfig* c) {
+  c->timeout = 1s;
+}
 
 // Invokes `command`, requires a successful invoke (no function error), returns its RESULT line.
 std::string Observe(InvokeHarness& h, const std::string& command) {
@@ -137,7 +139,8 @@ TEST_CASE("threads stop at the process limit", "[invoke][sandbox]") {
 }
 
 TEST_CASE("open files stop at the open-file limit", "[invoke][sandbox]") {
-  InvokeHarness h(MISBEHAVE_BIN, [](sluice::invoker::FunctionConfig* c) { c->max_open_files = 100; });
+  InvokeHarness h(MISBEHAVE_BIN,
+                  [](sluice::invoker::FunctionConfig* c) { c->max_open_files = 100; });
   const std::string result = Observe(h, "fds");
   REQUIRE(result.rfind("open=-1 EMFILE after ", 0) == 0);
   const int opened = std::stoi(result.substr(std::string("open=-1 EMFILE after ").size()));
@@ -222,8 +225,7 @@ TEST_CASE("a forbidden system call kills the instance with SIGSYS", "[invoke][sa
   RequireStillServing(h);
 }
 
-TEST_CASE("a window response whose state is not an object is Runtime.InvalidResponse",
-          "[invoke]") {
+TEST_CASE("a window response whose state is not an object is Runtime.InvalidResponse", "[invoke]") {
   InvokeHarness h(MISBEHAVE_BIN);
   auto r = h.InvokeWindowCommand("bad-state");
   REQUIRE(r.ok());
@@ -251,8 +253,7 @@ TEST_CASE("a response over 6 MiB is Function.ResponseSizeTooLarge", "[invoke]") 
   InvokeHarness h(MISBEHAVE_BIN);
   const auto [type, message] = ErrorOf(h, "oversize 7340032");
   CHECK(type == "Function.ResponseSizeTooLarge");
-  CHECK(message.find("exceeded maximum allowed payload size (6291456 bytes)") !=
-        std::string::npos);
+  CHECK(message.find("exceeded maximum allowed payload size (6291456 bytes)") != std::string::npos);
   RequireStillServing(h);
 }
 
@@ -305,7 +306,8 @@ TEST_CASE("an init that never finishes times out", "[invoke][init]") {
 }
 
 TEST_CASE("ReservedConcurrentExecutions 0 throttles every invoke", "[invoke]") {
-  InvokeHarness h(MISBEHAVE_BIN, [](sluice::invoker::FunctionConfig* c) { c->max_concurrency = 0; });
+  InvokeHarness h(MISBEHAVE_BIN,
+                  [](sluice::invoker::FunctionConfig* c) { c->max_concurrency = 0; });
   auto r = h.InvokeCommand("echo");
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().code() == sluice::Code::kResourceExhausted);
@@ -314,7 +316,8 @@ TEST_CASE("ReservedConcurrentExecutions 0 throttles every invoke", "[invoke]") {
 }
 
 TEST_CASE("concurrent invokes use up to the concurrency limit of instances", "[invoke]") {
-  InvokeHarness h(MISBEHAVE_BIN, [](sluice::invoker::FunctionConfig* c) { c->max_concurrency = 2; });
+  InvokeHarness h(MISBEHAVE_BIN,
+                  [](sluice::invoker::FunctionConfig* c) { c->max_concurrency = 2; });
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
   for (int i = 0; i < 6; ++i) {
@@ -335,8 +338,7 @@ TEST_CASE("concurrent invokes use up to the concurrency limit of instances", "[i
 
 // Run only inside its own pid namespace (see tests/CMakeLists.txt): if the sandbox were broken,
 // kill(-1, SIGKILL) would take down everything this user may signal.
-TEST_CASE("kill(-1, SIGKILL) from a function reaches nothing outside its sandbox",
-          "[.][killall]") {
+TEST_CASE("kill(-1, SIGKILL) from a function reaches nothing outside its sandbox", "[.][killall]") {
   // A bystander outside the sandbox, running as the same unprivileged uid as functions.
   const pid_t bystander = ::fork();
   REQUIRE(bystander >= 0);

@@ -105,8 +105,7 @@ TEST_CASE("kill(-1, SIGKILL) from inside fails with EPERM and reaches nothing", 
   RequireExitedOk(run);
 }
 
-TEST_CASE("the function runs in /var/task as pid 2 of its namespace, under an init",
-          "[sandbox]") {
+TEST_CASE("the function runs in /var/task as pid 2 of its namespace, under an init", "[sandbox]") {
   if (!LayerOn("mount-namespace") || !LayerOn("pid-namespace")) {
     return;
   }
@@ -218,8 +217,8 @@ TEST_CASE("threads past max_processes fail with EAGAIN", "[sandbox]") {
   }
   ProbeRun run = RunProbe("threads", [](SandboxSpec& s) { s.max_processes = 8; });
   // 8 tasks: the namespace's init, the main thread and 6 more.
-  CHECK(run.out == (LayerOn("pid-namespace") ? "threads=6 error=EAGAIN\n"
-                                             : "threads=7 error=EAGAIN\n"));
+  CHECK(run.out ==
+        (LayerOn("pid-namespace") ? "threads=6 error=EAGAIN\n" : "threads=7 error=EAGAIN\n"));
 }
 
 TEST_CASE("a syscall outside the allowlist kills with SIGSYS", "[sandbox]") {

@@ -1,7 +1,7 @@
+#include "sluice/aws_json.h"
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-
-#include "sluice/aws_json.h"
 
 namespace pb = sluice::runtime::v1;
 using nlohmann::json;
@@ -177,8 +177,8 @@ TEST_CASE("window responses must carry state; transform results must be known", 
   CHECK_FALSE(ResponseFromJson(R"({"batchItemFailures": []})", pb::Invoke::kKinesisWindow,
                                &response, &error));
   CHECK(error.find("state") == 0);
-  REQUIRE(ResponseFromJson(R"({"state": {"n": 1}})", pb::Invoke::kKinesisWindow, &response,
-                           &error));
+  REQUIRE(
+      ResponseFromJson(R"({"state": {"n": 1}})", pb::Invoke::kKinesisWindow, &response, &error));
   CHECK(json::parse(response.kinesis_window().state_json())["n"] == 1);
 
   response.Clear();

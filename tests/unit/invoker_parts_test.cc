@@ -1,6 +1,6 @@
 // Unit tests of the invoker's clock-driven and concurrent parts, without processes.
-#include <catch2/catch.hpp>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <thread>
 
 #include "base/clock.h"
@@ -65,8 +65,14 @@ TEST_CASE("the deadline timer fires in order and cancelled deadlines never fire"
   std::atomic<int> order{0};
   int first_at = -1, second_at = -1;
   const auto now = std::chrono::steady_clock::now();
-  timer.Arm(now + 30ms, [&] { second_at = order++; ++fired; });
-  timer.Arm(now + 10ms, [&] { first_at = order++; ++fired; });
+  timer.Arm(now + 30ms, [&] {
+    second_at = order++;
+    ++fired;
+  });
+  timer.Arm(now + 10ms, [&] {
+    first_at = order++;
+    ++fired;
+  });
   const uint64_t cancelled = timer.Arm(now + 20ms, [&] { ++fired; });
   CHECK(timer.Cancel(cancelled));
   CHECK_FALSE(timer.Cancel(cancelled));

@@ -1,3 +1,5 @@
+#include "host/manifest.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -5,8 +7,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-
-#include "host/manifest.h"
 
 namespace fs = std::filesystem;
 using sluice::host::ParseManifest;
@@ -122,7 +122,6 @@ TEST_CASE("staging copies the handler and files, readable by anyone", "[manifest
   CHECK(fs::exists(code + "/handler"));
   CHECK(fs::exists(code + "/data.csv"));
   CHECK_FALSE(fs::exists(code + "/not-exec"));
-  CHECK((fs::status(code + "/data.csv").permissions() & fs::perms::others_read) !=
-        fs::perms::none);
+  CHECK((fs::status(code + "/data.csv").permissions() & fs::perms::others_read) != fs::perms::none);
   CHECK((fs::status(code + "/handler").permissions() & fs::perms::owner_exec) != fs::perms::none);
 }
