@@ -1,5 +1,6 @@
 # The two commands of the quick start, and a few more. Each target installs what is missing
 # (scripts/install-deps), configures and builds as needed.
+MAKEFLAGS += --no-print-directory
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 SLUICE := $(BUILD_DIR)/host/sluice

@@ -2,13 +2,17 @@
 //   {"bench": "invoke", "metric": ..., "value": ..., "unit": ...}
 // Figures: cold start (spawn to first completed invoke) with every available sandbox layer on;
 // warm round trip for batches of 1, 100 and 1000 records of 100 bytes; records per second through
-// a pass-through function at batch 1000. Baseline, measured in the same run: a bare gRPC
-// bidirectional-stream echo over a Unix socket in this process, with the same messages, so the
-// invoker's own cost can be read off against gRPC's floor on this machine.
+// a pass-through function at batch 1000. Baselines, measured in the same run: the same cold
+// start through an unsandboxed fork+exec launcher (what the sandbox costs), and a bare gRPC
+// bidirectional-stream echo over a Unix socket in this process, with the same messages (gRPC's
+// floor on this machine).
 //
 // usage: invoke_bench PASSTHROUGH_BINARY [--quick]
-#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +20,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -57,6 +62,66 @@ pb::Invoke Batch(int records) {
   return invoke;
 }
 
+// Baseline launcher: plain fork+exec, no confinement at all. Only for measuring what the
+// sandbox adds to a cold start; the host never runs functions this way.
+class UnsandboxedProcess : public sluice::sandbox::Process {
+ public:
+  explicit UnsandboxedProcess(pid_t pid) : pid_(pid), pidfd_(syscall(SYS_pidfd_open, pid, 0)) {}
+  ~UnsandboxedProcess() override {
+    Kill();
+    (void)Wait(std::chrono::seconds(5));
+    ::close(pidfd_);
+  }
+  pid_t pid() const override { return pid_; }
+  void Kill() override {
+    if (!exit_) {
+      ::kill(pid_, SIGKILL);
+    }
+  }
+  sluice::Result<sluice::sandbox::ExitInfo> Wait(std::chrono::milliseconds timeout) override {
+    if (!exit_) {
+      pollfd pfd = {pidfd_, POLLIN, 0};
+      if (::poll(&pfd, 1, static_cast<int>(timeout.count())) <= 0) {
+        return sluice::DeadlineExceeded("still running");
+      }
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+      exit_.emplace();
+      exit_->exited = WIFEXITED(status);
+      exit_->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+      exit_->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    }
+    return *exit_;
+  }
+
+ private:
+  const pid_t pid_;
+  const int pidfd_;
+  std::optional<sluice::sandbox::ExitInfo> exit_;
+};
+
+class UnsandboxedLauncher : public sluice::sandbox::ProcessLauncher {
+ public:
+  sluice::Result<std::unique_ptr<sluice::sandbox::Process>> Launch(
+      const sluice::sandbox::SandboxSpec& spec) override {
+    const std::string path = spec.code_dir + "/" + spec.handler;
+    std::vector<char*> envp;
+    for (const std::string& e : spec.env) {
+      envp.push_back(const_cast<char*>(e.c_str()));
+    }
+    envp.push_back(nullptr);
+    char* argv[] = {const_cast<char*>(path.c_str()), nullptr};
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::dup2(spec.stderr_fd, 2);
+      ::execve(path.c_str(), argv, envp.data());
+      ::_exit(127);
+    }
+    return std::unique_ptr<sluice::sandbox::Process>(new UnsandboxedProcess(pid));
+  }
+  bool FunctionSeesFixedPaths() const override { return false; }
+};
+
 // The invoker stack around one function binary.
 class Stack {
  public:
@@ -93,7 +158,7 @@ class Stack {
 };
 
 // Cold start: a new pool each time, so each invoke launches, initialises and invokes.
-void BenchColdStart(Stack& stack, int iterations) {
+void BenchColdStart(Stack& stack, int iterations, const std::string& prefix) {
   std::vector<double> ms;
   for (int i = 0; i < iterations; ++i) {
     auto pool = stack.NewPool();
@@ -106,8 +171,8 @@ void BenchColdStart(Stack& stack, int iterations) {
     }
     ms.push_back(std::chrono::duration<double, std::milli>(end - start).count());
   }
-  Emit("cold_start_p50", Percentile(ms, 0.5), "ms");
-  Emit("cold_start_p99", Percentile(ms, 0.99), "ms");
+  Emit(prefix + "cold_start_p50", Percentile(ms, 0.5), "ms");
+  Emit(prefix + "cold_start_p99", Percentile(ms, 0.99), "ms");
 }
 
 void BenchWarm(FunctionPool& pool, int records, int iterations) {
@@ -236,7 +301,12 @@ int main(int argc, char** argv) {
             << (off.empty() ? "" : "; off:" + off) << std::endl;
 
   Stack stack(argv[1], launcher->get());
-  BenchColdStart(stack, quick ? 5 : 50);
+  BenchColdStart(stack, quick ? 5 : 50, "");
+  {
+    UnsandboxedLauncher unsandboxed;
+    Stack plain(argv[1], &unsandboxed);
+    BenchColdStart(plain, quick ? 5 : 50, "baseline_unsandboxed_");
+  }
   auto pool = stack.NewPool();
   const int iterations = quick ? 200 : 3000;
   BenchWarm(*pool, 1, iterations);

@@ -7,7 +7,9 @@
 // session, a parent-death signal, every inherited fd closed, a clean environment, a private
 // scratch directory, rlimits. Layers where the kernel allows: pid, mount, network, ipc and uts
 // namespaces, cgroup memory and pids limits. A layer that was probed as available and then fails
-// during a launch fails that launch (fail closed); it is never dropped silently.
+// during a launch fails that launch (fail closed); it is never dropped silently. With the pid
+// namespace, the function runs as pid 2 under a minimal init (pid 1) that reaps and reports the
+// function's exit, since a namespace's pid 1 cannot signal itself (raise(), abort()).
 //
 // Thread-safety: a ProcessLauncher may be used from many threads at once. A Process is
 // thread-safe: Kill() may race with Wait() from another thread.
@@ -82,11 +84,11 @@ class Process {
  public:
   virtual ~Process() = default;  // implementations Kill() and reap, and remove their cgroups
 
-  // The process's pid on the host.
+  // The process's pid on the host: the function's, or its init's with a pid namespace.
   virtual pid_t pid() const = 0;
 
-  // SIGKILLs the whole process tree (the pid namespace, or the cgroup and process group when
-  // those layers are off). Idempotent.
+  // SIGKILLs the whole process tree: the pid namespace's init, which takes the namespace with it,
+  // or the cgroup and process group when those layers are off. Idempotent.
   virtual void Kill() = 0;
 
   // Waits up to `timeout` for the process to end and returns how it ended; DEADLINE_EXCEEDED if
