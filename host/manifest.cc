@@ -106,6 +106,14 @@ Status Validate(const json& doc, const std::string& base_dir, FunctionManifest* 
       ::access(handler_path.c_str(), X_OK) != 0) {
     return InvalidArgument("Handler: \"" + c.handler + "\" is not an executable file");
   }
+  // The sandbox holds no interpreter (no /bin/sh, no /usr/bin), so a script could never start.
+  char magic[4] = {};
+  std::ifstream(handler_path, std::ios::binary).read(magic, sizeof magic);
+  if (std::string(magic, sizeof magic) != "\x7f" "ELF") {
+    return InvalidArgument("Handler: \"" + c.handler +
+                           "\" is not an ELF binary (scripts cannot run: the sandbox has no "
+                           "interpreter)");
+  }
   m->files.push_back(c.handler);
 
   auto description = doc.find("Description");

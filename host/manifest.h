@@ -3,7 +3,8 @@
 //
 //   {
 //     "FunctionName": "billing_threshold",       // required; 1-64 of [A-Za-z0-9_-]
-//     "Handler": "billing_threshold",            // required; the executable, relative to the
+//     "Handler": "billing_threshold",            // required; the executable (an ELF binary:
+//                                                // no interpreter in the sandbox), relative to the
 //                                                // manifest's directory, inside it
 //     "Description": "free text",                // optional
 //     "Timeout": 3,                              // seconds, 1-900; default 3

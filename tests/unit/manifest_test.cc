@@ -19,8 +19,9 @@ class FunctionDir {
   FunctionDir() {
     char tmpl[] = "/tmp/sluice-manifest-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
-    std::ofstream(dir_ + "/handler") << "#!/bin/true\n";
-    ::chmod((dir_ + "/handler").c_str(), 0755);
+    fs::copy_file("/bin/true", dir_ + "/handler");
+    std::ofstream(dir_ + "/script") << "#!/bin/sh\necho hi\n";
+    ::chmod((dir_ + "/script").c_str(), 0755);
     std::ofstream(dir_ + "/data.csv") << "a,b\n";
     std::ofstream(dir_ + "/not-exec") << "x";
   }
@@ -82,6 +83,9 @@ TEST_CASE("bad manifests name the property and the problem", "[manifest]") {
         "function.json: Handler: \"missing\" does not exist in " + dir.path());
   CHECK(ErrorOf(dir, R"({"FunctionName": "f", "Handler": "not-exec"})") ==
         "function.json: Handler: \"not-exec\" is not an executable file");
+  CHECK(ErrorOf(dir, R"({"FunctionName": "f", "Handler": "script"})") ==
+        "function.json: Handler: \"script\" is not an ELF binary (scripts cannot run: the "
+        "sandbox has no interpreter)");
   CHECK(ErrorOf(dir, R"({"FunctionName": "f", "Handler": "/bin/true"})") ==
         "function.json: Handler: must be relative to the manifest's directory, got \"/bin/true\"");
   CHECK(ErrorOf(dir, R"({"FunctionName": "f", "Handler": "../x"})") ==
