@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -61,6 +62,15 @@ Status CheckRelativePath(const std::string& property, const std::string& rel,
   if (!fs::exists(fs::path(base_dir) / p, ec)) {
     return InvalidArgument(property + ": \"" + rel + "\" does not exist in " + base_dir);
   }
+  // A symlink must not lead out either: its target would be copied in for the function to read.
+  const fs::path real = fs::canonical(fs::path(base_dir) / p, ec);
+  const fs::path real_base = fs::canonical(base_dir, ec);
+  const auto [base_end, unused] =
+      std::mismatch(real_base.begin(), real_base.end(), real.begin(), real.end());
+  if (ec || base_end != real_base.end()) {
+    return InvalidArgument(property + ": \"" + rel + "\" leads outside the manifest's directory " +
+                           "(through a symlink)");
+  }
   return Status::Ok();
 }
 
@@ -109,7 +119,9 @@ Status Validate(const json& doc, const std::string& base_dir, FunctionManifest* 
   // The sandbox holds no interpreter (no /bin/sh, no /usr/bin), so a script could never start.
   char magic[4] = {};
   std::ifstream(handler_path, std::ios::binary).read(magic, sizeof magic);
-  if (std::string(magic, sizeof magic) != "\x7f" "ELF") {
+  if (std::string(magic, sizeof magic) !=
+      "\x7f"
+      "ELF") {
     return InvalidArgument("Handler: \"" + c.handler +
                            "\" is not an ELF binary (scripts cannot run: the sandbox has no "
                            "interpreter)");
@@ -222,10 +234,16 @@ Status StageFunctionFiles(const FunctionManifest& manifest, const std::string& c
   }
   fs::permissions(code_dir, fs::perms(0755), ec);
   for (const std::string& rel : manifest.files) {
-    const fs::path from = fs::path(manifest.base_dir) / rel;
+    // The real file (validation made sure it lies inside the manifest's directory).
+    const fs::path from = fs::canonical(fs::path(manifest.base_dir) / rel, ec);
     const fs::path to = fs::path(code_dir) / rel;
     fs::create_directories(to.parent_path(), ec);
-    fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
+    // Symlinks inside a directory are copied as links: in the sandbox they resolve within the
+    // function's own view, never to the host file they name.
+    fs::copy(from, to,
+             fs::copy_options::recursive | fs::copy_options::overwrite_existing |
+                 fs::copy_options::copy_symlinks,
+             ec);
     if (ec) {
       return Internal("copying " + from.string() + " to " + to.string() + ": " + ec.message());
     }
@@ -233,6 +251,9 @@ Status StageFunctionFiles(const FunctionManifest& manifest, const std::string& c
   // Everything readable (and directories traversable) by the function's unprivileged user.
   for (auto it = fs::recursive_directory_iterator(code_dir, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_symlink()) {
+      continue;  // never touch what a link names: it may be a host file
+    }
     fs::permissions(it->path(),
                     fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read,
                     fs::perm_options::add, ec);

@@ -40,48 +40,55 @@ size_t FunctionPool::live_instances() const {
   return live_;
 }
 
-Status FunctionPool::Acquire(Clock::Steady deadline, std::unique_ptr<Instance>* idle,
-                             bool* start_new, pb::FunctionError* init_error) {
-  std::unique_lock<std::mutex> lock(mu_);
-  for (;;) {
-    if (!idle_.empty()) {
-      *idle = std::move(idle_.back());
+Status FunctionPool::Acquire(std::unique_ptr<Instance>* idle, bool* start_new,
+                             pb::FunctionError* init_error) {
+  std::vector<std::unique_ptr<Instance>> dead;  // destroyed after the lock is released
+  Status status = Status::Ok();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // An idle instance may have died between invokes (a background thread crashed, say): such
+    // an instance is discarded here rather than charged to this invoke.
+    while (!idle_.empty() && !*idle) {
+      std::unique_ptr<Instance> candidate = std::move(idle_.back());
       idle_.pop_back();
-      return Status::Ok();
+      if (candidate->Alive()) {
+        *idle = std::move(candidate);
+      } else {
+        dead.push_back(std::move(candidate));
+        --live_;
+      }
     }
-    if (live_ < config_.max_concurrency) {
+    if (*idle) {
+      // found one
+    } else if (live_ < config_.max_concurrency) {
       const auto wait = backoff_.RemainingAt(deps_.clock->SteadyNow());
       if (wait.count() > 0) {
         *init_error = last_init_error_;
         init_error->set_error_message(
             init_error->error_message() + " (" + std::to_string(backoff_.consecutive_failures()) +
             " consecutive init failures; next attempt in " + std::to_string(wait.count()) + " ms)");
-        return Status::Ok();
+      } else {
+        ++live_;
+        *start_new = true;
       }
-      ++live_;
-      *start_new = true;
-      return Status::Ok();
-    }
-    if (config_.max_concurrency == 0 ||
-        freed_.wait_until(lock, deadline) == std::cv_status::timeout) {
+    } else {
+      // Lambda throttles at once (429); the caller (a poller) backs off and retries.
       metrics_.RecordThrottle();
-      return ResourceExhausted("TooManyRequestsException: Rate Exceeded: " + config_.name +
-                               " is at its concurrency limit (ReservedConcurrentExecutions " +
-                               std::to_string(config_.max_concurrency) + ")");
+      status = ResourceExhausted("TooManyRequestsException: Rate Exceeded: " + config_.name +
+                                 " is at its concurrency limit (ReservedConcurrentExecutions " +
+                                 std::to_string(config_.max_concurrency) + ")");
     }
   }
+  return status;
 }
 
 void FunctionPool::Release(std::unique_ptr<Instance> instance) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (instance) {
-      idle_.push_back(std::move(instance));
-    } else {
-      --live_;
-    }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (instance) {
+    idle_.push_back(std::move(instance));
+  } else {
+    --live_;
   }
-  freed_.notify_one();
 }
 
 Result<InvokeResult> FunctionPool::Invoke(pb::Invoke invoke) {
@@ -91,7 +98,6 @@ Result<InvokeResult> FunctionPool::Invoke(pb::Invoke invoke) {
   if (invoke.request_id().empty()) {
     invoke.set_request_id(NewRequestId());
   }
-  invoke.set_deadline_unix_ms(deps_.clock->UnixMillis() + config_.timeout.count());
   invoke.set_invoked_function_arn(config_.arn);
   pb::HostMessage message;
   *message.mutable_invoke() = std::move(invoke);
@@ -105,8 +111,7 @@ Result<InvokeResult> FunctionPool::Invoke(pb::Invoke invoke) {
   std::unique_ptr<Instance> instance;
   bool start_new = false;
   pb::FunctionError init_error;
-  SLUICE_RETURN_IF_ERROR(
-      Acquire(deps_.clock->SteadyNow() + config_.timeout, &instance, &start_new, &init_error));
+  SLUICE_RETURN_IF_ERROR(Acquire(&instance, &start_new, &init_error));
   InvokeResult result;
   result.response.set_request_id(message.invoke().request_id());
   if (!instance && !start_new) {  // init backoff in force
@@ -141,6 +146,9 @@ Result<InvokeResult> FunctionPool::Invoke(pb::Invoke invoke) {
     metrics_.RecordColdStart();
   }
 
+  // The Timeout starts when the instance has the invoke, as in Lambda: init does not count.
+  message.mutable_invoke()->set_deadline_unix_ms(deps_.clock->UnixMillis() +
+                                                 config_.timeout.count());
   result = instance->Invoke(message);
   result.cold_start = start_new;
   metrics_.RecordInvoke(result.duration,

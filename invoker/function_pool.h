@@ -2,16 +2,16 @@
 //
 // Warm instances are reused (most recently used first). A new instance starts when none is idle
 // and fewer than max_concurrency (ReservedConcurrentExecutions) are running; at the limit an
-// invoke waits for one to come free until its deadline, then is throttled. An instance that timed
-// out, crashed, ran out of memory or broke the protocol is discarded; the next invoke gets a fresh
-// one. After init failures, new instances start only after an exponential backoff, and invokes in
-// the meantime fail at once with the last init error.
+// invoke is throttled at once, as Lambda does. An instance that timed out, crashed, ran out of
+// memory or broke the protocol is discarded, and so is an idle one found dead; the next invoke
+// gets a fresh one. After init failures, new instances start only after an exponential backoff,
+// and invokes in the meantime fail at once with the last init error. The Timeout counts from
+// when the instance receives the invoke: init is not charged to it.
 //
 // Thread-safety: Invoke() may be called from many threads at once. The destructor must not race
 // with Invoke(): stop callers first. It shuts every instance down gracefully.
 #pragma once
 
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -32,10 +32,10 @@ class FunctionPool {
   FunctionPool& operator=(const FunctionPool&) = delete;
 
   // Invokes the function once with `invoke`'s event. Sets request_id when empty, the deadline
-  // (now + Timeout) and the function ARN. A function error is a successful Result whose
-  // response has error(). Non-OK Status: INVALID_ARGUMENT when the request is over the payload
-  // limit or has no event; RESOURCE_EXHAUSTED when throttled (TooManyRequestsException);
-  // INTERNAL/UNAVAILABLE when an instance could not be launched.
+  // (Timeout from when an initialised instance takes the invoke) and the function ARN. A function
+  // error is a successful Result whose response has error(). Non-OK Status: INVALID_ARGUMENT when
+  // the request is over the payload limit or has no event; RESOURCE_EXHAUSTED when throttled
+  // (TooManyRequestsException); INTERNAL/UNAVAILABLE when an instance could not be launched.
   Result<InvokeResult> Invoke(runtime::v1::Invoke invoke);
 
   MetricsSnapshot metrics() const { return metrics_.Snapshot(); }
@@ -44,9 +44,9 @@ class FunctionPool {
   const FunctionConfig& config() const { return config_; }
 
  private:
-  // Gets an idle instance, or permission to start one (*start_new), or a failure: throttle or
-  // init backoff (then *init_error is set).
-  Status Acquire(Clock::Steady deadline, std::unique_ptr<Instance>* idle, bool* start_new,
+  // Gets a live idle instance, or permission to start one (*start_new), or neither while the
+  // init backoff lasts (then *init_error says why); RESOURCE_EXHAUSTED at the concurrency limit.
+  Status Acquire(std::unique_ptr<Instance>* idle, bool* start_new,
                  runtime::v1::FunctionError* init_error);
   void Release(std::unique_ptr<Instance> instance);
 
@@ -55,7 +55,6 @@ class FunctionPool {
   FunctionMetrics metrics_;
 
   mutable std::mutex mu_;
-  std::condition_variable freed_;
   std::vector<std::unique_ptr<Instance>> idle_;  // back = most recently used
   size_t live_ = 0;                              // idle + busy + starting
   InitBackoff backoff_;

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "sluice/aws_json.h"
+
 namespace sluice::invoker {
 
 namespace pb = runtime::v1;
@@ -97,6 +99,13 @@ void SetError(pb::FunctionError* error, const std::string& type, const std::stri
 Instance::Instance(const FunctionConfig& config, const InstanceDeps& deps)
     : config_(config), deps_(deps), shared_(std::make_shared<Shared>()) {}
 
+bool Instance::Alive() {
+  if (!lost_ && shared_->process->Wait(std::chrono::milliseconds(0)).ok()) {
+    lost_ = true;
+  }
+  return !lost_;
+}
+
 pid_t Instance::pid() const {
   return shared_->process ? shared_->process->pid() : -1;
 }
@@ -110,7 +119,12 @@ Status Instance::Start(const FunctionConfig& config, const InstanceDeps& deps,
   const std::string token = RandomHex(16);
   self->shared_->session = std::make_shared<RuntimeSession>(self->id_, token);
   deps.runtime_server->Expect(self->shared_->session);
-  self->log_ = deps.logs->Open(config.name, self->id_);
+  Result<std::shared_ptr<LogSource>> log = deps.logs->Open(config.name, self->id_);
+  if (!log.ok()) {
+    self->lost_ = true;
+    return log.status().WithContext("starting " + config.name);
+  }
+  self->log_ = std::move(log).value();
 
   sandbox::SandboxSpec spec;
   spec.instance_id = self->id_;
@@ -212,7 +226,13 @@ InvokeResult Instance::Invoke(const pb::HostMessage& message) {
   });
 
   pb::FunctionMessage reply;
-  const bool answered = shared_->session->Write(message) && shared_->session->Read(&reply);
+  bool answered = shared_->session->Write(message);
+  // Anything but this request's response (a late duplicate of an earlier answer, a message sent
+  // while idle) is ignored, as Lambda's Runtime API refuses a response for an unknown request:
+  // it must not be charged to this invoke. The deadline bounds the loop.
+  while (answered && (answered = shared_->session->Read(&reply)) &&
+         !(reply.has_response() && reply.response().request_id() == invoke.request_id())) {
+  }
   const bool in_time = deps_.timer->Cancel(timer_id);
   result.duration = std::chrono::steady_clock::now() - start;
   log_->Drain();  // lines written before the answer belong to this request
@@ -254,20 +274,8 @@ void Instance::ExplainLostInstance(bool timed_out, InvokeResult* result) {
 
 void Instance::Validate(const pb::Invoke& invoke, pb::FunctionMessage* reply_message,
                         InvokeResult* result) {
-  const pb::FunctionMessage& reply = *reply_message;
   pb::FunctionError* error = result->response.mutable_error();
-  if (!reply.has_response() || reply.response().request_id() != invoke.request_id()) {
-    // A protocol violation: the instance cannot be trusted with the next invoke.
-    lost_ = true;
-    result->instance_lost = true;
-    shared_->KillNow();
-    SetError(error, kRuntimeInvalidResponse,
-             reply.has_response() ? "the response's request id \"" + reply.response().request_id() +
-                                        "\" is not the invoke's"
-                                  : "expected an invoke response, got another message kind");
-    return;
-  }
-  const pb::InvokeResponse& response = reply.response();
+  const pb::InvokeResponse& response = reply_message->response();
   const size_t size = response.ByteSizeLong();
   if (size > config_.max_response_bytes) {
     SetError(error, kResponseSizeTooLarge,
@@ -286,17 +294,20 @@ void Instance::Validate(const pb::Invoke& invoke, pb::FunctionMessage* reply_mes
     return;
   }
   if (response.has_kinesis_window()) {
-    const auto state =
-        nlohmann::json::parse(response.kinesis_window().state_json(), nullptr, false);
-    if (!state.is_object()) {
+    const std::string& text = response.kinesis_window().state_json();
+    const bool shallow = aws_json::JsonDepthWithin(text, aws_json::kMaxJsonDepth);
+    if (!shallow || !nlohmann::json::parse(text, nullptr, false).is_object()) {
       SetError(error, kRuntimeInvalidResponse,
-               "a tumbling-window response must carry a state that is a JSON object");
+               "a tumbling-window response must carry a state that is a JSON object (nested at "
+               "most " +
+                   std::to_string(aws_json::kMaxJsonDepth) + " levels)");
       return;
     }
   }
   if (response.has_firehose()) {
     for (const pb::FirehoseRecordResult& r : response.firehose().records()) {
-      if (r.result() == pb::FirehoseRecordResult::RESULT_UNSPECIFIED) {
+      if (r.result() == pb::FirehoseRecordResult::RESULT_UNSPECIFIED ||
+          !pb::FirehoseRecordResult::Result_IsValid(r.result())) {
         SetError(error, kRuntimeInvalidResponse,
                  "record " + r.record_id() + ": result must be Ok, Dropped or ProcessingFailed");
         return;

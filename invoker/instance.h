@@ -68,6 +68,10 @@ class Instance {
   // REQUIRES: message.has_invoke() with request_id and deadline set; the instance is not lost.
   InvokeResult Invoke(const runtime::v1::HostMessage& message);
 
+  // False once the process has ended (checked now, without blocking); the instance is then
+  // lost.
+  bool Alive();
+
   const std::string& id() const { return id_; }
   pid_t pid() const;
 

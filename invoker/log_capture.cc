@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -15,6 +17,7 @@ namespace sluice::invoker {
 namespace {
 
 constexpr size_t kMaxLine = 256 * 1024;
+constexpr size_t kReadBudget = 64 * 1024;
 
 int64_t NowMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -52,16 +55,30 @@ LogCapture::~LogCapture() {
   ::close(epoll_fd_);
 }
 
-std::shared_ptr<LogSource> LogCapture::Open(const std::string& function_name,
-                                            const std::string& instance_id) {
-  std::shared_ptr<LogSource> source(new LogSource(this, function_name, instance_id));
+Result<std::shared_ptr<LogSource>> LogCapture::Open(const std::string& function_name,
+                                                    const std::string& instance_id) {
+  int out[2], err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    return ErrnoStatus("pipe2 for a function's stdout");
+  }
+  if (::pipe2(err, O_CLOEXEC) != 0) {
+    Status status = ErrnoStatus("pipe2 for a function's stderr");
+    ::close(out[0]);
+    ::close(out[1]);
+    return status;
+  }
+  // From here the source owns the four fds and closes them whatever happens.
+  std::shared_ptr<LogSource> source(
+      new LogSource(this, function_name, instance_id, out[0], out[1], err[0], err[1]));
   std::lock_guard<std::mutex> lock(mu_);
   for (int fd : {source->out_read_, source->err_read_}) {
-    by_fd_[fd] = source;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
-    CheckOrDie(::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) == 0, "epoll_ctl");
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      return ErrnoStatus("epoll_ctl for a function's output");
+    }
+    by_fd_[fd] = source;
   }
   return source;
 }
@@ -95,23 +112,24 @@ void LogCapture::Loop() {
           source = it->second.lock();
         }
       }
-      if (source && !source->ReadAvailable(fd)) {
+      // A bounded read per wake-up: one flooding instance cannot starve the others (epoll is
+      // level-triggered, so what is left is reported again).
+      if (source && !source->ReadAvailable(fd, kReadBudget)) {
         Remove(fd);  // EOF: the instance closed its end
       }
     }
   }
 }
 
-LogSource::LogSource(LogCapture* capture, std::string function_name, std::string instance_id)
+LogSource::LogSource(LogCapture* capture, std::string function_name, std::string instance_id,
+                     int out_read, int out_write, int err_read, int err_write)
     : capture_(capture),
       function_name_(std::move(function_name)),
-      instance_id_(std::move(instance_id)) {
-  int out[2], err[2];
-  CheckOrDie(::pipe2(out, O_CLOEXEC) == 0 && ::pipe2(err, O_CLOEXEC) == 0, "pipe2");
-  out_read_ = out[0];
-  out_write_ = out[1];
-  err_read_ = err[0];
-  err_write_ = err[1];
+      instance_id_(std::move(instance_id)),
+      out_read_(out_read),
+      out_write_(out_write),
+      err_read_(err_read),
+      err_write_(err_write) {
   ::fcntl(out_read_, F_SETFL, O_NONBLOCK);
   ::fcntl(err_read_, F_SETFL, O_NONBLOCK);
 }
@@ -150,23 +168,29 @@ void LogSource::SetRequest(const std::string& request_id) {
 }
 
 void LogSource::Drain() {
-  ReadAvailable(out_read_);
-  ReadAvailable(err_read_);
+  // Only what is in the pipes now: a function that keeps writing cannot hold the caller here.
+  for (int fd : {out_read_, err_read_}) {
+    int available = 0;
+    if (::ioctl(fd, FIONREAD, &available) == 0 && available > 0) {
+      ReadAvailable(fd, static_cast<size_t>(available));
+    }
+  }
 }
 
-bool LogSource::ReadAvailable(int fd) {
+bool LogSource::ReadAvailable(int fd, size_t budget) {
   std::lock_guard<std::mutex> lock(mu_);
   const bool is_stderr = fd == err_read_;
   std::string& partial = is_stderr ? err_partial_ : out_partial_;
   char buf[16384];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
+  while (budget > 0) {
+    const ssize_t n = ::read(fd, buf, std::min(sizeof buf, budget));
     if (n == 0) {
       return false;
     }
     if (n < 0) {
       return errno == EAGAIN || errno == EINTR;
     }
+    budget -= static_cast<size_t>(n);
     partial.append(buf, static_cast<size_t>(n));
     size_t start = 0;
     for (size_t nl; (nl = partial.find('\n', start)) != std::string::npos; start = nl + 1) {
@@ -178,6 +202,7 @@ bool LogSource::ReadAvailable(int fd) {
       partial.erase(0, kMaxLine);
     }
   }
+  return true;
 }
 
 void LogSource::EmitLocked(const std::string& text, bool is_stderr) {

@@ -19,6 +19,8 @@
 #include <string>
 #include <thread>
 
+#include "base/status.h"
+
 namespace sluice::invoker {
 
 struct LogLine {
@@ -43,7 +45,9 @@ class LogCapture {
 
   // Creates pipes for one instance. The returned source owns the read ends; pass its
   // stdout_write_fd()/stderr_write_fd() to the launcher, then call CloseWriteEnds().
-  std::shared_ptr<LogSource> Open(const std::string& function_name, const std::string& instance_id);
+  // Fails (INTERNAL) when the host is out of file descriptors.
+  Result<std::shared_ptr<LogSource>> Open(const std::string& function_name,
+                                          const std::string& instance_id);
 
  private:
   friend class LogSource;
@@ -68,14 +72,17 @@ class LogSource {
 
   // Lines from now on are tagged with this request id ("" for none).
   void SetRequest(const std::string& request_id);
-  // Reads and emits everything already written to the pipes.
+  // Reads and emits what is in the pipes now (not what arrives while it runs).
   void Drain();
 
  private:
   friend class LogCapture;
-  LogSource(LogCapture* capture, std::string function_name, std::string instance_id);
-  // Reads what is available on `fd` and emits complete lines. Returns false at EOF.
-  bool ReadAvailable(int fd);
+  // Takes ownership of the four pipe ends.
+  LogSource(LogCapture* capture, std::string function_name, std::string instance_id, int out_read,
+            int out_write, int err_read, int err_write);
+  // Reads at most `budget` bytes of what is available on `fd` and emits complete lines. Returns
+  // false at EOF.
+  bool ReadAvailable(int fd, size_t budget);
   void EmitLocked(const std::string& text, bool is_stderr);
 
   LogCapture* capture_;

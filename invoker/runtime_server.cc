@@ -9,13 +9,48 @@ namespace sluice::invoker {
 
 namespace pb = runtime::v1;
 
+namespace {
+
+// How long a connection may stay silent before saying who it is. A function connects when its
+// init is done and speaks at once; a stream that stays silent only holds a server thread.
+constexpr auto kFirstMessageTimeout = std::chrono::seconds(5);
+// Streams per connection: an instance needs one (plus a few host-service calls later).
+constexpr int kMaxStreamsPerConnection = 4;
+
+}  // namespace
+
 class RuntimeServer::Service final : public pb::Runtime::Service {
  public:
   explicit Service(RuntimeServer* server) : server_(server) {}
 
+  // Reads the first message, cancelling the call if it does not come in time.
+  bool ReadFirstMessage(grpc::ServerContext* context, RuntimeStream* stream,
+                        pb::FunctionMessage* first) {
+    // The timer's callback may run while this call returns: it reaches the context only through
+    // this guarded pointer, which is cleared before the context can go away.
+    struct Guard {
+      std::mutex mu;
+      grpc::ServerContext* context;
+    };
+    auto guard = std::make_shared<Guard>();
+    guard->context = context;
+    const uint64_t timer =
+        server_->timer_.Arm(std::chrono::steady_clock::now() + kFirstMessageTimeout, [guard] {
+          std::lock_guard<std::mutex> lock(guard->mu);
+          if (guard->context != nullptr) {
+            guard->context->TryCancel();
+          }
+        });
+    const bool read = stream->Read(first);
+    server_->timer_.Cancel(timer);
+    std::lock_guard<std::mutex> lock(guard->mu);
+    guard->context = nullptr;
+    return read;
+  }
+
   grpc::Status Connect(grpc::ServerContext* context, RuntimeStream* stream) override {
     pb::FunctionMessage first;
-    if (!stream->Read(&first)) {
+    if (!ReadFirstMessage(context, stream, &first)) {
       return grpc::Status(grpc::StatusCode::CANCELLED, "the instance closed before saying Ready");
     }
     const pb::Ready* identity = nullptr;
@@ -66,6 +101,7 @@ Result<std::unique_ptr<RuntimeServer>> RuntimeServer::Start(const std::string& s
   builder.RegisterService(server->service_.get());
   builder.SetMaxReceiveMessageSize(max_receive_bytes);
   builder.SetMaxSendMessageSize(max_receive_bytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxStreamsPerConnection);
   server->server_ = builder.BuildAndStart();
   if (!server->server_) {
     return Unavailable("could not listen on the runtime socket " + socket_path);

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "base/status.h"
+#include "invoker/deadline_timer.h"
 #include "invoker/runtime_session.h"
 
 namespace sluice::invoker {
@@ -26,7 +27,9 @@ class RuntimeServer {
   // oversized response is reported as Function.ResponseSizeTooLarge rather than a broken stream.
   static Result<std::unique_ptr<RuntimeServer>> Start(const std::string& socket_path,
                                                       int max_receive_bytes = 64 << 20);
-  ~RuntimeServer();  // stops the server; sessions still open are closed first
+  // Stops the server; sessions still open are closed first. REQUIRES: no Instance is in the
+  // middle of an invoke (destroy every FunctionPool first): closing a session ends its stream.
+  ~RuntimeServer();
 
   const std::string& socket_path() const { return socket_path_; }
 
@@ -42,6 +45,7 @@ class RuntimeServer {
   RuntimeServer() = default;
 
   std::string socket_path_;
+  DeadlineTimer timer_;  // first-message deadlines
   std::unique_ptr<Service> service_;
   std::unique_ptr<grpc::Server> server_;
   std::mutex mu_;

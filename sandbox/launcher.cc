@@ -19,6 +19,7 @@
 #include "sandbox/probe.h"
 #include "sandbox/process.h"
 #include "sandbox/seccomp_policy.h"
+#include "sandbox/spawner_thread.h"
 #include "sandbox/spec_validation.h"
 
 namespace sluice::sandbox {
@@ -49,6 +50,7 @@ class SandboxLauncherImpl : public SandboxLauncher {
   CgroupLayout cgroups_;
   bool host_is_root_ = false;
   int clone_flags_ = 0;
+  SpawnerThread spawner_;  // every clone happens here (see spawner_thread.h)
 };
 
 Status SandboxLauncherImpl::Probe() {
@@ -229,12 +231,18 @@ Result<std::unique_ptr<Process>> SandboxLauncherImpl::Launch(const SandboxSpec& 
   // starts directly as pid 1 of the new pid namespace (where it becomes the init and clones
   // the function as pid 2). Fork semantics: no new stack.
   int pidfd = -1;
-  const long pid =
-      syscall(SYS_clone, clone_flags_ | CLONE_PIDFD | SIGCHLD, nullptr, &pidfd, nullptr, nullptr);
-  if (pid == 0) {
-    RunChild(plan);
-  }
+  long pid = -1;
+  int clone_errno = 0;  // errno is per thread: carry it back from the spawner thread
+  spawner_.Run([&] {
+    pid =
+        syscall(SYS_clone, clone_flags_ | CLONE_PIDFD | SIGCHLD, nullptr, &pidfd, nullptr, nullptr);
+    if (pid == 0) {
+      RunChild(plan);  // never returns
+    }
+    clone_errno = errno;
+  });
   if (pid < 0) {
+    errno = clone_errno;
     return ErrnoStatus("clone");
   }
   auto process = std::make_unique<SandboxProcess>(static_cast<pid_t>(pid), UniqueFd(pidfd),

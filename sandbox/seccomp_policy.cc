@@ -48,7 +48,7 @@ std::vector<Rule> PolicyTable(const SeccompParams& p) {
   const auto self = static_cast<uint32_t>(p.self_pid);
   const auto exec_fd = static_cast<uint32_t>(p.exec_fd);
   return {
-      // --- exec: only the launcher's own execveat of the handler fd ---------------------------
+      // --- exec: only the launcher's own execveat of the handler fd ------------------------------
       {"execveat",
        kAllow,
        {SCMP_A0_32(SCMP_CMP_EQ, exec_fd), SCMP_A4_32(SCMP_CMP_EQ, AT_EMPTY_PATH)},
@@ -113,14 +113,14 @@ std::vector<Rule> PolicyTable(const SeccompParams& p) {
       {"getegid", kAllow, {}, "glibc"},
       {"getrandom", kAllow, {}, "glibc malloc/hash seeds, gRPC, libstdc++ random_device"},
 
-      // --- memory ------------------------------------------------------------------------------
+      // --- memory --------------------------------------------------------------------------------
       {"mmap", kAllow, {}, "loader maps libraries (PROT_EXEC); malloc; thread stacks"},
       {"munmap", kAllow, {}, "malloc, thread exit"},
       {"mprotect", kAllow, {}, "loader (RELRO), thread stack guard pages"},
       {"madvise", kAllow, {}, "glibc: MADV_DONTNEED on thread exit"},
       {"mremap", kAllow, {}, "malloc realloc of large blocks"},
 
-      // --- threads and synchronisation ---------------------------------------------------------
+      // --- threads and synchronisation -----------------------------------------------------------
       {"clone",
        kAllow,
        {SCMP_A0_64(SCMP_CMP_MASKED_EQ, CLONE_THREAD | kCloneNamespaceFlags, CLONE_THREAD)},
@@ -129,6 +129,8 @@ std::vector<Rule> PolicyTable(const SeccompParams& p) {
        SCMP_ACT_ERRNO(EPERM),
        {SCMP_A0_64(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0)},
        "fork()/posix_spawn() fail cleanly instead of killing the function"},
+      {"fork", SCMP_ACT_ERRNO(EPERM), {}, "raw fork(2) fails cleanly, as clone() does"},
+      {"vfork", SCMP_ACT_ERRNO(EPERM), {}, "vfork() fails cleanly, as clone() does"},
       {"clone3",
        SCMP_ACT_ERRNO(ENOSYS),
        {},
@@ -153,14 +155,13 @@ std::vector<Rule> PolicyTable(const SeccompParams& p) {
        {SCMP_A0_32(SCMP_CMP_GT, PR_GET_NAME)},
        "function: other prctl options fail cleanly"},
 
-      // --- time ---------------------------------------------------------------------------------
+      // --- time ----------------------------------------------------------------------------------
       {"clock_gettime", kAllow, {}, "vDSO fallback"},
       {"gettimeofday", kAllow, {}, "vDSO fallback"},
       {"clock_nanosleep", kAllow, {}, "gRPC backoff, sleep()"},
       {"nanosleep", kAllow, {}, "usleep()"},
 
-      // --- signals: only to itself
-      // ----------------------------------------------------------------
+      // --- signals: only to itself ---------------------------------------------------------------
       {"rt_sigaction", kAllow, {}, "glibc, gRPC (SIGPIPE ignored)"},
       {"rt_sigprocmask", kAllow, {}, "glibc thread creation"},
       {"rt_sigreturn", kAllow, {}, "signal handler return"},
@@ -173,14 +174,14 @@ std::vector<Rule> PolicyTable(const SeccompParams& p) {
        SCMP_ACT_ERRNO(EPERM),
        {SCMP_A0_32(SCMP_CMP_NE, self)},
        "function: signalling anything outside itself fails cleanly"},
+      {"tkill", SCMP_ACT_ERRNO(EPERM), {}, "obsolete tkill(): tgkill() is the way to signal"},
       {"kill", kAllow, {SCMP_A0_32(SCMP_CMP_EQ, self)}, "kill(getpid(), sig)"},
       {"kill",
        SCMP_ACT_ERRNO(EPERM),
        {SCMP_A0_32(SCMP_CMP_NE, self)},
        "function: kill(-1), kill(0) and kill(other) fail cleanly"},
 
-      // --- gRPC over the runtime Unix socket
-      // ------------------------------------------------------
+      // --- gRPC over the runtime Unix socket -----------------------------------------------------
       {"socket", kAllow, {SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX)}, "gRPC: unix: channel to the host"},
       {"socket",
        SCMP_ACT_ERRNO(EAFNOSUPPORT),

@@ -69,6 +69,36 @@ bool GetMillis(const json& obj, const char* key, const std::string& where, int64
   return true;
 }
 
+// An optional boolean field: false when absent or null.
+bool GetOptionalBool(const json& obj, const char* key, const std::string& where, bool* out,
+                     std::string* error) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) {
+    *out = false;
+    return true;
+  }
+  if (!it->is_boolean()) {
+    *error = where + "." + key + ": must be true or false";
+    return false;
+  }
+  *out = it->get<bool>();
+  return true;
+}
+
+// Parses text that must hold a JSON object no deeper than kMaxJsonDepth; discarded otherwise.
+json ParseObject(std::string_view text) {
+  if (!JsonDepthWithin(text, kMaxJsonDepth)) {
+    return json(json::value_t::discarded);
+  }
+  json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  return doc.is_object() ? doc : json(json::value_t::discarded);
+}
+
+// Serialises without throwing: bytes that are not UTF-8 become U+FFFD.
+std::string Dump(const json& doc) {
+  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 // Kinesis's approximateArrivalTimestamp: seconds, with the millisecond fraction.
 json SecondsFromMillis(int64_t ms) {
   return static_cast<double>(ms) / 1000.0;
@@ -164,7 +194,7 @@ bool WindowBatchFromJson(const json& doc, pb::KinesisWindowBatch* window_batch,
   if (state == doc.end() || state->is_null()) {
     window_batch->set_state_json("{}");
   } else if (state->is_object()) {
-    window_batch->set_state_json(state->dump());
+    window_batch->set_state_json(Dump(*state));
   } else {
     *error = "state: must be an object";
     return false;
@@ -182,8 +212,13 @@ bool WindowBatchFromJson(const json& doc, pb::KinesisWindowBatch* window_batch,
   if (batch->event_source_arn().empty()) {
     batch->set_event_source_arn(arn);
   }
-  window_batch->set_is_final_invoke_for_window(doc.value("isFinalInvokeForWindow", false));
-  window_batch->set_is_window_terminated_early(doc.value("isWindowTerminatedEarly", false));
+  bool is_final = false, terminated_early = false;
+  if (!GetOptionalBool(doc, "isFinalInvokeForWindow", "event", &is_final, error) ||
+      !GetOptionalBool(doc, "isWindowTerminatedEarly", "event", &terminated_early, error)) {
+    return false;
+  }
+  window_batch->set_is_final_invoke_for_window(is_final);
+  window_batch->set_is_window_terminated_early(terminated_early);
   return true;
 }
 
@@ -227,7 +262,14 @@ bool FirehoseBatchFromJson(const json& doc, pb::FirehoseTransformBatch* batch, s
         return false;
       }
       m->set_approximate_arrival_timestamp_ms(meta_ms);
-      m->set_subsequence_number(meta->value("subsequenceNumber", int64_t{0}));
+      auto sub = meta->find("subsequenceNumber");
+      if (sub != meta->end() && !sub->is_null()) {
+        if (!sub->is_number_integer()) {
+          *error = mwhere + ".subsequenceNumber: must be an integer";
+          return false;
+        }
+        m->set_subsequence_number(sub->get<int64_t>());
+      }
     }
   }
   return true;
@@ -287,7 +329,7 @@ bool ItemFailuresFromJson(const json& doc,
     if (id == item.end() || id->is_null()) {
       continue;
     }
-    f->set_item_identifier(id->is_string() ? id->get<std::string>() : id->dump());
+    f->set_item_identifier(id->is_string() ? id->get<std::string>() : Dump(*id));
   }
   return true;
 }
@@ -296,6 +338,10 @@ bool ItemFailuresFromJson(const json& doc,
 
 bool EventFromJson(std::string_view text, pb::Invoke* invoke, std::string* error) {
   error->clear();
+  if (!JsonDepthWithin(text, kMaxJsonDepth)) {
+    *error = "the event nests deeper than " + std::to_string(kMaxJsonDepth) + " levels";
+    return false;
+  }
   json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) {
     *error = "the event is not valid JSON";
@@ -329,8 +375,8 @@ std::string EventToJson(const pb::Invoke& invoke) {
       doc["Records"] = KinesisRecordsToJson(w.batch());
       doc["window"] = {{"start", Iso8601FromMillis(w.window_start_ms())},
                        {"end", Iso8601FromMillis(w.window_end_ms())}};
-      json state = json::parse(w.state_json(), nullptr, false);
-      doc["state"] = state.is_object() ? state : json::object();
+      json state = ParseObject(w.state_json());
+      doc["state"] = state.is_discarded() ? json::object() : state;
       doc["shardId"] = w.batch().shard_id();
       doc["eventSourceARN"] = w.batch().event_source_arn();
       doc["isFinalInvokeForWindow"] = w.is_final_invoke_for_window();
@@ -366,7 +412,7 @@ std::string EventToJson(const pb::Invoke& invoke) {
     }
     case pb::Invoke::EVENT_NOT_SET: break;
   }
-  return doc.dump();
+  return Dump(doc);
 }
 
 std::string ResponseToJson(const pb::InvokeResponse& response) {
@@ -376,7 +422,7 @@ std::string ResponseToJson(const pb::InvokeResponse& response) {
       doc["batchItemFailures"] = ItemFailuresToJson(response.kinesis().batch_item_failures());
       break;
     case pb::InvokeResponse::kKinesisWindow: {
-      json state = json::parse(response.kinesis_window().state_json(), nullptr, false);
+      json state = ParseObject(response.kinesis_window().state_json());
       doc["state"] = state.is_discarded() ? json::object() : state;
       doc["batchItemFailures"] =
           ItemFailuresToJson(response.kinesis_window().batch_item_failures());
@@ -417,7 +463,7 @@ std::string ResponseToJson(const pb::InvokeResponse& response) {
     }
     case pb::InvokeResponse::OUTCOME_NOT_SET: break;
   }
-  return doc.dump();
+  return Dump(doc);
 }
 
 bool ResponseFromJson(std::string_view text, pb::Invoke::EventCase event_kind,
@@ -427,6 +473,10 @@ bool ResponseFromJson(std::string_view text, pb::Invoke::EventCase event_kind,
   if (text.empty()) {
     doc = nullptr;
   } else {
+    if (!JsonDepthWithin(text, kMaxJsonDepth)) {
+      *error = "the response nests deeper than " + std::to_string(kMaxJsonDepth) + " levels";
+      return false;
+    }
     doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
     if (doc.is_discarded()) {
       *error = "the response is not valid JSON";
@@ -453,7 +503,7 @@ bool ResponseFromJson(std::string_view text, pb::Invoke::EventCase event_kind,
         *error = "state: a tumbling-window response must carry a \"state\" object";
         return false;
       }
-      response->mutable_kinesis_window()->set_state_json(state->dump());
+      response->mutable_kinesis_window()->set_state_json(Dump(*state));
       return ItemFailuresFromJson(
           doc, response->mutable_kinesis_window()->mutable_batch_item_failures(), error);
     }
@@ -496,7 +546,7 @@ bool ResponseFromJson(std::string_view text, pb::Invoke::EventCase event_kind,
           auto keys = meta->find("partitionKeys");
           if (keys != meta->end() && keys->is_object()) {
             for (const auto& [k, v] : keys->items()) {
-              (*r->mutable_partition_keys())[k] = v.is_string() ? v.get<std::string>() : v.dump();
+              (*r->mutable_partition_keys())[k] = v.is_string() ? v.get<std::string>() : Dump(v);
             }
           }
         }
@@ -565,6 +615,30 @@ bool MillisFromIso8601(std::string_view text, int64_t* unix_ms) {
   tm.tm_min = min;
   tm.tm_sec = sec;
   *unix_ms = static_cast<int64_t>(timegm(&tm)) * 1000 + millis;
+  return true;
+}
+
+bool JsonDepthWithin(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // skip the escaped character
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > max_depth) {
+        return false;
+      }
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
   return true;
 }
 

@@ -183,11 +183,20 @@ int Serve(const Dispatch& dispatch) {
   return 0;
 }
 
+const char* EventKindName(const pb::Invoke& invoke) {
+  switch (invoke.event_case()) {
+    case pb::Invoke::kKinesis: return "a Kinesis stream batch";
+    case pb::Invoke::kKinesisWindow: return "a tumbling-window batch";
+    case pb::Invoke::kFirehose: return "a Firehose transform batch";
+    case pb::Invoke::EVENT_NOT_SET: break;
+  }
+  return "an event kind this SDK does not know";
+}
+
 void WrongKind(const pb::Invoke& invoke, const char* handler_kind) {
   throw FunctionError("Runtime.InvalidEventType",
                       std::string("this function has a ") + handler_kind +
-                          " handler but was invoked with event kind " +
-                          std::to_string(static_cast<int>(invoke.event_case())));
+                          " handler but was invoked with " + EventKindName(invoke));
 }
 
 }  // namespace

@@ -23,10 +23,13 @@
 //                        sleep 5 s (so the host sees a live process with a broken stream)
 //   bad-state            (window batch) answer with a state that is not a JSON object
 //   oversize BYTES       answer with a response of about BYTES bytes
+//   crash-later MS       succeed, and crash (SIGSEGV) from a background thread MS ms later
+//   flood                succeed, and keep writing to stderr from a background thread
+//   deep-state N         (window batch) answer with a state nested N levels deep
 //   error                throw sluice::FunctionError("App.Failure", "asked to fail")
 //   throw                throw std::runtime_error("plain exception")
 // Environment (init behaviour): MISBEHAVE_INIT=fail (FailInit), exit (exit 4 before Run),
-// hang (never become ready).
+// hang (never become ready), "sleep MS" (a slow init, then ready).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -214,6 +217,30 @@ std::string Run(const std::string& cmd, const std::string& arg, const sluice::St
     }
     return "sent " + arg + " bytes";
   }
+  if (cmd == "crash-later") {
+    const long ms = std::stol(arg);
+    std::thread([ms] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+      raise(SIGSEGV);
+    }).detach();
+    return "will crash in " + arg + " ms";
+  }
+  if (cmd == "flood") {
+    std::thread([] {
+      const std::string line(4095, 'f');
+      for (;;) {
+        if (write(STDERR_FILENO, (line + "\n").data(), line.size() + 1) < 0) {
+          return;
+        }
+      }
+    }).detach();
+    return "flooding";
+  }
+  if (cmd == "deep-state") {
+    const size_t depth = std::stoul(arg);
+    response->SetState("{\"a\":" + std::string(depth, '[') + std::string(depth, ']') + "}");
+    return "sent a state nested " + arg + " deep";
+  }
   if (cmd == "error") {
     throw sluice::FunctionError("App.Failure", "asked to fail");
   }
@@ -251,6 +278,9 @@ int main() {
   }
   if (mode == "exit") {
     return 4;
+  }
+  if (mode.rfind("sleep ", 0) == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::stol(mode.substr(6))));
   }
   if (mode == "hang") {
     for (;;) {

@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "tests/support/invoke_harness.h"
 
@@ -232,11 +233,46 @@ TEST_CASE("a window response whose state is not an object is Runtime.InvalidResp
   REQUIRE(r->is_function_error());
   CHECK(r->response.error().error_type() == "Runtime.InvalidResponse");
   CHECK(r->response.error().error_message() ==
-        "a tumbling-window response must carry a state that is a JSON object");
+        "a tumbling-window response must carry a state that is a JSON object (nested at most 128 "
+        "levels)");
   auto ok = h.InvokeWindowCommand("echo");
   REQUIRE(ok.ok());
   REQUIRE(ok->response.has_kinesis_window());
   CHECK(ok->response.kinesis_window().state_json() == "{}");
+}
+
+TEST_CASE("a window state nested a million levels deep is refused, not a host crash", "[invoke]") {
+  InvokeHarness h(MISBEHAVE_BIN);
+  auto r = h.InvokeWindowCommand("deep-state 1000000");
+  REQUIRE(r.ok());
+  REQUIRE(r->is_function_error());
+  CHECK(r->response.error().error_type() == "Runtime.InvalidResponse");
+  auto shallow = h.InvokeWindowCommand("deep-state 100");
+  REQUIRE(shallow.ok());
+  CHECK_FALSE(shallow->is_function_error());
+}
+
+TEST_CASE("an instance that dies while idle is replaced, not charged to the next invoke",
+          "[invoke]") {
+  InvokeHarness h(MISBEHAVE_BIN);
+  auto first = h.InvokeCommand("crash-later 100");
+  REQUIRE(first.ok());
+  REQUIRE_FALSE(first->is_function_error());
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let the background crash happen
+  auto next = h.InvokeCommand("echo");
+  REQUIRE(next.ok());
+  CHECK_FALSE(next->is_function_error());
+  CHECK(next->cold_start);
+}
+
+TEST_CASE("an instance flooding its logs does not stall the invoker", "[invoke]") {
+  InvokeHarness h(MISBEHAVE_BIN);
+  REQUIRE(Observe(h, "flood") == "flooding");
+  for (int i = 0; i < 20; ++i) {
+    auto r = h.InvokeCommand("echo");  // each within its 3 s Timeout
+    REQUIRE(r.ok());
+    REQUIRE_FALSE(r->is_function_error());
+  }
 }
 
 TEST_CASE("garbage on the runtime connection ends the instance, not the host", "[invoke]") {
@@ -315,25 +351,42 @@ TEST_CASE("ReservedConcurrentExecutions 0 throttles every invoke", "[invoke]") {
   CHECK(h.pool().metrics().throttles == 1);
 }
 
-TEST_CASE("concurrent invokes use up to the concurrency limit of instances", "[invoke]") {
+TEST_CASE("invokes past the concurrency limit are throttled at once, as Lambda does", "[invoke]") {
   InvokeHarness h(MISBEHAVE_BIN,
                   [](sluice::invoker::FunctionConfig* c) { c->max_concurrency = 2; });
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
+  std::atomic<int> throttled{0};
   for (int i = 0; i < 6; ++i) {
     threads.emplace_back([&] {
-      auto r = h.InvokeCommand("sleep 100");
+      auto r = h.InvokeCommand("sleep 500");
       if (r.ok() && !r->is_function_error()) {
         ++ok;
+      } else if (!r.ok() && r.status().code() == sluice::Code::kResourceExhausted) {
+        ++throttled;
       }
     });
   }
   for (auto& t : threads) {
     t.join();
   }
-  CHECK(ok == 6);
-  CHECK(h.pool().metrics().cold_starts == 2);
+  // Six invokes of 500 ms started together: at most two instances, the rest refused.
+  CHECK(ok >= 2);
+  CHECK(ok + throttled == 6);
+  CHECK(throttled >= 1);
   CHECK(h.pool().live_instances() == 2);
+  CHECK(h.pool().metrics().throttles == static_cast<uint64_t>(throttled.load()));
+}
+
+TEST_CASE("the Timeout does not include the instance's init", "[invoke][init]") {
+  InvokeHarness h(MISBEHAVE_BIN, [](sluice::invoker::FunctionConfig* c) {
+    c->environment["MISBEHAVE_INIT"] = "sleep 1500";
+    c->timeout = 1s;
+  });
+  auto r = h.InvokeCommand("echo");
+  REQUIRE(r.ok());
+  CHECK_FALSE(r->is_function_error());
+  CHECK(r->cold_start);
 }
 
 // Run only inside its own pid namespace (see tests/CMakeLists.txt): if the sandbox were broken,

@@ -149,6 +149,35 @@ TEST_CASE("bad events are refused with the field that is wrong", "[aws_json]") {
   CHECK(error == "records[0].approximateArrivalTimestamp: must be a number (Unix milliseconds)");
 }
 
+TEST_CASE("wrongly typed or absurdly deep input is refused, never thrown or recursed",
+          "[aws_json]") {
+  pb::Invoke invoke;
+  std::string error;
+  json bad = json::parse(kWindowSample);
+  bad["isFinalInvokeForWindow"] = "yes";
+  CHECK_FALSE(EventFromJson(bad.dump(), &invoke, &error));
+  CHECK(error == "event.isFinalInvokeForWindow: must be true or false");
+
+  bad = json::parse(kFirehoseSample);
+  bad["records"][0]["kinesisRecordMetadata"]["subsequenceNumber"] = "0";
+  invoke.Clear();
+  CHECK_FALSE(EventFromJson(bad.dump(), &invoke, &error));
+  CHECK(error == "records[0].kinesisRecordMetadata.subsequenceNumber: must be an integer");
+
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  invoke.Clear();
+  CHECK_FALSE(EventFromJson(R"({"Records": [], "window": {}, "state": {"x": )" + deep + "}}",
+                            &invoke, &error));
+  CHECK(error == "the event nests deeper than 128 levels");
+  pb::InvokeResponse response;
+  CHECK_FALSE(ResponseFromJson(R"({"state": )" + deep + "}", pb::Invoke::kKinesisWindow, &response,
+                               &error));
+  CHECK(error == "the response nests deeper than 128 levels");
+  // Brackets inside strings do not count.
+  CHECK(JsonDepthWithin(R"({"a": "[[[[[[[[[[\"[[[["})", 1));
+  CHECK_FALSE(JsonDepthWithin(R"({"a": [[1]]})", 2));
+}
+
 TEST_CASE("stream responses follow Lambda's leniency for empty answers", "[aws_json]") {
   for (const char* success : {"", "null", "\"\"", "[]", "{}", R"({"batchItemFailures": null})",
                               R"({"batchItemFailures": []})"}) {

@@ -109,6 +109,10 @@ TEST_CASE("bad manifests name the property and the problem", "[manifest]") {
   CHECK(ErrorOf(dir, R"({"FunctionName": "f", "Handler": "handler",
                          "Environment": {"Variables": {"N": 1}}})") ==
         "function.json: Environment.Variables.N: must be a string");
+  fs::create_symlink("/etc", dir.path() + "/etc-link");
+  CHECK(ErrorOf(dir, R"({"FunctionName": "f", "Handler": "handler", "Files": ["etc-link"]})") ==
+        "function.json: Files[0]: \"etc-link\" leads outside the manifest's directory (through a "
+        "symlink)");
   CHECK(ErrorOf(dir, R"({"FunctionName": "f", "Handler": "handler", "Files": ["nope"]})") ==
         "function.json: Files[0]: \"nope\" does not exist in " + dir.path());
   CHECK(ErrorOf(dir, R"({"FunctionName": "f", "Handler": "handler",
@@ -118,8 +122,15 @@ TEST_CASE("bad manifests name the property and the problem", "[manifest]") {
 
 TEST_CASE("staging copies the handler and files, readable by anyone", "[manifest]") {
   FunctionDir dir;
-  auto m = ParseManifest(R"({"FunctionName": "f", "Handler": "handler", "Files": ["data.csv"]})",
-                         dir.path(), "f.json");
+  // A link inside a shipped directory is copied as a link; what it names is left alone.
+  fs::create_directory(dir.path() + "/data");
+  const std::string outside = dir.path() + "/outside-secret";
+  std::ofstream(outside) << "secret";
+  fs::permissions(outside, fs::perms(0600));
+  fs::create_symlink(outside, dir.path() + "/data/link");
+  auto m =
+      ParseManifest(R"({"FunctionName": "f", "Handler": "handler", "Files": ["data.csv", "data"]})",
+                    dir.path(), "f.json");
   REQUIRE(m.ok());
   const std::string code = dir.path() + "/staged/code";
   REQUIRE(sluice::host::StageFunctionFiles(*m, code).ok());
@@ -128,4 +139,6 @@ TEST_CASE("staging copies the handler and files, readable by anyone", "[manifest
   CHECK_FALSE(fs::exists(code + "/not-exec"));
   CHECK((fs::status(code + "/data.csv").permissions() & fs::perms::others_read) != fs::perms::none);
   CHECK((fs::status(code + "/handler").permissions() & fs::perms::owner_exec) != fs::perms::none);
+  CHECK(fs::is_symlink(code + "/data/link"));
+  CHECK(fs::status(outside).permissions() == fs::perms(0600));  // not made world-readable
 }

@@ -17,6 +17,14 @@
 
 namespace sluice::aws_json {
 
+// How deeply a document may nest objects and arrays. Deeper documents are refused: serialising
+// them recursively would overflow the stack, and no AWS event or state needs a tenth of this.
+inline constexpr int kMaxJsonDepth = 128;
+
+// True when `text` nests objects and arrays at most `max_depth` deep (strings are skipped; the
+// text need not be valid JSON). Linear, without recursion.
+bool JsonDepthWithin(std::string_view text, int max_depth);
+
 // Fills invoke->event (kinesis, kinesis_window or firehose) from an AWS JSON event. Leaves
 // request_id, deadline and function ARN alone. The shape decides the kind: "Records" with
 // "eventSource": "aws:kinesis" is a Kinesis batch (a window batch when "window" is present);
