@@ -11,6 +11,8 @@ namespace sluice::testing {
 namespace fs = std::filesystem;
 namespace pb = runtime::v1;
 
+constexpr size_t kMaxLinesPerRequest = 1000;
+
 InvokeHarness::InvokeHarness(const std::string& binary,
                              const std::function<void(invoker::FunctionConfig*)>& adjust) {
   char tmpl[] = "/tmp/sluice-test-XXXXXX";
@@ -35,7 +37,10 @@ InvokeHarness::InvokeHarness(const std::string& binary,
   server_ = std::move(server).value();
   logs_ = std::make_unique<invoker::LogCapture>([this](const invoker::LogLine& line) {
     std::lock_guard<std::mutex> lock(mu_);
-    lines_[line.request_id].push_back(line.text);
+    std::vector<std::string>& lines = lines_[line.request_id];
+    if (lines.size() < kMaxLinesPerRequest) {  // a flooding function must not fill the memory
+      lines.push_back(line.text);
+    }
   });
   timer_ = std::make_unique<invoker::DeadlineTimer>();
 

@@ -29,7 +29,7 @@ class InvokeHarness {
   // The text after "RESULT " in the log line the misbehave function wrote for `request_id`,
   // or "" when there is none.
   std::string ResultOf(const std::string& request_id) const;
-  // All log lines captured for `request_id`.
+  // The log lines captured for `request_id` (the first 1000).
   std::vector<std::string> LogsOf(const std::string& request_id) const;
 
   invoker::FunctionPool& pool() { return *pool_; }
