@@ -98,8 +98,6 @@ int RemountRootReadOnlyStep(const ChildPlan& plan, ChildState&) {
 
 // The init's whole life: wait for the function, report how it ended, exit. Only system calls.
 [[noreturn]] void RunInit(const ChildPlan& plan, pid_t function_pid) {
-  // Not dumpable: the function (same uid) can neither ptrace it nor open /proc/1/mem.
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   const int keep[] = {plan.status_fd};
   CloseFdsExcept(keep, 1);  // the report and filter pipes must see EOF from the function alone
   DropPrivileges(plan.drop_uid, plan.uid, plan.gid);
@@ -121,6 +119,12 @@ int RemountRootReadOnlyStep(const ChildPlan& plan, ChildState&) {
 int StartInit(const ChildPlan& plan, ChildState&) {
   if (!plan.run_init) {
     return 0;
+  }
+  // Not dumpable from before the function exists: it can never ptrace the init or open its
+  // /proc/1/mem, not even in the first instants. (The function's own dumpable flag is reset by
+  // its execve.)
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    return errno;
   }
   const long pid = syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr);
   if (pid < 0) {

@@ -133,8 +133,17 @@ int MountProc(const MountPlan& plan) {
   if (plan.proc_at.empty()) {
     return 0;
   }
-  return ErrnoOr0(
-      mount("proc", plan.proc_at.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr));
+  // subset=pid (Linux 5.8+) leaves only the processes' own entries: no host-wide meminfo,
+  // interrupts, keys, sys/ or kallsyms. An older kernel refuses the option (EINVAL) and gets a
+  // plain proc, which still shows only this pid namespace's processes.
+  constexpr unsigned long kFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  if (mount("proc", plan.proc_at.c_str(), "proc", kFlags, "subset=pid") == 0) {
+    return 0;
+  }
+  if (errno != EINVAL) {
+    return errno;
+  }
+  return ErrnoOr0(mount("proc", plan.proc_at.c_str(), "proc", kFlags, nullptr));
 }
 
 int PivotRoot(const MountPlan& plan) {

@@ -99,7 +99,53 @@ std::vector<Rule> PolicyTable(const SeccompParams& p) {
       {"ftruncate", kAllow, {}, "function: file I/O in scratch"},
       {"fsync", kAllow, {}, "function: file I/O in scratch"},
       {"fdatasync", kAllow, {}, "function: file I/O in scratch"},
-      {"fcntl", kAllow, {}, "gRPC sets O_NONBLOCK/FD_CLOEXEC; F_DUPFD is capped by RLIMIT_NOFILE"},
+      // fcntl by command. F_DUPFD(_CLOEXEC) cannot reach the exec fd (capped by RLIMIT_NOFILE).
+      // Commands that make the kernel signal someone (F_SETOWN + F_SETSIG + O_ASYNC deliver a
+      // chosen signal to a chosen pid of the same uid on every write) fail with EPERM.
+      {"fcntl", kAllow, {SCMP_A1_32(SCMP_CMP_EQ, F_GETFD)}, "gRPC, glibc"},
+      {"fcntl", kAllow, {SCMP_A1_32(SCMP_CMP_EQ, F_SETFD)}, "gRPC sets FD_CLOEXEC"},
+      {"fcntl", kAllow, {SCMP_A1_32(SCMP_CMP_EQ, F_GETFL)}, "gRPC, glibc"},
+      {"fcntl",
+       kAllow,
+       {SCMP_A1_32(SCMP_CMP_EQ, F_SETFL), SCMP_A2_32(SCMP_CMP_MASKED_EQ, O_ASYNC, 0)},
+       "gRPC sets O_NONBLOCK"},
+      {"fcntl",
+       SCMP_ACT_ERRNO(EPERM),
+       {SCMP_A1_32(SCMP_CMP_EQ, F_SETFL), SCMP_A2_32(SCMP_CMP_MASKED_EQ, O_ASYNC, O_ASYNC)},
+       "function: O_ASYNC (signal-driven I/O) fails cleanly"},
+      {"fcntl", kAllow, {SCMP_A1_32(SCMP_CMP_EQ, F_DUPFD)}, "function: dup to a low number"},
+      {"fcntl", kAllow, {SCMP_A1_32(SCMP_CMP_EQ, F_DUPFD_CLOEXEC)}, "glibc, libstdc++"},
+      {"fcntl", kAllow, {SCMP_A1_32(SCMP_CMP_EQ, F_GETLK)}, "function: record locks in scratch"},
+      {"fcntl", kAllow, {SCMP_A1_32(SCMP_CMP_EQ, F_SETLK)}, "function: record locks in scratch"},
+      {"fcntl", kAllow, {SCMP_A1_32(SCMP_CMP_EQ, F_SETLKW)}, "function: record locks in scratch"},
+      {"fcntl", kAllow, {SCMP_A1_32(SCMP_CMP_EQ, F_OFD_GETLK)}, "function: OFD locks in scratch"},
+      {"fcntl", kAllow, {SCMP_A1_32(SCMP_CMP_EQ, F_OFD_SETLK)}, "function: OFD locks in scratch"},
+      {"fcntl", kAllow, {SCMP_A1_32(SCMP_CMP_EQ, F_OFD_SETLKW)}, "function: OFD locks in scratch"},
+      {"fcntl", kAllow, {SCMP_A1_32(SCMP_CMP_EQ, F_GETPIPE_SZ)}, "function: pipe size"},
+      {"fcntl", kAllow, {SCMP_A1_32(SCMP_CMP_EQ, F_SETPIPE_SZ)}, "function: pipe size"},
+      {"fcntl", SCMP_ACT_ERRNO(EPERM), {SCMP_A1_32(SCMP_CMP_EQ, F_SETOWN)}, "no signal routing"},
+      {"fcntl", SCMP_ACT_ERRNO(EPERM), {SCMP_A1_32(SCMP_CMP_EQ, F_SETOWN_EX)}, "no signal routing"},
+      {"fcntl", SCMP_ACT_ERRNO(EPERM), {SCMP_A1_32(SCMP_CMP_EQ, F_SETSIG)}, "no signal routing"},
+      {"fcntl", SCMP_ACT_ERRNO(EPERM), {SCMP_A1_32(SCMP_CMP_EQ, F_GETOWN)}, "no pid oracle"},
+      {"fcntl", SCMP_ACT_ERRNO(EPERM), {SCMP_A1_32(SCMP_CMP_EQ, F_GETOWN_EX)}, "no pid oracle"},
+      {"fcntl", SCMP_ACT_ERRNO(EPERM), {SCMP_A1_32(SCMP_CMP_EQ, F_SETLEASE)}, "leases signal"},
+      {"fcntl", SCMP_ACT_ERRNO(EPERM), {SCMP_A1_32(SCMP_CMP_EQ, F_NOTIFY)}, "dnotify signals"},
+      {"dup", kAllow, {}, "function: dup()"},
+      {"dup2", kAllow, {}, "function: dup2(); newfd < RLIMIT_NOFILE, so never the exec fd"},
+      {"dup3", kAllow, {}, "function: dup3(); newfd < RLIMIT_NOFILE, so never the exec fd"},
+      {"pipe2", kAllow, {}, "function: pipes between its threads"},
+      {"getppid", kAllow, {}, "glibc getppid() (0 or the init: nothing to learn)"},
+      {"mkdir", kAllow, {}, "glibc mkdir() (scratch)"},
+      {"rmdir", kAllow, {}, "glibc rmdir() (scratch)"},
+      {"unlink", kAllow, {}, "glibc unlink() (scratch)"},
+      {"rename", kAllow, {}, "glibc rename() (scratch)"},
+      {"readlink", kAllow, {}, "static binaries read /proc/self/exe at start-up"},
+      {"readlinkat", kAllow, {}, "glibc realpath()"},
+      {"statx", kAllow, {}, "libstdc++ std::filesystem"},
+      {"faccessat2", kAllow, {}, "glibc access()/faccessat()"},
+      {"timerfd_create", kAllow, {}, "function: timers (event loops)"},
+      {"timerfd_settime", kAllow, {}, "function: timers (event loops)"},
+      {"timerfd_gettime", kAllow, {}, "function: timers (event loops)"},
       {"ioctl",
        SCMP_ACT_ERRNO(ENOTTY),
        {},
@@ -211,6 +257,11 @@ Result<std::string> CompileSeccompPolicy(const SeccompParams& params) {
                                                        seccomp_release);
   if (ctx == nullptr) {
     return Internal("seccomp_init failed");
+  }
+  // A system call through another ABI (x32, int 0x80) kills the process too, not only the
+  // thread (libseccomp's default for a foreign architecture is KILL_THREAD).
+  if (seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) != 0) {
+    return Internal("seccomp_attr_set(SCMP_FLTATR_ACT_BADARCH)");
   }
   for (const Rule& rule : PolicyTable(params)) {
     const int nr = seccomp_syscall_resolve_name(rule.syscall);

@@ -166,6 +166,44 @@ const std::map<std::string, std::function<void()>>& Actions() {
       {"oom", Oom},
       {"threads", Threads},
       {"ptrace", [] { PrintResult(ptrace(PTRACE_TRACEME, 0, nullptr, nullptr)); }},
+      // Signal routing through a file: F_SETOWN names who gets SIGIO (or F_SETSIG's signal).
+      {"fcntl_setown", [] { PrintResult(fcntl(1, F_SETOWN, getppid())); }},
+      {"fcntl_async", [] { PrintResult(fcntl(1, F_SETFL, fcntl(1, F_GETFL) | O_ASYNC)); }},
+      {"fcntl_nonblock", [] { PrintResult(fcntl(1, F_SETFL, fcntl(1, F_GETFL) | O_NONBLOCK)); }},
+      {"proc_listing",
+       [] {
+         for (const char* path :
+              {"/proc/meminfo", "/proc/sys", "/proc/kallsyms", "/proc/self/status"}) {
+           std::cout << path << (access(path, F_OK) == 0 ? " visible" : " hidden") << std::endl;
+         }
+       }},
+      // Ordinary glibc calls a function may make (each must be allowed, not kill it).
+      {"harmless",
+       [] {
+         char buf[256];
+         int fds[2];
+         struct stat st;
+         const bool ok = getppid() >= 0 && mkdir("/tmp/d", 0700) == 0 && rmdir("/tmp/d") == 0 &&
+                         readlink("/proc/self/exe", buf, sizeof buf) > 0 && pipe2(fds, 0) == 0 &&
+                         dup2(fds[0], 10) == 10 && dup(fds[1]) >= 0 &&
+                         stat("/var/task", &st) == 0 && access("/var/task", R_OK) == 0;
+         std::cout << (ok ? "ok" : "failed") << std::endl;
+       }},
+      // The same calls through the 32-bit ABI (int 0x80) must end the whole process.
+      {"int80_thread",
+       [] {
+         pthread_t t;
+         pthread_create(
+             &t, nullptr,
+             [](void*) -> void* {
+               long ret;
+               asm volatile("int $0x80" : "=a"(ret) : "a"(20) : "memory");  // i386 getpid
+               return nullptr;
+             },
+             nullptr);
+         pthread_join(t, nullptr);
+         std::cout << "survived" << std::endl;
+       }},
       {"sleep", [] { sleep(60); }},
       {"exit3", [] { exit(3); }},
   };

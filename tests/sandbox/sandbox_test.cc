@@ -90,6 +90,34 @@ TEST_CASE("socket(AF_INET) fails with EAFNOSUPPORT but AF_UNIX works", "[sandbox
   CHECK(RunProbe("socket_unix").out == "ok\n");
 }
 
+TEST_CASE("fcntl cannot route signals (F_SETOWN, O_ASYNC), other commands work", "[sandbox]") {
+  CHECK(RunProbe("fcntl_setown").out == "errno=EPERM\n");
+  CHECK(RunProbe("fcntl_async").out == "errno=EPERM\n");
+  CHECK(RunProbe("fcntl_nonblock").out == "ok\n");
+}
+
+TEST_CASE("/proc shows the function's own processes, nothing host-wide", "[sandbox]") {
+  if (!LayerOn("mount-namespace") || !LayerOn("pid-namespace")) {
+    return;
+  }
+  CHECK(
+      RunProbe("proc_listing").out ==
+      "/proc/meminfo hidden\n/proc/sys hidden\n/proc/kallsyms hidden\n/proc/self/status visible\n");
+}
+
+TEST_CASE("ordinary glibc calls are allowed", "[sandbox]") {
+  if (!LayerOn("mount-namespace")) {
+    return;
+  }
+  CHECK(RunProbe("harmless").out == "ok\n");
+}
+
+TEST_CASE("a system call through another ABI kills the process, not just the thread", "[sandbox]") {
+  ProbeRun run = RunProbe("int80_thread");
+  CHECK(run.out.empty());
+  CHECK(run.exit.Describe() == "signal 31 (Bad system call): blocked system call (seccomp)");
+}
+
 TEST_CASE("fork fails with EPERM", "[sandbox]") {
   CHECK(RunProbe("fork").out == "errno=EPERM\n");
 }
