@@ -141,7 +141,7 @@ int LocalInvokeMain(const std::vector<std::string>& args) {
   std::cerr << LayerSummary((*launcher)->layers()) << std::endl;
 
   Result<std::unique_ptr<invoker::RuntimeServer>> server =
-      invoker::RuntimeServer::Start(work.path() + "/runtime.sock");
+      invoker::RuntimeServer::Start(work.path() + "/runtime");
   if (!server.ok()) {
     return Fail(server.status().message());
   }

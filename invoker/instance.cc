@@ -118,7 +118,11 @@ Status Instance::Start(const FunctionConfig& config, const InstanceDeps& deps,
   self->scratch_dir_ = deps.scratch_root + "/" + self->id_;
   const std::string token = RandomHex(16);
   self->shared_->session = std::make_shared<RuntimeSession>(self->id_, token);
-  deps.runtime_server->Expect(self->shared_->session);
+  Result<std::string> socket = deps.runtime_server->Expect(self->shared_->session);
+  if (!socket.ok()) {
+    self->lost_ = true;
+    return socket.status().WithContext("starting " + config.name);
+  }
   Result<std::shared_ptr<LogSource>> log = deps.logs->Open(config.name, self->id_);
   if (!log.ok()) {
     self->lost_ = true;
@@ -130,7 +134,7 @@ Status Instance::Start(const FunctionConfig& config, const InstanceDeps& deps,
   spec.instance_id = self->id_;
   spec.code_dir = config.code_dir;
   spec.handler = config.handler;
-  spec.runtime_socket = deps.runtime_server->socket_path();
+  spec.runtime_socket = *socket;
   spec.scratch_dir = self->scratch_dir_;
   spec.env = BuildEnvironment(config, deps.launcher->FunctionSeesFixedPaths(), spec.runtime_socket,
                               self->id_, token, self->scratch_dir_);

@@ -1,5 +1,6 @@
 #include "invoker/runtime_server.h"
 
+#include <grpcpp/server_posix.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -85,34 +86,31 @@ class RuntimeServer::Service final : public pb::Runtime::Service {
   RuntimeServer* server_;
 };
 
-Result<std::unique_ptr<RuntimeServer>> RuntimeServer::Start(const std::string& socket_path,
+Result<std::unique_ptr<RuntimeServer>> RuntimeServer::Start(const std::string& socket_dir,
                                                             int max_receive_bytes) {
-  if (socket_path.size() >= 100) {
-    return InvalidArgument("runtime socket path is too long for a Unix socket (" +
-                           std::to_string(socket_path.size()) +
-                           " bytes, limit 107): " + socket_path);
-  }
-  ::unlink(socket_path.c_str());
   std::unique_ptr<RuntimeServer> server(new RuntimeServer());
-  server->socket_path_ = socket_path;
   server->service_ = std::make_unique<Service>(server.get());
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
+  grpc::ServerBuilder builder;  // no listening port: connections arrive from the listeners
   builder.RegisterService(server->service_.get());
   builder.SetMaxReceiveMessageSize(max_receive_bytes);
   builder.SetMaxSendMessageSize(max_receive_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxStreamsPerConnection);
   server->server_ = builder.BuildAndStart();
   if (!server->server_) {
-    return Unavailable("could not listen on the runtime socket " + socket_path);
+    return Unavailable("could not start the runtime server");
   }
-  if (::chmod(socket_path.c_str(), 0666) != 0) {
-    return ErrnoStatus("chmod " + socket_path);
+  grpc::Server* grpc_server = server->server_.get();
+  auto listeners = OneShotListeners::Create(
+      socket_dir, [grpc_server](int fd) { grpc::AddInsecureChannelFromFd(grpc_server, fd); });
+  if (!listeners.ok()) {
+    return listeners.status();
   }
+  server->listeners_ = std::move(listeners).value();
   return server;
 }
 
 RuntimeServer::~RuntimeServer() {
+  listeners_.reset();  // no new connections
   std::vector<std::shared_ptr<RuntimeSession>> open;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -128,15 +126,19 @@ RuntimeServer::~RuntimeServer() {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
     server_->Wait();
   }
-  ::unlink(socket_path_.c_str());
 }
 
-void RuntimeServer::Expect(std::shared_ptr<RuntimeSession> session) {
-  std::lock_guard<std::mutex> lock(mu_);
-  sessions_[session->instance_id()] = std::move(session);
+Result<std::string> RuntimeServer::Expect(std::shared_ptr<RuntimeSession> session) {
+  Result<std::string> path = listeners_->Open(session->instance_id());
+  if (path.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    sessions_[session->instance_id()] = std::move(session);
+  }
+  return path;
 }
 
 void RuntimeServer::Forget(const std::string& instance_id) {
+  listeners_->Close(instance_id);
   std::lock_guard<std::mutex> lock(mu_);
   sessions_.erase(instance_id);
 }

@@ -1,6 +1,7 @@
-// RuntimeServer: the host's end of the runtime protocol. Listens on one Unix socket, serves
-// Runtime.Connect, checks each connecting instance's protocol version, id and token, and hands the
-// stream to that instance's RuntimeSession.
+// RuntimeServer: the host's end of the runtime protocol. Gives each instance a Unix socket of its
+// own (OneShotListeners: one connection per instance, so a function cannot make the host hold
+// more), serves Runtime.Connect on those connections, checks each instance's protocol version,
+// id and token, and hands the stream to that instance's RuntimeSession.
 //
 // Thread-safety: all methods are thread-safe. Ownership: the server owns the gRPC server and a
 // registry of shared RuntimeSessions; Expect() adds one, Forget() drops it.
@@ -15,6 +16,7 @@
 
 #include "base/status.h"
 #include "invoker/deadline_timer.h"
+#include "invoker/one_shot_listeners.h"
 #include "invoker/runtime_session.h"
 
 namespace sluice::invoker {
@@ -31,10 +33,11 @@ class RuntimeServer {
   // middle of an invoke (destroy every FunctionPool first): closing a session ends its stream.
   ~RuntimeServer();
 
-  const std::string& socket_path() const { return socket_path_; }
-
-  // The next instance presenting this session's id and token is routed to it.
-  void Expect(std::shared_ptr<RuntimeSession> session);
+  // Opens the socket for the instance of `session` and returns its path (mode 0666, so that a
+  // function running as an unprivileged uid can connect). The instance presenting the session's
+  // id and token on it is routed to the session.
+  Result<std::string> Expect(std::shared_ptr<RuntimeSession> session);
+  // Drops the session, and its socket if it was never used.
   void Forget(const std::string& instance_id);
 
   // Used by the gRPC service: the session for id+token, or null.
@@ -44,10 +47,10 @@ class RuntimeServer {
   class Service;
   RuntimeServer() = default;
 
-  std::string socket_path_;
   DeadlineTimer timer_;  // first-message deadlines
   std::unique_ptr<Service> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<OneShotListeners> listeners_;  // declared after server_: stops first
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<RuntimeSession>> sessions_;
 };

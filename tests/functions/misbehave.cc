@@ -19,6 +19,7 @@
 //   read PATH            open PATH for reading
 //   write PATH           create PATH and write to it
 //   seccomp              call a system call the sandbox forbids (ptrace)
+//   reconnect            connect to the runtime socket once more
 //   garbage              write an invalid HTTP/2 frame into the runtime connection itself, then
 //                        sleep 5 s (so the host sees a live process with a broken stream)
 //   bad-state            (window batch) answer with a state that is not a JSON object
@@ -37,6 +38,7 @@
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -187,6 +189,13 @@ std::string Run(const std::string& cmd, const std::string& arg, const sluice::St
   }
   if (cmd == "seccomp") {
     return "ptrace=" + Outcome(ptrace(PTRACE_TRACEME, 0, nullptr, nullptr));
+  }
+  if (cmd == "reconnect") {
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, std::getenv("SLUICE_RUNTIME_SOCKET"), sizeof addr.sun_path - 1);
+    return "connect=" + Outcome(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr));
   }
   if (cmd == "garbage") {
     // The runtime connection is the process's only Unix socket. A frame header announcing 16 MiB

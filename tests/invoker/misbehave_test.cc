@@ -275,6 +275,12 @@ TEST_CASE("an instance flooding its logs does not stall the invoker", "[invoke]"
   }
 }
 
+TEST_CASE("an instance gets one runtime connection: a second connect is refused", "[invoke]") {
+  InvokeHarness h(MISBEHAVE_BIN);
+  CHECK(Observe(h, "reconnect") == "connect=-1 ECONNREFUSED");
+  RequireStillServing(h);
+}
+
 TEST_CASE("garbage on the runtime connection ends the instance, not the host", "[invoke]") {
   InvokeHarness h(MISBEHAVE_BIN);
   auto r = h.InvokeCommand("garbage");

@@ -1,0 +1,153 @@
+#include "invoker/one_shot_listeners.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace sluice::invoker {
+
+Result<std::unique_ptr<OneShotListeners>> OneShotListeners::Create(const std::string& dir,
+                                                                   OnConnection on_connection) {
+  if (::mkdir(dir.c_str(), 0711) != 0 && errno != EEXIST) {
+    return ErrnoStatus("mkdir " + dir);
+  }
+  if (::chmod(dir.c_str(), 0711) != 0) {
+    return ErrnoStatus("chmod " + dir);
+  }
+  std::unique_ptr<OneShotListeners> listeners(new OneShotListeners(dir, std::move(on_connection)));
+  if (listeners->epoll_fd_ < 0 || listeners->wake_fd_ < 0) {
+    return ErrnoStatus("epoll/eventfd for the runtime sockets");
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = listeners->wake_fd_;
+  if (::epoll_ctl(listeners->epoll_fd_, EPOLL_CTL_ADD, listeners->wake_fd_, &ev) != 0) {
+    return ErrnoStatus("epoll_ctl");
+  }
+  OneShotListeners* raw = listeners.get();
+  listeners->thread_ = std::thread([raw] { raw->Loop(); });
+  return listeners;
+}
+
+OneShotListeners::OneShotListeners(std::string dir, OnConnection on_connection)
+    : dir_(std::move(dir)),
+      on_connection_(std::move(on_connection)),
+      epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
+      wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+OneShotListeners::~OneShotListeners() {
+  if (thread_.joinable()) {
+    const uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof one);
+    thread_.join();
+  }
+  for (auto& [key, listener] : by_key_) {
+    ::close(listener.fd);
+    ::unlink(listener.path.c_str());
+  }
+  ::close(wake_fd_);
+  ::close(epoll_fd_);
+}
+
+Result<std::string> OneShotListeners::Open(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string path = dir_ + "/r" + std::to_string(next_name_++) + ".sock";
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    return InvalidArgument("runtime socket path is too long for a Unix socket (" +
+                           std::to_string(path.size()) + " bytes, limit " +
+                           std::to_string(sizeof(addr.sun_path) - 1) + "): " + path);
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    return ErrnoStatus("socket for " + path);
+  }
+  ::unlink(path.c_str());  // a stale socket from an earlier host on the same directory
+  Status status;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    status = ErrnoStatus("bind " + path);
+  } else if (::chmod(path.c_str(), 0666) != 0) {
+    status = ErrnoStatus("chmod " + path);
+  } else if (::listen(fd, 1) != 0) {
+    status = ErrnoStatus("listen " + path);
+  } else {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      status = ErrnoStatus("epoll_ctl " + path);
+    }
+  }
+  if (!status.ok()) {
+    ::close(fd);
+    ::unlink(path.c_str());
+    return status;
+  }
+  by_key_[key] = Listener{fd, path};
+  key_by_fd_[fd] = key;
+  return path;
+}
+
+void OneShotListeners::Close(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_key_.find(key);
+  if (it == by_key_.end()) {
+    return;
+  }
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.fd, nullptr);
+  ::close(it->second.fd);
+  ::unlink(it->second.path.c_str());
+  key_by_fd_.erase(it->second.fd);
+  by_key_.erase(it);
+}
+
+void OneShotListeners::Loop() {
+  epoll_event events[32];
+  for (;;) {
+    const int n = ::epoll_wait(epoll_fd_, events, 32, -1);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return;
+    }
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[i].data.fd;
+      if (fd == wake_fd_) {
+        return;
+      }
+      int connection = -1;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto key = key_by_fd_.find(fd);
+        if (key == key_by_fd_.end()) {
+          continue;  // closed since epoll_wait returned
+        }
+        // Non-blocking: if the fd number was closed and reused meanwhile, nothing is pending.
+        connection = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (connection < 0) {
+          continue;
+        }
+        // One connection per instance: the socket goes away at once.
+        const std::string k = key->second;
+        key_by_fd_.erase(key);
+        auto listener = by_key_.find(k);
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+        ::close(fd);
+        ::unlink(listener->second.path.c_str());
+        by_key_.erase(listener);
+      }
+      on_connection_(connection);
+    }
+  }
+}
+
+}  // namespace sluice::invoker
