@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "sandbox/fds.h"
@@ -97,9 +98,53 @@ int RemountRootReadOnlyStep(const ChildPlan& plan, ChildState&) {
 }
 
 // The init's whole life: wait for the function, report how it ended, exit. Only system calls.
+// The init is a copy of the host that never execs: its /proc/1/cmdline (readable by the
+// function) would show the host's own command line. Overwrite the argument area in place with
+// "sluice-init". Only system calls and stack buffers; best effort.
+void ScrubCommandLine() {
+  char stat[1024];
+  const int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return;
+  }
+  const ssize_t n = read(fd, stat, sizeof(stat) - 1);
+  close(fd);
+  if (n <= 0) {
+    return;
+  }
+  stat[n] = '\0';
+  // Fields after the last ')' (the command name may hold spaces): state is field 3;
+  // arg_start and arg_end are fields 48 and 49.
+  const char* p = strrchr(stat, ')');
+  if (p == nullptr) {
+    return;
+  }
+  unsigned long values[2] = {0, 0};
+  int field = 2;
+  for (++p; *p != '\0' && field < 49; ++p) {
+    if (*p != ' ') {
+      continue;
+    }
+    ++field;
+    if (field == 48 || field == 49) {
+      values[field - 48] = strtoul(p + 1, nullptr, 10);
+    }
+  }
+  char* start = reinterpret_cast<char*>(values[0]);
+  char* end = reinterpret_cast<char*>(values[1]);
+  static constexpr char kName[] = "sluice-init";
+  if (start == nullptr || end <= start || static_cast<size_t>(end - start) < sizeof(kName)) {
+    return;
+  }
+  memset(start, 0, static_cast<size_t>(end - start));
+  memcpy(start, kName, sizeof(kName));
+}
+
 [[noreturn]] void RunInit(const ChildPlan& plan, pid_t function_pid) {
   const int keep[] = {plan.status_fd};
   CloseFdsExcept(keep, 1);  // the report and filter pipes must see EOF from the function alone
+  close_range(0, 2, 0);     // and the host's stdio is none of its business
+  ScrubCommandLine();
   DropPrivileges(plan.drop_uid, plan.uid, plan.gid);
   SetNoNewPrivs();
   for (;;) {

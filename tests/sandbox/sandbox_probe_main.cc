@@ -170,6 +170,12 @@ const std::map<std::string, std::function<void()>>& Actions() {
       {"fcntl_setown", [] { PrintResult(fcntl(1, F_SETOWN, getppid())); }},
       {"fcntl_async", [] { PrintResult(fcntl(1, F_SETFL, fcntl(1, F_GETFL) | O_ASYNC)); }},
       {"fcntl_nonblock", [] { PrintResult(fcntl(1, F_SETFL, fcntl(1, F_GETFL) | O_NONBLOCK)); }},
+      {"init_cmdline",
+       [] {
+         std::ifstream in("/proc/1/cmdline");
+         std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+         std::cout << "cmdline=" << text.c_str() << std::endl;
+       }},
       {"proc_listing",
        [] {
          for (const char* path :

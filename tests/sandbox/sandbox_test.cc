@@ -105,6 +105,13 @@ TEST_CASE("/proc shows the function's own processes, nothing host-wide", "[sandb
       "/proc/meminfo hidden\n/proc/sys hidden\n/proc/kallsyms hidden\n/proc/self/status visible\n");
 }
 
+TEST_CASE("the init's command line does not show the host's", "[sandbox]") {
+  if (!LayerOn("mount-namespace") || !LayerOn("pid-namespace")) {
+    return;
+  }
+  CHECK(RunProbe("init_cmdline").out == "cmdline=sluice-init\n");
+}
+
 TEST_CASE("ordinary glibc calls are allowed", "[sandbox]") {
   if (!LayerOn("mount-namespace")) {
     return;
