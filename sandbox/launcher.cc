@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <map>
 #include <utility>
 
 #include "sandbox/cgroups.h"
@@ -42,6 +44,8 @@ class SandboxLauncherImpl : public SandboxLauncher {
 
  private:
   ChildPlan MakePlan(const SandboxSpec& spec, const ResolvedPaths& paths) const;
+  // Applies options_.turned_off_layers to the probed layers.
+  Status TurnOffLayers();
   Status PrepareScratchDir(const std::string& dir) const;
 
   const SandboxOptions options_;
@@ -87,11 +91,8 @@ Status SandboxLauncherImpl::Probe() {
   layers_.push_back(memory);
   layers_.push_back(pids);
 
-  for (auto [on, flag] : {std::pair{ns_.pid, CLONE_NEWPID}, std::pair{ns_.mount, CLONE_NEWNS},
-                          std::pair{ns_.net, CLONE_NEWNET}, std::pair{ns_.ipc, CLONE_NEWIPC},
-                          std::pair{ns_.uts, CLONE_NEWUTS}}) {
-    clone_flags_ |= on ? flag : 0;
-  }
+  // require_all_layers is about what the kernel allows: layers the configuration turns off
+  // afterwards are a deliberate choice, not a missing layer.
   std::string missing;
   for (const Layer& layer : layers_) {
     if (!layer.on) {
@@ -100,6 +101,42 @@ Status SandboxLauncherImpl::Probe() {
   }
   if (options_.require_all_layers && !missing.empty()) {
     return FailedPrecondition("sandbox layers required but unavailable: " + missing);
+  }
+  SLUICE_RETURN_IF_ERROR(TurnOffLayers());
+  for (auto [on, flag] : {std::pair{ns_.pid, CLONE_NEWPID}, std::pair{ns_.mount, CLONE_NEWNS},
+                          std::pair{ns_.net, CLONE_NEWNET}, std::pair{ns_.ipc, CLONE_NEWIPC},
+                          std::pair{ns_.uts, CLONE_NEWUTS}}) {
+    clone_flags_ |= on ? flag : 0;
+  }
+  return Status::Ok();
+}
+
+Status SandboxLauncherImpl::TurnOffLayers() {
+  // What turning each optional layer off means for the launches.
+  const std::map<std::string, std::function<void()>> optional_layers = {
+      {"pid-namespace", [this] { ns_.pid = false; }},
+      {"mount-namespace", [this] { ns_.mount = false; }},
+      {"network-namespace", [this] { ns_.net = false; }},
+      {"ipc-namespace", [this] { ns_.ipc = false; }},
+      {"uts-namespace", [this] { ns_.uts = false; }},
+      {"cgroup-memory", [this] { cgroups_.memory_parent.clear(); }},
+      {"cgroup-pids", [this] { cgroups_.pids_parent.clear(); }},
+  };
+  for (const std::string& name : options_.turned_off_layers) {
+    auto turn_off = optional_layers.find(name);
+    if (turn_off == optional_layers.end()) {
+      return InvalidArgument("sandbox layer \"" + name +
+                             "\" cannot be turned off (optional layers: pid-namespace, "
+                             "mount-namespace, network-namespace, ipc-namespace, uts-namespace, "
+                             "cgroup-memory, cgroup-pids)");
+    }
+    turn_off->second();
+    for (Layer& layer : layers_) {
+      if (layer.name == name && layer.on) {
+        layer.on = false;
+        layer.detail = "turned off by configuration";
+      }
+    }
   }
   return Status::Ok();
 }

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -117,9 +118,15 @@ struct Layer {
 };
 
 struct SandboxOptions {
-  // When true, Create() fails if any optional layer is unavailable (for hosts known to support
-  // them all; SLUICE_REQUIRE_SANDBOX=1 sets it).
+  // When true, Create() fails if the kernel does not allow every optional layer (for hosts known
+  // to support them all; SLUICE_REQUIRE_SANDBOX=1 sets it). Layers in turned_off_layers do not
+  // count as missing.
   bool require_all_layers = false;
+  // Optional layers to leave off even where the kernel allows them, by name as in layers()
+  // ("pid-namespace", "mount-namespace", "network-namespace", "ipc-namespace", "uts-namespace",
+  // "cgroup-memory", "cgroup-pids"): for a host where a layer gets in the way, and for testing
+  // the degraded paths. Always-on layers cannot be turned off. Default: none.
+  std::set<std::string> turned_off_layers;
   // The unprivileged uid/gid functions run as when the host runs as root. Default: nobody.
   uint32_t uid = 65534;
   uint32_t gid = 65534;

@@ -18,6 +18,7 @@
 //   kill-all             kill(-1, SIGKILL)
 //   read PATH            open PATH for reading
 //   write PATH           create PATH and write to it
+//   write-scratch        create $TMPDIR/ok.txt and write to it
 //   seccomp              call a system call the sandbox forbids (ptrace)
 //   reconnect            connect to the runtime socket once more
 //   garbage              write an invalid HTTP/2 frame into the runtime connection itself, then
@@ -186,6 +187,9 @@ std::string Run(const std::string& cmd, const std::string& arg, const sluice::St
       return "open=" + Outcome(fd);
     }
     return "write=" + Outcome(write(fd, "x", 1));
+  }
+  if (cmd == "write-scratch") {
+    return Run("write", std::string(std::getenv("TMPDIR")) + "/ok.txt", batch, response);
   }
   if (cmd == "seccomp") {
     return "ptrace=" + Outcome(ptrace(PTRACE_TRACEME, 0, nullptr, nullptr));

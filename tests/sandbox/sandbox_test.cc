@@ -66,6 +66,25 @@ TEST_CASE("every layer is probed and reported", "[sandbox]") {
   }
 }
 
+TEST_CASE("optional layers can be turned off by configuration, always-on ones cannot",
+          "[sandbox]") {
+  SandboxOptions options;
+  options.turned_off_layers = {"network-namespace", "cgroup-pids"};
+  auto launcher = SandboxLauncher::Create(options);
+  REQUIRE(launcher.ok());
+  for (const Layer& layer : (*launcher)->layers()) {
+    if (layer.name == "network-namespace" || layer.name == "cgroup-pids") {
+      CHECK_FALSE(layer.on);
+      CHECK(layer.detail == "turned off by configuration");
+    }
+  }
+  options.turned_off_layers = {"seccomp"};
+  auto refused = SandboxLauncher::Create(options);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == sluice::Code::kInvalidArgument);
+  CHECK(refused.status().message().find("sandbox layer \"seccomp\" cannot be turned off") == 0);
+}
+
 TEST_CASE("every thread runs as 65534 with seccomp and no_new_privs and no capabilities",
           "[sandbox]") {
   ProbeRun run = RunProbe("identity");

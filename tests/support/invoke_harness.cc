@@ -14,7 +14,8 @@ namespace pb = runtime::v1;
 constexpr size_t kMaxLinesPerRequest = 1000;
 
 InvokeHarness::InvokeHarness(const std::string& binary,
-                             const std::function<void(invoker::FunctionConfig*)>& adjust) {
+                             const std::function<void(invoker::FunctionConfig*)>& adjust,
+                             const std::set<std::string>& turned_off_layers) {
   char tmpl[] = "/tmp/sluice-test-XXXXXX";
   REQUIRE(::mkdtemp(tmpl) != nullptr);
   work_dir_ = tmpl;
@@ -28,6 +29,7 @@ InvokeHarness::InvokeHarness(const std::string& binary,
   sandbox::SandboxOptions options;
   const char* require = std::getenv("SLUICE_REQUIRE_SANDBOX");
   options.require_all_layers = require != nullptr && std::string(require) == "1";
+  options.turned_off_layers = turned_off_layers;
   auto launcher = sandbox::SandboxLauncher::Create(options);
   REQUIRE(launcher.ok());
   launcher_ = std::move(launcher).value();

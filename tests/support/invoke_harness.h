@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,9 +17,11 @@ namespace sluice::testing {
 
 class InvokeHarness {
  public:
-  // Stages `binary` as the function's handler. `adjust` may change the config (Timeout, ...).
+  // Stages `binary` as the function's handler. `adjust` may change the config (Timeout, ...);
+  // `turned_off_layers` leaves those sandbox layers off (SandboxOptions::turned_off_layers).
   explicit InvokeHarness(const std::string& binary,
-                         const std::function<void(invoker::FunctionConfig*)>& adjust = nullptr);
+                         const std::function<void(invoker::FunctionConfig*)>& adjust = nullptr,
+                         const std::set<std::string>& turned_off_layers = {});
   ~InvokeHarness();
 
   // Invokes with a one-record Kinesis batch whose data is `command`.
