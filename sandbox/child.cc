@@ -16,6 +16,7 @@
 
 #include "sandbox/fds.h"
 #include "sandbox/privileges.h"
+#include "sandbox/probe.h"
 #include "sandbox/rlimits.h"
 
 namespace sluice::sandbox {
@@ -26,6 +27,12 @@ struct ChildState {
   int bind_fds[kMaxBindMounts];
   int item = -1;
 };
+
+int MapUserNamespaceStep(const ChildPlan& plan, ChildState&) {
+  // Before anything creates files: a uid that is not mapped cannot own one (EOVERFLOW).
+  return plan.user_namespace ? MapUserNamespace(plan.outer_uid, plan.outer_gid, plan.uid, plan.gid)
+                             : 0;
+}
 
 int JoinCgroups(const ChildPlan& plan, ChildState&) {
   // "0" is the writing process itself, whatever pid namespace it is in.
@@ -145,7 +152,7 @@ void ScrubCommandLine() {
   CloseFdsExcept(keep, 1);  // the report and filter pipes must see EOF from the function alone
   close_range(0, 2, 0);     // and the host's stdio is none of its business
   ScrubCommandLine();
-  DropPrivileges(plan.drop_uid, plan.uid, plan.gid);
+  DropPrivileges(plan.privilege_drop, plan.uid, plan.gid);
   SetNoNewPrivs();
   for (;;) {
     int status = 0;
@@ -216,7 +223,7 @@ int Rlimits(const ChildPlan& plan, ChildState&) {
 }
 
 int DropPrivilegesStep(const ChildPlan& plan, ChildState&) {
-  return DropPrivileges(plan.drop_uid, plan.uid, plan.gid);
+  return DropPrivileges(plan.privilege_drop, plan.uid, plan.gid);
 }
 
 int NoNewPrivs(const ChildPlan&, ChildState&) {
@@ -279,6 +286,7 @@ struct Step {
 
 // THE CHECKLIST, in order (nsjail's containProc). Layer steps do nothing when the layer is off.
 constexpr Step kSteps[] = {
+    {"map the user namespace", MapUserNamespaceStep},
     {"join cgroups", JoinCgroups},
     {"reset signal dispositions and mask", ResetSignals},
     {"setsid", NewSession},

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "sandbox/mounts.h"
+#include "sandbox/privileges.h"
 
 namespace sluice::sandbox {
 
@@ -50,8 +51,13 @@ struct ChildPlan {
   uint64_t max_processes = 0;   // RLIMIT_NPROC; 0: inherited (the pids cgroup limits instead)
   uint64_t max_file_size = 0;   // RLIMIT_FSIZE
 
-  bool drop_uid = false;  // setgroups/setresgid/setresuid to uid/gid (when the host is root)
-  uid_t uid = 0;
+  // A host that is not root gets its namespaces inside a new user namespace; the child maps the
+  // host's uid/gid (outer_*) to uid/gid first thing.
+  bool user_namespace = false;
+  uid_t outer_uid = 0;
+  gid_t outer_gid = 0;
+  PrivilegeDrop privilege_drop = PrivilegeDrop::kNone;
+  uid_t uid = 0;  // the function's uid and gid (as it sees them)
   gid_t gid = 0;
 
   std::vector<const char*> argv;  // null-terminated, pointing into argv_storage

@@ -69,10 +69,11 @@ Status SandboxLauncherImpl::Probe() {
     return seccomp.WithContext("seccomp (an always-on layer) is unavailable");
   }
   const std::string uid_detail =
-      host_is_root_
-          ? "uid " + std::to_string(options_.uid) + ", gid " + std::to_string(options_.gid) +
-                ", no supplementary groups"
-          : "host is not root: functions keep the host's uid " + std::to_string(geteuid());
+      host_is_root_ ? "uid " + std::to_string(options_.uid) + ", gid " +
+                          std::to_string(options_.gid) + ", no supplementary groups"
+                    : "host is not root: functions run as its uid " + std::to_string(geteuid()) +
+                          " (seen as " + std::to_string(options_.uid) +
+                          " inside their user namespace, where there is one)";
   layers_ = {
       {"seccomp", true, "allowlist (sandbox/seccomp_policy.cc), default KILL_PROCESS, pre-exec"},
       {"no-new-privs", true, "PR_SET_NO_NEW_PRIVS"},
@@ -85,7 +86,7 @@ Status SandboxLauncherImpl::Probe() {
       {"session", true, "setsid(): own session and process group, no controlling terminal"},
       {"pdeathsig", true, "SIGKILL when the host dies"},
   };
-  ns_ = ProbeNamespaces(&layers_);
+  ns_ = ProbeNamespaces(options_.uid, options_.gid, &layers_);
   Layer memory, pids;
   cgroups_ = ProbeCgroups(options_.cgroup_parent, &memory, &pids);
   layers_.push_back(memory);
@@ -103,9 +104,9 @@ Status SandboxLauncherImpl::Probe() {
     return FailedPrecondition("sandbox layers required but unavailable: " + missing);
   }
   SLUICE_RETURN_IF_ERROR(TurnOffLayers());
-  for (auto [on, flag] : {std::pair{ns_.pid, CLONE_NEWPID}, std::pair{ns_.mount, CLONE_NEWNS},
-                          std::pair{ns_.net, CLONE_NEWNET}, std::pair{ns_.ipc, CLONE_NEWIPC},
-                          std::pair{ns_.uts, CLONE_NEWUTS}}) {
+  for (auto [on, flag] : {std::pair{ns_.user, CLONE_NEWUSER}, std::pair{ns_.pid, CLONE_NEWPID},
+                          std::pair{ns_.mount, CLONE_NEWNS}, std::pair{ns_.net, CLONE_NEWNET},
+                          std::pair{ns_.ipc, CLONE_NEWIPC}, std::pair{ns_.uts, CLONE_NEWUTS}}) {
     clone_flags_ |= on ? flag : 0;
   }
   return Status::Ok();
@@ -170,7 +171,12 @@ ChildPlan SandboxLauncherImpl::MakePlan(const SandboxSpec& spec, const ResolvedP
   // (they share options_.uid), so it is only a fallback for a missing pids cgroup.
   plan.max_processes = cgroups_.pids_parent.empty() ? spec.max_processes : 0;
   plan.max_file_size = spec.scratch_limit_bytes;
-  plan.drop_uid = host_is_root_;
+  plan.user_namespace = ns_.user;
+  plan.outer_uid = geteuid();
+  plan.outer_gid = getegid();
+  plan.privilege_drop = host_is_root_ ? PrivilegeDrop::kChangeUid
+                        : ns_.user    ? PrivilegeDrop::kUserNamespace
+                                      : PrivilegeDrop::kNone;
   plan.uid = options_.uid;
   plan.gid = options_.gid;
   plan.argv_storage = {plan.handler_path};

@@ -6,10 +6,11 @@
 // seccomp allowlist (sandbox/seccomp_policy.h), no_new_privs, no capabilities and no root, a new
 // session, a parent-death signal, every inherited fd closed, a clean environment, a private
 // scratch directory, rlimits. Layers where the kernel allows: pid, mount, network, ipc and uts
-// namespaces, cgroup memory and pids limits. A layer that was probed as available and then fails
-// during a launch fails that launch (fail closed); it is never dropped silently. With the pid
-// namespace, the function runs as pid 2 under a minimal init (pid 1) that reaps and reports the
-// function's exit, since a namespace's pid 1 cannot signal itself (raise(), abort()).
+// namespaces (inside a user namespace when the host is not root), cgroup memory and pids limits. A
+// layer that was probed as available and then fails during a launch fails that launch (fail
+// closed); it is never dropped silently. With the pid namespace, the function runs as pid 2 under a
+// minimal init (pid 1) that reaps and reports the function's exit, since a namespace's pid 1 cannot
+// signal itself (raise(), abort()).
 //
 // Thread-safety: a ProcessLauncher may be used from many threads at once. A Process is
 // thread-safe: Kill() may race with Wait() from another thread.

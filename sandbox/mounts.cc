@@ -4,7 +4,6 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -37,15 +36,16 @@ MountPlan BuildMountPlan(const std::string& code_dir, const std::string& runtime
     plan.dirs.push_back(at(dir));
   }
   plan.symlinks = {{"usr/lib", at("/lib")}, {"usr/lib64", at("/lib64")}};
-  plan.devices = {{at("/dev/null"), 1, 3},
-                  {at("/dev/zero"), 1, 5},
-                  {at("/dev/random"), 1, 8},
-                  {at("/dev/urandom"), 1, 9}};
   // Only what a dynamically linked binary needs: no /bin, no /etc beyond the loader cache.
   for (const char* host : {"/usr/lib", "/usr/lib64", "/usr/share/zoneinfo"}) {
     if (PathExists(host)) {
       plan.binds.push_back({host, host, at(host), true});
     }
+  }
+  // Device nodes are bind-mounted from the host rather than made with mknod(), which a user
+  // namespace (the non-root host's way to namespaces) does not allow.
+  for (const char* dev : {"/dev/null", "/dev/zero", "/dev/random", "/dev/urandom"}) {
+    plan.binds.push_back({dev, dev, at(dev), false, true});
   }
   if (PathExists("/etc/ld.so.cache")) {
     plan.binds.push_back({"/etc/ld.so.cache", "/etc/ld.so.cache", at("/etc/ld.so.cache"), false});
@@ -66,8 +66,6 @@ int MakeMountsPrivate(const MountPlan&) {
 }
 
 int CaptureBindSources(const MountPlan& plan, int* fds, int* item) {
-  mount_attr attr = {};
-  attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
   for (size_t i = 0; i < plan.binds.size(); ++i) {
     *item = static_cast<int>(i);
     fds[i] = open_tree(AT_FDCWD, plan.binds[i].source.c_str(),
@@ -75,6 +73,11 @@ int CaptureBindSources(const MountPlan& plan, int* fds, int* item) {
     if (fds[i] < 0) {
       return errno;
     }
+    // Read-only and nosuid everywhere; nodev except on the device nodes themselves (writing to
+    // /dev/null on a read-only mount still works: it is not a write to the filesystem).
+    mount_attr attr = {};
+    attr.attr_set =
+        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | (plan.binds[i].device ? 0 : MOUNT_ATTR_NODEV);
     if (mount_setattr(fds[i], "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) != 0) {
       return errno;
     }
@@ -83,8 +86,9 @@ int CaptureBindSources(const MountPlan& plan, int* fds, int* item) {
 }
 
 int BuildRoot(const MountPlan& plan, int* item) {
-  // Not nodev: the /dev nodes below live on it. The root is remounted read-only at the end.
-  if (mount("tmpfs", plan.staging.c_str(), "tmpfs", MS_NOSUID, "size=64k,mode=0755") != 0) {
+  // The root is remounted read-only at the end.
+  if (mount("tmpfs", plan.staging.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755") !=
+      0) {
     return errno;
   }
   for (size_t i = 0; i < plan.dirs.size(); ++i) {
@@ -96,12 +100,6 @@ int BuildRoot(const MountPlan& plan, int* item) {
   *item = -1;
   for (const Symlink& link : plan.symlinks) {
     if (symlink(link.contents.c_str(), link.at.c_str()) != 0) {
-      return errno;
-    }
-  }
-  for (const Device& dev : plan.devices) {
-    if (mknod(dev.at.c_str(), S_IFCHR | 0666, makedev(dev.major, dev.minor)) != 0 ||
-        chmod(dev.at.c_str(), 0666) != 0) {  // chmod: the inherited umask must not matter
       return errno;
     }
   }
@@ -157,8 +155,8 @@ int PivotRoot(const MountPlan& plan) {
 }
 
 int RemountRootReadOnly() {
-  return ErrnoOr0(
-      mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID, nullptr));
+  return ErrnoOr0(mount(nullptr, "/", nullptr,
+                        MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr));
 }
 
 }  // namespace sluice::sandbox

@@ -20,13 +20,14 @@
 
 namespace sluice::sandbox {
 
-inline constexpr int kMaxBindMounts = 8;
+inline constexpr int kMaxBindMounts = 16;
 
 struct BindMount {
   std::string source;  // host path
   std::string target;  // absolute path in the new root, for messages
   std::string at;      // where it is attached before pivot_root (staging + target)
   bool directory = true;
+  bool device = false;  // a host device node (/dev/null, ...): its mount keeps device access
 };
 
 struct Symlink {
@@ -34,17 +35,10 @@ struct Symlink {
   std::string at;        // staging path of the link
 };
 
-struct Device {
-  std::string at;  // staging path of the node
-  unsigned major = 0;
-  unsigned minor = 0;
-};
-
 struct MountPlan {
   std::string staging;            // the host directory the new root is mounted on
   std::vector<std::string> dirs;  // staging paths, created in order
   std::vector<Symlink> symlinks;
-  std::vector<Device> devices;   // character devices, mode 0666
   std::vector<BindMount> binds;  // at most kMaxBindMounts
   std::string scratch_at;        // staging path of kScratchDirInside
   std::string scratch_options;   // "size=N,mode=1777"

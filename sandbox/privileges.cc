@@ -9,14 +9,17 @@
 
 namespace sluice::sandbox {
 
-int DropPrivileges(bool change_uid, uid_t uid, gid_t gid) {
-  if (change_uid) {
-    // Stops at the first capability number the kernel does not know (EINVAL).
+int DropPrivileges(PrivilegeDrop how, uid_t uid, gid_t gid) {
+  if (how != PrivilegeDrop::kNone) {
+    // Needs CAP_SETPCAP, so first. Stops at the first capability number the kernel does not
+    // know (EINVAL).
     for (int cap = 0; prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0; ++cap) {
     }
     if (errno != EINVAL) {
       return errno;
     }
+  }
+  if (how == PrivilegeDrop::kChangeUid) {
     if (syscall(SYS_setgroups, 0, nullptr) != 0 || syscall(SYS_setresgid, gid, gid, gid) != 0 ||
         syscall(SYS_setresuid, uid, uid, uid) != 0) {
       return errno;
