@@ -133,7 +133,9 @@ class Stack {
     fs::permissions(dir_ + "/code", fs::perms(0755));
     fs::create_directories(dir_ + "/scratch");
     fs::copy_file(binary, dir_ + "/code/handler");
-    server_ = std::move(sluice::invoker::RuntimeServer::Start(dir_ + "/runtime")).value();
+    server_ = std::move(sluice::invoker::RuntimeServer::Start(dir_ + "/runtime",
+                                                              !launcher->FunctionSeesFixedPaths()))
+                  .value();
     logs_ = std::make_unique<sluice::invoker::LogCapture>([](const sluice::invoker::LogLine&) {});
     config_.name = "passthrough";
     config_.code_dir = dir_ + "/code";

@@ -45,13 +45,16 @@ Result<std::string> ReadInput(const std::string& path) {
   return text.str();
 }
 
-// A private work directory for the runtime socket, the staged code and scratch space. Mode
-// 0711: the function's unprivileged user may reach paths inside, but not list them.
+// A private work directory (under $TMPDIR, default /tmp) for the runtime sockets, the staged code
+// and scratch space. Mode 0711: the function's unprivileged user may reach paths inside, but not
+// list them.
 class WorkDir {
  public:
   WorkDir() {
-    char tmpl[] = "/tmp/sluice-local-XXXXXX";
-    if (::mkdtemp(tmpl) != nullptr) {
+    const char* tmpdir = std::getenv("TMPDIR");
+    std::string tmpl = std::string(tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp") +
+                       "/sluice-local-XXXXXX";
+    if (::mkdtemp(tmpl.data()) != nullptr) {
       path_ = tmpl;
       std::error_code ec;
       fs::permissions(path_, fs::perms(0711), ec);
@@ -140,8 +143,8 @@ int LocalInvokeMain(const std::vector<std::string>& args) {
   }
   std::cerr << LayerSummary((*launcher)->layers()) << std::endl;
 
-  Result<std::unique_ptr<invoker::RuntimeServer>> server =
-      invoker::RuntimeServer::Start(work.path() + "/runtime");
+  Result<std::unique_ptr<invoker::RuntimeServer>> server = invoker::RuntimeServer::Start(
+      work.path() + "/runtime", !(*launcher)->FunctionSeesFixedPaths());
   if (!server.ok()) {
     return Fail(server.status().message());
   }

@@ -3,7 +3,8 @@
 //
 // The function's log lines go to stderr as they come; the response, in AWS's JSON shape, goes to
 // stdout. Exit codes: 0 success; 1 function error (its error JSON is still printed on stdout);
-// 2 bad input or a host-side failure (a message on stderr says which).
+// 2 bad input or a host-side failure (a message on stderr says which). Its work directory (staged
+// code, runtime sockets) is made under $TMPDIR, default /tmp, and removed at the end.
 #pragma once
 
 #include <string>

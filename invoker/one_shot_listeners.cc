@@ -8,16 +8,20 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <random>
 
 namespace sluice::invoker {
 
 Result<std::unique_ptr<OneShotListeners>> OneShotListeners::Create(const std::string& dir,
+                                                                   bool functions_open_the_path,
                                                                    OnConnection on_connection) {
-  if (::mkdir(dir.c_str(), 0711) != 0 && errno != EEXIST) {
+  const mode_t mode = functions_open_the_path ? 0711 : 0700;
+  if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) {
     return ErrnoStatus("mkdir " + dir);
   }
-  if (::chmod(dir.c_str(), 0711) != 0) {
+  if (::chmod(dir.c_str(), mode) != 0) {
     return ErrnoStatus("chmod " + dir);
   }
   std::unique_ptr<OneShotListeners> listeners(new OneShotListeners(dir, std::move(on_connection)));
@@ -56,8 +60,12 @@ OneShotListeners::~OneShotListeners() {
 }
 
 Result<std::string> OneShotListeners::Open(const std::string& key) {
+  // A random name: nobody can guess the next instance's socket and take its one connection.
+  std::random_device random;
+  char name[32];
+  std::snprintf(name, sizeof name, "/%08x%08x.sock", random(), random());
+  const std::string path = dir_ + name;
   std::lock_guard<std::mutex> lock(mu_);
-  const std::string path = dir_ + "/r" + std::to_string(next_name_++) + ".sock";
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof(addr.sun_path)) {
@@ -125,6 +133,7 @@ void OneShotListeners::Loop() {
         return;
       }
       int connection = -1;
+      std::string k;
       {
         std::lock_guard<std::mutex> lock(mu_);
         auto key = key_by_fd_.find(fd);
@@ -133,11 +142,13 @@ void OneShotListeners::Loop() {
         }
         // Non-blocking: if the fd number was closed and reused meanwhile, nothing is pending.
         connection = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (connection < 0) {
+        if (connection < 0 && (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)) {
           continue;
         }
-        // One connection per instance: the socket goes away at once.
-        const std::string k = key->second;
+        // One connection per instance: the socket goes away at once. (On any other accept
+        // failure, e.g. the host out of fds, too: a listener left in a level-triggered epoll
+        // would spin; the instance then fails its init instead.)
+        k = key->second;
         key_by_fd_.erase(key);
         auto listener = by_key_.find(k);
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
@@ -145,7 +156,9 @@ void OneShotListeners::Loop() {
         ::unlink(listener->second.path.c_str());
         by_key_.erase(listener);
       }
-      on_connection_(connection);
+      if (connection >= 0) {
+        on_connection_(connection, k);
+      }
     }
   }
 }

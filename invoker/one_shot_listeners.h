@@ -4,7 +4,10 @@
 // Why per instance: with one shared socket, a function could open a thousand connections that
 // the host must hold (file descriptors and memory not charged to the function). With its own
 // socket, an instance's one connection is its runtime channel; any other connect() finds no
-// socket. The sockets live in one directory (mode 0711: reachable by path, not listable).
+// socket. The sockets have random names and live in one directory: mode 0700 when functions
+// reach their socket through a bind mount made by the (privileged) launcher, so no other local
+// user can reach them; 0711 (reachable by path, not listable) when functions must open the host
+// path themselves.
 //
 // Thread-safety: Open() and Close() may be called from any thread. The callback runs on the
 // accept thread.
@@ -23,11 +26,12 @@ namespace sluice::invoker {
 
 class OneShotListeners {
  public:
-  // Receives each accepted connection's fd, and owns it from then on.
-  using OnConnection = std::function<void(int fd)>;
+  // Receives each accepted connection's fd (and owns it from then on) and the key it came in on.
+  using OnConnection = std::function<void(int fd, const std::string& key)>;
 
-  // `dir` is created if missing (mode 0711).
+  // `dir` is created if missing, and its mode set as above.
   static Result<std::unique_ptr<OneShotListeners>> Create(const std::string& dir,
+                                                          bool functions_open_the_path,
                                                           OnConnection on_connection);
   ~OneShotListeners();  // closes and removes every socket still open
   OneShotListeners(const OneShotListeners&) = delete;

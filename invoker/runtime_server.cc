@@ -43,10 +43,13 @@ class RuntimeServer::Service final : public pb::Runtime::Service {
           }
         });
     const bool read = stream->Read(first);
-    server_->timer_.Cancel(timer);
-    std::lock_guard<std::mutex> lock(guard->mu);
-    guard->context = nullptr;
-    return read;
+    {
+      std::lock_guard<std::mutex> lock(guard->mu);
+      guard->context = nullptr;  // from here the callback cannot cancel the call
+    }
+    // false: the callback ran (or is running), so the call may be cancelled: a late first
+    // message counts as none.
+    return server_->timer_.Cancel(timer) && read;
   }
 
   grpc::Status Connect(grpc::ServerContext* context, RuntimeStream* stream) override {
@@ -73,7 +76,7 @@ class RuntimeServer::Service final : public pb::Runtime::Service {
                               std::to_string(identity->protocol_version()));
     }
     std::shared_ptr<RuntimeSession> session =
-        server_->Find(identity->instance_id(), identity->instance_token());
+        server_->Find(identity->instance_id(), identity->instance_token(), context->peer());
     if (!session) {
       return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                           "unknown instance id or wrong instance token");
@@ -87,6 +90,7 @@ class RuntimeServer::Service final : public pb::Runtime::Service {
 };
 
 Result<std::unique_ptr<RuntimeServer>> RuntimeServer::Start(const std::string& socket_dir,
+                                                            bool functions_open_the_path,
                                                             int max_receive_bytes) {
   std::unique_ptr<RuntimeServer> server(new RuntimeServer());
   server->service_ = std::make_unique<Service>(server.get());
@@ -99,9 +103,15 @@ Result<std::unique_ptr<RuntimeServer>> RuntimeServer::Start(const std::string& s
   if (!server->server_) {
     return Unavailable("could not start the runtime server");
   }
-  grpc::Server* grpc_server = server->server_.get();
+  RuntimeServer* raw = server.get();
   auto listeners = OneShotListeners::Create(
-      socket_dir, [grpc_server](int fd) { grpc::AddInsecureChannelFromFd(grpc_server, fd); });
+      socket_dir, functions_open_the_path, [raw](int fd, const std::string& instance_id) {
+        {
+          std::lock_guard<std::mutex> lock(raw->mu_);
+          raw->instance_by_peer_["fd:" + std::to_string(fd)] = instance_id;
+        }
+        grpc::AddInsecureChannelFromFd(raw->server_.get(), fd);
+      });
   if (!listeners.ok()) {
     return listeners.status();
   }
@@ -144,8 +154,13 @@ void RuntimeServer::Forget(const std::string& instance_id) {
 }
 
 std::shared_ptr<RuntimeSession> RuntimeServer::Find(const std::string& instance_id,
-                                                    const std::string& token) {
+                                                    const std::string& token,
+                                                    const std::string& peer) {
   std::lock_guard<std::mutex> lock(mu_);
+  auto came_in_on = instance_by_peer_.find(peer);
+  if (came_in_on == instance_by_peer_.end() || came_in_on->second != instance_id) {
+    return nullptr;  // an instance speaks only on its own socket
+  }
   auto it = sessions_.find(instance_id);
   if (it == sessions_.end()) {
     return nullptr;

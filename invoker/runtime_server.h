@@ -23,11 +23,12 @@ namespace sluice::invoker {
 
 class RuntimeServer {
  public:
-  // Starts serving on `socket_path` (removed first if a stale socket is there). The socket is
-  // made 0666 so that functions running as an unprivileged uid can connect; instances
-  // authenticate with their token. Messages up to `max_receive_bytes` are accepted, so that an
-  // oversized response is reported as Function.ResponseSizeTooLarge rather than a broken stream.
-  static Result<std::unique_ptr<RuntimeServer>> Start(const std::string& socket_path,
+  // Starts serving; instances' sockets go in `socket_dir` (created; see OneShotListeners for its
+  // mode, which `functions_open_the_path` decides: true when the sandbox's mount layer is off).
+  // Messages up to `max_receive_bytes` are accepted, so that an oversized response is reported
+  // as Function.ResponseSizeTooLarge rather than a broken stream.
+  static Result<std::unique_ptr<RuntimeServer>> Start(const std::string& socket_dir,
+                                                      bool functions_open_the_path,
                                                       int max_receive_bytes = 64 << 20);
   // Stops the server; sessions still open are closed first. REQUIRES: no Instance is in the
   // middle of an invoke (destroy every FunctionPool first): closing a session ends its stream.
@@ -40,8 +41,10 @@ class RuntimeServer {
   // Drops the session, and its socket if it was never used.
   void Forget(const std::string& instance_id);
 
-  // Used by the gRPC service: the session for id+token, or null.
-  std::shared_ptr<RuntimeSession> Find(const std::string& instance_id, const std::string& token);
+  // Used by the gRPC service: the session for id+token, or null; also null when the connection
+  // (gRPC's peer, "fd:N") did not come in on that instance's own socket.
+  std::shared_ptr<RuntimeSession> Find(const std::string& instance_id, const std::string& token,
+                                       const std::string& peer);
 
  private:
   class Service;
@@ -52,7 +55,10 @@ class RuntimeServer {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<OneShotListeners> listeners_;  // declared after server_: stops first
   std::mutex mu_;
-  std::map<std::string, std::shared_ptr<RuntimeSession>> sessions_;
+  std::map<std::string, std::shared_ptr<RuntimeSession>> sessions_;  // guarded by mu_
+  // Which instance's socket each connection came in on, by gRPC peer ("fd:N"). A reused fd
+  // number is overwritten when its new connection is handed over, before gRPC reads from it.
+  std::map<std::string, std::string> instance_by_peer_;  // guarded by mu_
 };
 
 }  // namespace sluice::invoker

@@ -1,6 +1,7 @@
 #include "sandbox/child.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <signal.h>
@@ -60,12 +61,15 @@ int NewSession(const ChildPlan&, ChildState&) {
   return setsid() < 0 ? errno : 0;
 }
 
+// Armed twice: early, and again after the uid change, because changing the effective uid or
+// gid clears the parent-death signal (the kernel's commit_creds()).
 int ParentDeathSignal(const ChildPlan& plan, ChildState&) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) {
     return errno;
   }
-  // The parent may have died before the prctl. (In a new pid namespace getppid() is 0; there the
-  // parent's death shows up as EOF on the seccomp pipe before the program arrives.)
+  // The parent may have died before the prctl. (In a new pid namespace getppid() is 0, or the
+  // init; there the parent's death shows up as EOF on the seccomp pipe before the program
+  // arrives, and the init watches for it itself.)
   if (plan.parent_pid != 0 && getppid() != plan.parent_pid) {
     return ESRCH;
   }
@@ -151,9 +155,15 @@ void ScrubCommandLine() {
   const int keep[] = {plan.status_fd};
   CloseFdsExcept(keep, 1);  // the report and filter pipes must see EOF from the function alone
   close_range(0, 2, 0);     // and the host's stdio is none of its business
-  ScrubCommandLine();
   DropPrivileges(plan.privilege_drop, plan.uid, plan.gid);
   SetNoNewPrivs();
+  // The uid change cleared the parent-death signal: arm it again, then make sure the host did
+  // not die in between (its end of the status pipe would be closed: POLLERR on ours).
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  pollfd host = {plan.status_fd, POLLOUT, 0};
+  if (poll(&host, 1, 0) < 0 || (host.revents & (POLLERR | POLLHUP)) != 0) {
+    _exit(0);  // the namespace, and the function with it, ends with the init
+  }
   for (;;) {
     int status = 0;
     const pid_t pid = wait4(-1, &status, 0, nullptr);
@@ -178,6 +188,9 @@ int StartInit(const ChildPlan& plan, ChildState&) {
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
     return errno;
   }
+  // Before the function exists, so it never sees the host's command line or name.
+  ScrubCommandLine();
+  prctl(PR_SET_NAME, "sluice-init", 0, 0, 0);
   const long pid = syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr);
   if (pid < 0) {
     return errno;
@@ -306,6 +319,7 @@ constexpr Step kSteps[] = {
     {"close inherited fds", CloseFds},
     {"set rlimits", Rlimits},
     {"drop uid, gid and capabilities", DropPrivilegesStep},
+    {"parent-death signal, again after the uid change", ParentDeathSignal},
     {"set no_new_privs", NoNewPrivs},
     {"chdir to working directory", Chdir},
     {"install seccomp filter", InstallSeccomp},

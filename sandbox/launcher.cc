@@ -68,12 +68,16 @@ Status SandboxLauncherImpl::Probe() {
   if (!seccomp.ok()) {
     return seccomp.WithContext("seccomp (an always-on layer) is unavailable");
   }
+  const int groups = getgroups(0, nullptr);
   const std::string uid_detail =
       host_is_root_ ? "uid " + std::to_string(options_.uid) + ", gid " +
                           std::to_string(options_.gid) + ", no supplementary groups"
                     : "host is not root: functions run as its uid " + std::to_string(geteuid()) +
                           " (seen as " + std::to_string(options_.uid) +
-                          " inside their user namespace, where there is one)";
+                          " inside their user namespace, where there is one)" +
+                          (groups > 0 ? " and keep its " + std::to_string(groups) +
+                                            " supplementary groups (only root can drop them)"
+                                      : "");
   layers_ = {
       {"seccomp", true, "allowlist (sandbox/seccomp_policy.cc), default KILL_PROCESS, pre-exec"},
       {"no-new-privs", true, "PR_SET_NO_NEW_PRIVS"},

@@ -107,7 +107,8 @@ size_t FormatMap(char* buf, size_t size, unsigned inside, unsigned outside) {
 
 int MapUserNamespace(uid_t outer_uid, gid_t outer_gid, uid_t inside_uid, gid_t inside_gid) {
   char line[64];
-  if (int err = WriteProcFile("/proc/self/setgroups", "deny", 4); err != 0) {
+  // Kernels before 3.19 have no setgroups file (and need no "deny" to write a gid map).
+  if (int err = WriteProcFile("/proc/self/setgroups", "deny", 4); err != 0 && err != ENOENT) {
     return err;
   }
   if (int err = WriteProcFile("/proc/self/uid_map", line,

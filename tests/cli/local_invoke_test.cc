@@ -1,4 +1,7 @@
 // The real `sluice local-invoke` binary, with AWS's own sample events and with bad input.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -6,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
 
 #include "sluice/base64.h"
 #include "tests/support/run_command.h"
@@ -175,4 +180,76 @@ TEST_CASE("a host that is not root still sandboxes, with a user namespace", "[cl
   r = run("crash ABRT");
   CHECK(r.exit_code == 1);
   CHECK(json::parse(r.out)["errorMessage"] == "Runtime exited with error: signal 6 (Aborted)");
+}
+
+namespace {
+
+// Pids of the processes whose parent is `parent` and whose command line starts with `prefix`.
+std::vector<pid_t> ChildrenNamed(pid_t parent, const std::string& prefix) {
+  std::vector<pid_t> found;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    std::ifstream stat(entry.path() / "stat");
+    std::string pid, comm, state, ppid;
+    std::ifstream cmdline_file(entry.path() / "cmdline");
+    std::string cmdline;
+    std::getline(cmdline_file, cmdline, '\0');
+    if (stat >> pid >> comm >> state >> ppid && ppid == std::to_string(parent) &&
+        cmdline.rfind(prefix, 0) == 0) {
+      found.push_back(std::stoi(pid));
+    }
+  }
+  return found;
+}
+
+bool Gone(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string p, comm, state;
+  return !(stat >> p >> comm >> state) || state == "Z";
+}
+
+}  // namespace
+
+TEST_CASE("when the host dies, its sandboxes die with it", "[cli]") {
+  MisbehaveDir dir(R"(, "Timeout": 60)");
+  const std::string event = dir.Event("sleep 30000");
+  const pid_t host = ::fork();
+  REQUIRE(host >= 0);
+  if (host == 0) {
+    // The killed host cannot remove its work directory: keep it inside the test's.
+    ::setenv("TMPDIR", dir.dir().c_str(), 1);
+    const int null_fd = ::open("/dev/null", O_WRONLY);
+    ::dup2(null_fd, 1);
+    ::dup2(null_fd, 2);
+    ::execl(SLUICE_BIN, SLUICE_BIN, "local-invoke", dir.manifest().c_str(), "--event",
+            event.c_str(), nullptr);
+    ::_exit(127);
+  }
+  // The host's sandbox: its init (a child of the host) and the function (a child of the init).
+  std::vector<pid_t> inits, functions;
+  for (int i = 0; i < 200 && functions.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    inits = ChildrenNamed(host, "sluice-init");
+    if (!inits.empty()) {
+      functions = ChildrenNamed(inits[0], "/var/task/misbehave");
+    }
+  }
+  ::kill(host, SIGKILL);
+  int status = 0;
+  ::waitpid(host, &status, 0);
+  REQUIRE(inits.size() == 1);
+  REQUIRE(functions.size() == 1);
+  bool all_gone = false;
+  for (int i = 0; i < 300 && !all_gone; ++i) {
+    all_gone = Gone(inits[0]) && Gone(functions[0]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(all_gone);
+  if (!all_gone) {  // end them anyway: a test ends every process it started
+    ::kill(functions[0], SIGKILL);
+    ::kill(inits[0], SIGKILL);
+  }
 }

@@ -34,7 +34,8 @@ InvokeHarness::InvokeHarness(const std::string& binary,
   REQUIRE(launcher.ok());
   launcher_ = std::move(launcher).value();
 
-  auto server = invoker::RuntimeServer::Start(work_dir_ + "/runtime");
+  auto server =
+      invoker::RuntimeServer::Start(work_dir_ + "/runtime", !launcher_->FunctionSeesFixedPaths());
   REQUIRE(server.ok());
   server_ = std::move(server).value();
   logs_ = std::make_unique<invoker::LogCapture>([this](const invoker::LogLine& line) {
