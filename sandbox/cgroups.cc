@@ -1,5 +1,6 @@
 #include "sandbox/cgroups.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -8,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <sstream>
 #include <thread>
 #include <utility>
@@ -216,6 +218,27 @@ bool InstanceCgroups::OomKilled() const {
     return false;
   }
   return OomKillCount(memory_dir_ + (v2_ ? "/memory.events" : "/memory.oom_control")) > 0;
+}
+
+void RemoveStaleInstanceCgroups(const CgroupLayout& layout, std::chrono::seconds min_age) {
+  const time_t cutoff = time(nullptr) - static_cast<time_t>(min_age.count());
+  for (const std::string& parent : {layout.memory_parent, layout.pids_parent}) {
+    DIR* dir = parent.empty() ? nullptr : opendir(parent.c_str());
+    if (dir == nullptr) {
+      continue;
+    }
+    while (dirent* entry = readdir(dir)) {
+      if (entry->d_type != DT_DIR || entry->d_name[0] == '.') {
+        continue;
+      }
+      const std::string path = parent + "/" + entry->d_name;
+      struct stat st {};
+      if (stat(path.c_str(), &st) == 0 && st.st_mtime < cutoff) {
+        rmdir(path.c_str());  // EBUSY for a cgroup that still holds processes: left alone
+      }
+    }
+    closedir(dir);
+  }
 }
 
 }  // namespace sluice::sandbox

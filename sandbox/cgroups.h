@@ -6,6 +6,7 @@
 // ProbeCgroups and never removed (other instances share it).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -26,6 +27,11 @@ struct CgroupLayout {
 // Finds the controllers, creates the parent cgroups (enabling controllers for v2), and checks
 // that a child cgroup can be created and removed. Fills `memory` and `pids` (on/off + detail).
 CgroupLayout ProbeCgroups(const std::string& parent_name, Layer* memory, Layer* pids);
+
+// Removes the empty instance cgroups that a host which died left behind under the parents (a
+// dead host cannot remove its own). Only cgroups untouched for `min_age`: one another host is
+// setting up right now is milliseconds old. Non-empty cgroups stay (rmdir refuses them).
+void RemoveStaleInstanceCgroups(const CgroupLayout& layout, std::chrono::seconds min_age);
 
 // The cgroups of one instance. Not thread-safe; the owning Process serialises access.
 class InstanceCgroups {

@@ -93,6 +93,7 @@ Status SandboxLauncherImpl::Probe() {
   ns_ = ProbeNamespaces(options_.uid, options_.gid, &layers_);
   Layer memory, pids;
   cgroups_ = ProbeCgroups(options_.cgroup_parent, &memory, &pids);
+  RemoveStaleInstanceCgroups(cgroups_, std::chrono::seconds(60));
   layers_.push_back(memory);
   layers_.push_back(pids);
 

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -237,6 +238,21 @@ TEST_CASE("when the host dies, its sandboxes die with it", "[cli]") {
       functions = ChildrenNamed(inits[0], "/var/task/misbehave");
     }
   }
+  // The killed host cannot remove the sandbox's cgroups; the test does, once it is gone.
+  std::vector<std::string> cgroups;
+  if (!functions.empty()) {
+    std::ifstream lines("/proc/" + std::to_string(functions[0]) + "/cgroup");
+    for (std::string line; std::getline(lines, line);) {
+      for (const char* controller : {":memory:", ":pids:"}) {
+        const size_t at = line.find(controller);
+        if (at != std::string::npos && line.find("/sluice/") != std::string::npos) {
+          cgroups.push_back(std::string("/sys/fs/cgroup/") +
+                            (controller[1] == 'm' ? "memory" : "pids") +
+                            line.substr(at + std::strlen(controller)));
+        }
+      }
+    }
+  }
   ::kill(host, SIGKILL);
   int status = 0;
   ::waitpid(host, &status, 0);
@@ -251,5 +267,10 @@ TEST_CASE("when the host dies, its sandboxes die with it", "[cli]") {
   if (!all_gone) {  // end them anyway: a test ends every process it started
     ::kill(functions[0], SIGKILL);
     ::kill(inits[0], SIGKILL);
+  }
+  for (const std::string& cgroup : cgroups) {
+    for (int i = 0; i < 100 && ::rmdir(cgroup.c_str()) != 0 && errno == EBUSY; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
   }
 }
