@@ -1,8 +1,6 @@
 #include "invoker/log_capture.h"
 
 #include <fcntl.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -25,34 +23,20 @@ int64_t NowMillis() {
       .count();
 }
 
-// Can't-happen failures (fd exhaustion at start-up): crash with the reason (Envoy's rule).
-void CheckOrDie(bool ok, const char* what) {
-  if (!ok) {
-    std::cerr << "sluice: fatal: " << what << ": " << std::strerror(errno) << std::endl;
-    std::abort();
-  }
-}
-
 }  // namespace
 
 LogCapture::LogCapture(LogSink sink) : sink_(std::move(sink)) {
-  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-  CheckOrDie(epoll_fd_ >= 0, "epoll_create1");
-  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  CheckOrDie(wake_fd_ >= 0, "eventfd");
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = wake_fd_;
-  CheckOrDie(::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) == 0, "epoll_ctl");
-  thread_ = std::thread([this] { Loop(); });
+  auto epoll = EpollThread::Start([this](int fd) { OnReadable(fd); });
+  if (!epoll.ok()) {
+    // Can't-happen at start-up (fd exhaustion): crash with the reason (Envoy's rule).
+    std::cerr << "sluice: fatal: " << epoll.status().ToString() << std::endl;
+    std::abort();
+  }
+  epoll_ = std::move(epoll).value();
 }
 
 LogCapture::~LogCapture() {
-  const uint64_t one = 1;
-  (void)!::write(wake_fd_, &one, sizeof one);
-  thread_.join();
-  ::close(wake_fd_);
-  ::close(epoll_fd_);
+  epoll_.reset();
 }
 
 Result<std::shared_ptr<LogSource>> LogCapture::Open(const std::string& function_name,
@@ -72,12 +56,7 @@ Result<std::shared_ptr<LogSource>> LogCapture::Open(const std::string& function_
       new LogSource(this, function_name, instance_id, out[0], out[1], err[0], err[1]));
   std::lock_guard<std::mutex> lock(mu_);
   for (int fd : {source->out_read_, source->err_read_}) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      return ErrnoStatus("epoll_ctl for a function's output");
-    }
+    SLUICE_RETURN_IF_ERROR(epoll_->Add(fd).WithContext("watching a function's output"));
     by_fd_[fd] = source;
   }
   return source;
@@ -85,39 +64,23 @@ Result<std::shared_ptr<LogSource>> LogCapture::Open(const std::string& function_
 
 void LogCapture::Remove(int fd) {
   std::lock_guard<std::mutex> lock(mu_);
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  epoll_->Remove(fd);
   by_fd_.erase(fd);
 }
 
-void LogCapture::Loop() {
-  epoll_event events[64];
-  for (;;) {
-    const int n = ::epoll_wait(epoll_fd_, events, 64, -1);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return;
+void LogCapture::OnReadable(int fd) {
+  std::shared_ptr<LogSource> source;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = by_fd_.find(fd);
+    if (it != by_fd_.end()) {
+      source = it->second.lock();
     }
-    for (int i = 0; i < n; ++i) {
-      const int fd = events[i].data.fd;
-      if (fd == wake_fd_) {
-        return;
-      }
-      std::shared_ptr<LogSource> source;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        auto it = by_fd_.find(fd);
-        if (it != by_fd_.end()) {
-          source = it->second.lock();
-        }
-      }
-      // A bounded read per wake-up: one flooding instance cannot starve the others (epoll is
-      // level-triggered, so what is left is reported again).
-      if (source && !source->ReadAvailable(fd, kReadBudget)) {
-        Remove(fd);  // EOF: the instance closed its end
-      }
-    }
+  }
+  // A bounded read per wake-up: one flooding instance cannot starve the others (epoll is
+  // level-triggered, so what is left is reported again).
+  if (source && !source->ReadAvailable(fd, kReadBudget)) {
+    Remove(fd);  // EOF: the instance closed its end
   }
 }
 

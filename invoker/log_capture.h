@@ -17,9 +17,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "base/status.h"
+#include "invoker/epoll_thread.h"
 
 namespace sluice::invoker {
 
@@ -51,13 +51,11 @@ class LogCapture {
 
  private:
   friend class LogSource;
-  void Loop();
+  void OnReadable(int fd);  // on the epoll thread
   void Remove(int fd);
 
   LogSink sink_;
-  int epoll_fd_ = -1;
-  int wake_fd_ = -1;
-  std::thread thread_;
+  std::unique_ptr<EpollThread> epoll_;
   std::mutex mu_;
   std::map<int, std::weak_ptr<LogSource>> by_fd_;
 };

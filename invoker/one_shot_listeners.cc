@@ -1,7 +1,5 @@
 #include "invoker/one_shot_listeners.h"
 
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -25,38 +23,24 @@ Result<std::unique_ptr<OneShotListeners>> OneShotListeners::Create(const std::st
     return ErrnoStatus("chmod " + dir);
   }
   std::unique_ptr<OneShotListeners> listeners(new OneShotListeners(dir, std::move(on_connection)));
-  if (listeners->epoll_fd_ < 0 || listeners->wake_fd_ < 0) {
-    return ErrnoStatus("epoll/eventfd for the runtime sockets");
-  }
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = listeners->wake_fd_;
-  if (::epoll_ctl(listeners->epoll_fd_, EPOLL_CTL_ADD, listeners->wake_fd_, &ev) != 0) {
-    return ErrnoStatus("epoll_ctl");
-  }
   OneShotListeners* raw = listeners.get();
-  listeners->thread_ = std::thread([raw] { raw->Loop(); });
+  auto epoll = EpollThread::Start([raw](int fd) { raw->OnReadable(fd); });
+  if (!epoll.ok()) {
+    return epoll.status().WithContext("runtime sockets");
+  }
+  listeners->epoll_ = std::move(epoll).value();
   return listeners;
 }
 
 OneShotListeners::OneShotListeners(std::string dir, OnConnection on_connection)
-    : dir_(std::move(dir)),
-      on_connection_(std::move(on_connection)),
-      epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
-      wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+    : dir_(std::move(dir)), on_connection_(std::move(on_connection)) {}
 
 OneShotListeners::~OneShotListeners() {
-  if (thread_.joinable()) {
-    const uint64_t one = 1;
-    (void)!::write(wake_fd_, &one, sizeof one);
-    thread_.join();
-  }
+  epoll_.reset();  // no handler runs from here on
   for (auto& [key, listener] : by_key_) {
     ::close(listener.fd);
     ::unlink(listener.path.c_str());
   }
-  ::close(wake_fd_);
-  ::close(epoll_fd_);
 }
 
 Result<std::string> OneShotListeners::Open(const std::string& key) {
@@ -87,12 +71,7 @@ Result<std::string> OneShotListeners::Open(const std::string& key) {
   } else if (::listen(fd, 1) != 0) {
     status = ErrnoStatus("listen " + path);
   } else {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      status = ErrnoStatus("epoll_ctl " + path);
-    }
+    status = epoll_->Add(fd).WithContext(path);
   }
   if (!status.ok()) {
     ::close(fd);
@@ -110,56 +89,40 @@ void OneShotListeners::Close(const std::string& key) {
   if (it == by_key_.end()) {
     return;
   }
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.fd, nullptr);
+  epoll_->Remove(it->second.fd);
   ::close(it->second.fd);
   ::unlink(it->second.path.c_str());
   key_by_fd_.erase(it->second.fd);
   by_key_.erase(it);
 }
 
-void OneShotListeners::Loop() {
-  epoll_event events[32];
-  for (;;) {
-    const int n = ::epoll_wait(epoll_fd_, events, 32, -1);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
+void OneShotListeners::OnReadable(int fd) {
+  int connection = -1;
+  std::string key;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto found = key_by_fd_.find(fd);
+    if (found == key_by_fd_.end()) {
+      return;  // closed since the wake-up
+    }
+    // Non-blocking: if the fd number was closed and reused meanwhile, nothing is pending.
+    connection = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (connection < 0 && (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)) {
       return;
     }
-    for (int i = 0; i < n; ++i) {
-      const int fd = events[i].data.fd;
-      if (fd == wake_fd_) {
-        return;
-      }
-      int connection = -1;
-      std::string k;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        auto key = key_by_fd_.find(fd);
-        if (key == key_by_fd_.end()) {
-          continue;  // closed since epoll_wait returned
-        }
-        // Non-blocking: if the fd number was closed and reused meanwhile, nothing is pending.
-        connection = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (connection < 0 && (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)) {
-          continue;
-        }
-        // One connection per instance: the socket goes away at once. (On any other accept
-        // failure, e.g. the host out of fds, too: a listener left in a level-triggered epoll
-        // would spin; the instance then fails its init instead.)
-        k = key->second;
-        key_by_fd_.erase(key);
-        auto listener = by_key_.find(k);
-        ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-        ::close(fd);
-        ::unlink(listener->second.path.c_str());
-        by_key_.erase(listener);
-      }
-      if (connection >= 0) {
-        on_connection_(connection, k);
-      }
-    }
+    // One connection per instance: the socket goes away at once. (On any other accept failure,
+    // e.g. the host out of fds, too: a listener left in a level-triggered epoll would spin; the
+    // instance then fails its init instead.)
+    key = found->second;
+    key_by_fd_.erase(found);
+    auto listener = by_key_.find(key);
+    epoll_->Remove(fd);
+    ::close(fd);
+    ::unlink(listener->second.path.c_str());
+    by_key_.erase(listener);
+  }
+  if (connection >= 0) {
+    on_connection_(connection, key);
   }
 }
 

@@ -18,9 +18,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "base/status.h"
+#include "invoker/epoll_thread.h"
 
 namespace sluice::invoker {
 
@@ -45,7 +45,7 @@ class OneShotListeners {
 
  private:
   OneShotListeners(std::string dir, OnConnection on_connection);
-  void Loop();
+  void OnReadable(int fd);  // on the epoll thread
 
   struct Listener {
     int fd = -1;
@@ -54,13 +54,11 @@ class OneShotListeners {
 
   const std::string dir_;
   const OnConnection on_connection_;
-  int epoll_fd_ = -1;
-  int wake_fd_ = -1;
   std::mutex mu_;
   uint64_t next_name_ = 0;                  // guarded by mu_
   std::map<std::string, Listener> by_key_;  // guarded by mu_
   std::map<int, std::string> key_by_fd_;    // guarded by mu_
-  std::thread thread_;
+  std::unique_ptr<EpollThread> epoll_;      // declared last: stops first
 };
 
 }  // namespace sluice::invoker

@@ -12,20 +12,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string Observe(InvokeHarness& h, const std::string& command) {
-  auto r = h.InvokeCommand(command);
-  REQUIRE(r.ok());
-  INFO(command << " -> " << r->response.DebugString());
-  REQUIRE_FALSE(r->is_function_error());
-  return h.ResultOf(r->response.request_id());
-}
-
-std::string ErrorTypeOf(InvokeHarness& h, const std::string& command) {
-  auto r = h.InvokeCommand(command);
-  REQUIRE(r.ok());
-  return r->is_function_error() ? r->response.error().error_type() : "";
-}
-
 void SetTimeout1s(sluice::invoker::FunctionConfig* c) {
   c->timeout = 1s;
 }
@@ -36,13 +22,13 @@ TEST_CASE("without a pid namespace: signals, crashes and timeouts still behave",
           "[invoke][degraded]") {
   InvokeHarness h(MISBEHAVE_BIN, SetTimeout1s, {"pid-namespace"});
   REQUIRE_FALSE(h.LayerOn("pid-namespace"));
-  CHECK(Observe(h, "echo").rfind("pid=", 0) == 0);
-  CHECK(Observe(h, "kill-all") == "kill=-1 EPERM");
-  CHECK(Observe(h, "fork") == "fork=-1 EPERM");
-  CHECK(ErrorTypeOf(h, "crash ABRT") == "Runtime.ExitError");
-  CHECK(ErrorTypeOf(h, "sleep 5000") == "Sandbox.Timedout");
+  CHECK(h.Observe("echo").rfind("pid=", 0) == 0);
+  CHECK(h.Observe("kill-all") == "kill=-1 EPERM");
+  CHECK(h.Observe("fork") == "fork=-1 EPERM");
+  CHECK(h.ErrorOf("crash ABRT").first == "Runtime.ExitError");
+  CHECK(h.ErrorOf("sleep 5000").first == "Sandbox.Timedout");
   CHECK(h.pool().live_instances() == 0);
-  CHECK(Observe(h, "echo").rfind("pid=", 0) == 0);
+  CHECK(h.Observe("echo").rfind("pid=", 0) == 0);
 }
 
 TEST_CASE("without a mount namespace: host paths, permissions keep the function out",
@@ -52,11 +38,11 @@ TEST_CASE("without a mount namespace: host paths, permissions keep the function 
   const std::string secret = h.work_dir() + "/secret.txt";
   std::ofstream(secret) << "host secret";
   std::filesystem::permissions(secret, std::filesystem::perms(0600));
-  CHECK(Observe(h, "read " + secret) == "open=-1 EACCES");
-  CHECK(Observe(h, "write " + h.work_dir() + "/evil") == "open=-1 EACCES");
-  CHECK(Observe(h, "write-scratch") == "write=1");  // its own scratch directory, on the host
-  CHECK(Observe(h, "exec /bin/sh") == "execve=-1 EPERM");
-  CHECK(Observe(h, "socket-inet") == "socket=-1 EAFNOSUPPORT");
+  CHECK(h.Observe("read " + secret) == "open=-1 EACCES");
+  CHECK(h.Observe("write " + h.work_dir() + "/evil") == "open=-1 EACCES");
+  CHECK(h.Observe("write-scratch") == "write=1");  // its own scratch directory, on the host
+  CHECK(h.Observe("exec /bin/sh") == "execve=-1 EPERM");
+  CHECK(h.Observe("socket-inet") == "socket=-1 EAFNOSUPPORT");
 }
 
 TEST_CASE("without cgroups: memory and processes still end, the host keeps serving",
@@ -65,19 +51,19 @@ TEST_CASE("without cgroups: memory and processes still end, the host keeps servi
                   {"cgroup-memory", "cgroup-pids"});
   REQUIRE_FALSE(h.LayerOn("cgroup-pids"));
   // RLIMIT_NPROC counts every process of the uid, so only the error is exact here.
-  CHECK(Observe(h, "threads").rfind("pthread_create=EAGAIN after ", 0) == 0);
-  CHECK(Observe(h, "echo").rfind("pid=", 0) == 0);
+  CHECK(h.Observe("threads").rfind("pthread_create=EAGAIN after ", 0) == 0);
+  CHECK(h.Observe("echo").rfind("pid=", 0) == 0);
 }
 
 TEST_CASE("with every optional layer off, the always-on ones still hold", "[invoke][degraded]") {
   InvokeHarness h(MISBEHAVE_BIN, SetTimeout1s,
                   {"pid-namespace", "mount-namespace", "network-namespace", "ipc-namespace",
                    "uts-namespace", "cgroup-memory", "cgroup-pids"});
-  CHECK(Observe(h, "fork") == "fork=-1 EPERM");
-  CHECK(Observe(h, "exec /bin/sh") == "execve=-1 EPERM");
-  CHECK(Observe(h, "socket-inet") == "socket=-1 EAFNOSUPPORT");
-  CHECK(Observe(h, "kill-all") == "kill=-1 EPERM");
-  CHECK(ErrorTypeOf(h, "seccomp") == "Runtime.ExitError");
-  CHECK(ErrorTypeOf(h, "sleep 5000") == "Sandbox.Timedout");
-  CHECK(Observe(h, "echo").rfind("pid=", 0) == 0);
+  CHECK(h.Observe("fork") == "fork=-1 EPERM");
+  CHECK(h.Observe("exec /bin/sh") == "execve=-1 EPERM");
+  CHECK(h.Observe("socket-inet") == "socket=-1 EAFNOSUPPORT");
+  CHECK(h.Observe("kill-all") == "kill=-1 EPERM");
+  CHECK(h.ErrorOf("seccomp").first == "Runtime.ExitError");
+  CHECK(h.ErrorOf("sleep 5000").first == "Sandbox.Timedout");
+  CHECK(h.Observe("echo").rfind("pid=", 0) == 0);
 }

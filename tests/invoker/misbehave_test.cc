@@ -23,26 +23,9 @@ void SetTimeout1s(sluice::invoker::FunctionConfig* c) {
   c->timeout = 1s;
 }
 
-// Invokes `command`, requires a successful invoke (no function error), returns its RESULT line.
-std::string Observe(InvokeHarness& h, const std::string& command) {
-  auto r = h.InvokeCommand(command);
-  REQUIRE(r.ok());
-  INFO(command << " -> " << r->response.DebugString());
-  REQUIRE_FALSE(r->is_function_error());
-  return h.ResultOf(r->response.request_id());
-}
-
-// The function error type and message of invoking `command`.
-std::pair<std::string, std::string> ErrorOf(InvokeHarness& h, const std::string& command) {
-  auto r = h.InvokeCommand(command);
-  REQUIRE(r.ok());
-  REQUIRE(r->is_function_error());
-  return {r->response.error().error_type(), r->response.error().error_message()};
-}
-
 // The host still serves: a plain invoke succeeds.
 void RequireStillServing(InvokeHarness& h) {
-  const std::string result = Observe(h, "echo");
+  const std::string result = h.Observe("echo");
   CHECK(result.rfind("pid=", 0) == 0);
 }
 
@@ -92,12 +75,12 @@ TEST_CASE("an invoke past its deadline is Sandbox.Timedout and the tree is kille
 
 TEST_CASE("a crash mid-invoke is Runtime.ExitError with the signal", "[invoke]") {
   InvokeHarness h(MISBEHAVE_BIN);
-  const auto [type, message] = ErrorOf(h, "crash SEGV");
+  const auto [type, message] = h.ErrorOf("crash SEGV");
   CHECK(type == "Runtime.ExitError");
   CHECK(message == "Runtime exited with error: signal 11 (Segmentation fault)");
   RequireStillServing(h);
   // raise() reaches the function: it is not its namespace's init (which ignores such signals).
-  const auto [abort_type, abort_message] = ErrorOf(h, "crash ABRT");
+  const auto [abort_type, abort_message] = h.ErrorOf("crash ABRT");
   CHECK(abort_type == "Runtime.ExitError");
   CHECK(abort_message == "Runtime exited with error: signal 6 (Aborted)");
   RequireStillServing(h);
@@ -105,7 +88,7 @@ TEST_CASE("a crash mid-invoke is Runtime.ExitError with the signal", "[invoke]")
 
 TEST_CASE("an exit mid-invoke is Runtime.ExitError with the status", "[invoke]") {
   InvokeHarness h(MISBEHAVE_BIN);
-  const auto [type, message] = ErrorOf(h, "exit 3");
+  const auto [type, message] = h.ErrorOf("exit 3");
   CHECK(type == "Runtime.ExitError");
   CHECK(message == "Runtime exited with error: exit status 3");
   RequireStillServing(h);
@@ -117,7 +100,7 @@ TEST_CASE("allocating past MemorySize is Runtime.OutOfMemory", "[invoke]") {
     WARN("skipped: the cgroup memory layer is off on this machine");
     return;
   }
-  const auto [type, message] = ErrorOf(h, "alloc");
+  const auto [type, message] = h.ErrorOf("alloc");
   CHECK(type == "Runtime.OutOfMemory");
   CHECK(message == "Runtime exited with error: out of memory (MemorySize 128 MB)");
   RequireStillServing(h);
@@ -125,13 +108,13 @@ TEST_CASE("allocating past MemorySize is Runtime.OutOfMemory", "[invoke]") {
 
 TEST_CASE("fork is refused with EPERM", "[invoke][sandbox]") {
   InvokeHarness h(MISBEHAVE_BIN);
-  CHECK(Observe(h, "fork") == "fork=-1 EPERM");
+  CHECK(h.Observe("fork") == "fork=-1 EPERM");
   RequireStillServing(h);
 }
 
 TEST_CASE("threads stop at the process limit", "[invoke][sandbox]") {
   InvokeHarness h(MISBEHAVE_BIN, [](sluice::invoker::FunctionConfig* c) { c->max_processes = 64; });
-  const std::string result = Observe(h, "threads");
+  const std::string result = h.Observe("threads");
   // gRPC and the SDK already run a few threads; the rest of the 64 are the function's.
   REQUIRE(result.rfind("pthread_create=EAGAIN after ", 0) == 0);
   const int started = std::stoi(result.substr(std::string("pthread_create=EAGAIN after ").size()));
@@ -142,7 +125,7 @@ TEST_CASE("threads stop at the process limit", "[invoke][sandbox]") {
 TEST_CASE("open files stop at the open-file limit", "[invoke][sandbox]") {
   InvokeHarness h(MISBEHAVE_BIN,
                   [](sluice::invoker::FunctionConfig* c) { c->max_open_files = 100; });
-  const std::string result = Observe(h, "fds");
+  const std::string result = h.Observe("fds");
   REQUIRE(result.rfind("open=-1 EMFILE after ", 0) == 0);
   const int opened = std::stoi(result.substr(std::string("open=-1 EMFILE after ").size()));
   CHECK(opened > 80);
@@ -159,14 +142,14 @@ TEST_CASE("filling the scratch space ends in ENOSPC at its size", "[invoke][sand
     WARN("skipped: the mount layer is off, so scratch is not a sized tmpfs");
     return;
   }
-  CHECK(Observe(h, "fill-disk") == "write=-1 ENOSPC after 512 MiB");
+  CHECK(h.Observe("fill-disk") == "write=-1 ENOSPC after 512 MiB");
   RequireStillServing(h);
 }
 
 TEST_CASE("no network: socket(AF_INET) fails and nothing reaches a local TCP port",
           "[invoke][sandbox]") {
   InvokeHarness h(MISBEHAVE_BIN);
-  CHECK(Observe(h, "socket-inet") == "socket=-1 EAFNOSUPPORT");
+  CHECK(h.Observe("socket-inet") == "socket=-1 EAFNOSUPPORT");
 
   const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   REQUIRE(listener >= 0);
@@ -178,7 +161,7 @@ TEST_CASE("no network: socket(AF_INET) fails and nothing reaches a local TCP por
   socklen_t len = sizeof addr;
   REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
   const int port = ntohs(addr.sin_port);
-  CHECK(Observe(h, "connect-tcp " + std::to_string(port)) == "socket=-1 EAFNOSUPPORT");
+  CHECK(h.Observe("connect-tcp " + std::to_string(port)) == "socket=-1 EAFNOSUPPORT");
   CHECK(::accept(listener, nullptr, nullptr) == -1);  // no connection ever arrived
   CHECK(errno == EAGAIN);
   ::close(listener);
@@ -186,8 +169,8 @@ TEST_CASE("no network: socket(AF_INET) fails and nothing reaches a local TCP por
 
 TEST_CASE("exec is refused", "[invoke][sandbox]") {
   InvokeHarness h(MISBEHAVE_BIN);
-  CHECK(Observe(h, "exec /bin/sh") == "execve=-1 EPERM");
-  CHECK(Observe(h, "exec /var/task/handler") == "execve=-1 EPERM");
+  CHECK(h.Observe("exec /bin/sh") == "execve=-1 EPERM");
+  CHECK(h.Observe("exec /var/task/handler") == "execve=-1 EPERM");
   RequireStillServing(h);
 }
 
@@ -197,8 +180,8 @@ TEST_CASE("host files outside the function's view cannot be read", "[invoke][san
   std::ofstream(secret) << "host secret";
   std::filesystem::permissions(secret, std::filesystem::perms(0644));  // even world-readable
   const std::string expected = h.LayerOn("mount-namespace") ? "open=-1 ENOENT" : "open=-1 EACCES";
-  CHECK(Observe(h, "read " + secret) == expected);
-  CHECK(Observe(h, "read /etc/passwd") == expected);
+  CHECK(h.Observe("read " + secret) == expected);
+  CHECK(h.Observe("read /etc/passwd") == expected);
   RequireStillServing(h);
 }
 
@@ -208,18 +191,18 @@ TEST_CASE("writes land only in the scratch directory", "[invoke][sandbox]") {
     WARN("skipped: the mount layer is off");
     return;
   }
-  CHECK(Observe(h, "write /tmp/ok.txt") == "write=1");
-  CHECK(Observe(h, "write /var/task/evil") == "open=-1 EROFS");
-  CHECK(Observe(h, "write /evil") == "open=-1 EROFS");
+  CHECK(h.Observe("write /tmp/ok.txt") == "write=1");
+  CHECK(h.Observe("write /var/task/evil") == "open=-1 EROFS");
+  CHECK(h.Observe("write /evil") == "open=-1 EROFS");
   // The host's directories are not in the function's view at all.
-  CHECK(Observe(h, "write " + h.work_dir() + "/evil") == "open=-1 ENOENT");
+  CHECK(h.Observe("write " + h.work_dir() + "/evil") == "open=-1 ENOENT");
   CHECK_FALSE(std::filesystem::exists(h.work_dir() + "/evil"));
   RequireStillServing(h);
 }
 
 TEST_CASE("a forbidden system call kills the instance with SIGSYS", "[invoke][sandbox]") {
   InvokeHarness h(MISBEHAVE_BIN);
-  const auto [type, message] = ErrorOf(h, "seccomp");
+  const auto [type, message] = h.ErrorOf("seccomp");
   CHECK(type == "Runtime.ExitError");
   CHECK(message ==
         "Runtime exited with error: signal 31 (Bad system call): blocked system call (seccomp)");
@@ -267,7 +250,7 @@ TEST_CASE("an instance that dies while idle is replaced, not charged to the next
 
 TEST_CASE("an instance flooding its logs does not stall the invoker", "[invoke]") {
   InvokeHarness h(MISBEHAVE_BIN);
-  REQUIRE(Observe(h, "flood") == "flooding");
+  REQUIRE(h.Observe("flood") == "flooding");
   for (int i = 0; i < 20; ++i) {
     auto r = h.InvokeCommand("echo");  // each within its 3 s Timeout
     REQUIRE(r.ok());
@@ -277,7 +260,7 @@ TEST_CASE("an instance flooding its logs does not stall the invoker", "[invoke]"
 
 TEST_CASE("an instance gets one runtime connection: a second connect is refused", "[invoke]") {
   InvokeHarness h(MISBEHAVE_BIN);
-  CHECK(Observe(h, "reconnect") == "connect=-1 ECONNREFUSED");
+  CHECK(h.Observe("reconnect") == "connect=-1 ECONNREFUSED");
   RequireStillServing(h);
 }
 
@@ -293,7 +276,7 @@ TEST_CASE("garbage on the runtime connection ends the instance, not the host", "
 
 TEST_CASE("a response over 6 MiB is Function.ResponseSizeTooLarge", "[invoke]") {
   InvokeHarness h(MISBEHAVE_BIN);
-  const auto [type, message] = ErrorOf(h, "oversize 7340032");
+  const auto [type, message] = h.ErrorOf("oversize 7340032");
   CHECK(type == "Function.ResponseSizeTooLarge");
   CHECK(message.find("exceeded maximum allowed payload size (6291456 bytes)") != std::string::npos);
   RequireStillServing(h);
@@ -301,10 +284,10 @@ TEST_CASE("a response over 6 MiB is Function.ResponseSizeTooLarge", "[invoke]") 
 
 TEST_CASE("function errors carry the function's type and message", "[invoke]") {
   InvokeHarness h(MISBEHAVE_BIN);
-  auto [type, message] = ErrorOf(h, "error");
+  auto [type, message] = h.ErrorOf("error");
   CHECK(type == "App.Failure");
   CHECK(message == "asked to fail");
-  std::tie(type, message) = ErrorOf(h, "throw");
+  std::tie(type, message) = h.ErrorOf("throw");
   CHECK(type == "std::runtime_error");
   CHECK(message == "plain exception");
   auto next = h.InvokeCommand("echo");
@@ -316,10 +299,10 @@ TEST_CASE("init failures are reported and retried only after a backoff", "[invok
   InvokeHarness h(MISBEHAVE_BIN, [](sluice::invoker::FunctionConfig* c) {
     c->environment["MISBEHAVE_INIT"] = "fail";
   });
-  auto [type, message] = ErrorOf(h, "echo");
+  auto [type, message] = h.ErrorOf("echo");
   CHECK(type == "Runtime.InitError");
   CHECK(message == "Misbehave.InitFailure: asked to fail init");
-  std::tie(type, message) = ErrorOf(h, "echo");  // within the 100 ms backoff: no new process
+  std::tie(type, message) = h.ErrorOf("echo");  // within the 100 ms backoff: no new process
   CHECK(type == "Runtime.InitError");
   CHECK(message.find("(1 consecutive init failures; next attempt in ") != std::string::npos);
   const auto m = h.pool().metrics();
@@ -331,7 +314,7 @@ TEST_CASE("an exit during init is Runtime.ExitError", "[invoke][init]") {
   InvokeHarness h(MISBEHAVE_BIN, [](sluice::invoker::FunctionConfig* c) {
     c->environment["MISBEHAVE_INIT"] = "exit";
   });
-  const auto [type, message] = ErrorOf(h, "echo");
+  const auto [type, message] = h.ErrorOf("echo");
   CHECK(type == "Runtime.ExitError");
   CHECK(message == "Runtime exited during init: exit status 4");
 }
@@ -341,7 +324,7 @@ TEST_CASE("an init that never finishes times out", "[invoke][init]") {
     c->environment["MISBEHAVE_INIT"] = "hang";
     c->init_timeout = 300ms;
   });
-  const auto [type, message] = ErrorOf(h, "echo");
+  const auto [type, message] = h.ErrorOf("echo");
   CHECK(type == "Runtime.InitError");
   CHECK(message == "init did not finish within 0.30 seconds");
   CHECK(h.pool().live_instances() == 0);
@@ -410,7 +393,7 @@ TEST_CASE("kill(-1, SIGKILL) from a function reaches nothing outside its sandbox
   }
   {
     InvokeHarness h(MISBEHAVE_BIN);
-    CHECK(Observe(h, "kill-all") == "kill=-1 EPERM");
+    CHECK(h.Observe("kill-all") == "kill=-1 EPERM");
     RequireStillServing(h);
   }
   int status = 0;

@@ -100,6 +100,22 @@ Result<invoker::InvokeResult> InvokeHarness::InvokeWindowCommand(const std::stri
   return pool_->Invoke(std::move(invoke));
 }
 
+std::string InvokeHarness::Observe(const std::string& command) {
+  auto r = InvokeCommand(command);
+  REQUIRE(r.ok());
+  INFO(command << " -> " << r->response.DebugString());
+  REQUIRE_FALSE(r->is_function_error());
+  return ResultOf(r->response.request_id());
+}
+
+std::pair<std::string, std::string> InvokeHarness::ErrorOf(const std::string& command) {
+  auto r = InvokeCommand(command);
+  REQUIRE(r.ok());
+  INFO(command << " -> " << r->response.DebugString());
+  REQUIRE(r->is_function_error());
+  return {r->response.error().error_type(), r->response.error().error_message()};
+}
+
 std::vector<std::string> InvokeHarness::LogsOf(const std::string& request_id) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = lines_.find(request_id);

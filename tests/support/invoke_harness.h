@@ -8,6 +8,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "invoker/function_pool.h"
@@ -28,6 +29,11 @@ class InvokeHarness {
   Result<invoker::InvokeResult> InvokeCommand(const std::string& command);
   // Invokes with a tumbling-window batch whose first record's data is `command`.
   Result<invoker::InvokeResult> InvokeWindowCommand(const std::string& command);
+
+  // Invokes `command`, REQUIREs a successful invoke (no function error), and returns its RESULT.
+  std::string Observe(const std::string& command);
+  // Invokes `command`, REQUIREs a function error, and returns its type and message.
+  std::pair<std::string, std::string> ErrorOf(const std::string& command);
 
   // The text after "RESULT " in the log line the misbehave function wrote for `request_id`,
   // or "" when there is none.
