@@ -1,11 +1,10 @@
 #include "invoker/instance.h"
 
-#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <random>
 
+#include "base/random.h"
 #include "sluice/aws_json.h"
 
 namespace sluice::invoker {
@@ -15,7 +14,6 @@ namespace pb = runtime::v1;
 struct Instance::Shared {
   std::shared_ptr<RuntimeSession> session;
   std::unique_ptr<sandbox::Process> process;
-  std::atomic<bool> deadline_passed{false};
 
   void KillNow() {
     process->Kill();
@@ -29,21 +27,6 @@ namespace {
 constexpr auto kExitWait = std::chrono::milliseconds(1000);
 // How often init checks whether the process already exited while waiting for Ready.
 constexpr auto kInitPoll = std::chrono::milliseconds(20);
-
-std::string RandomHex(size_t bytes) {
-  static thread_local std::mt19937_64 rng(std::random_device{}());
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes * 2);
-  for (size_t i = 0; i < bytes; i += 8) {
-    uint64_t v = rng();
-    for (size_t k = 0; k < 8 && i + k < bytes; ++k, v >>= 8) {
-      out.push_back(kHex[(v >> 4) & 15]);
-      out.push_back(kHex[v & 15]);
-    }
-  }
-  return out;
-}
 
 std::vector<std::string> BuildEnvironment(const FunctionConfig& config, bool fixed_paths,
                                           const std::string& socket, const std::string& id,
@@ -104,10 +87,6 @@ bool Instance::Alive() {
     lost_ = true;
   }
   return !lost_;
-}
-
-pid_t Instance::pid() const {
-  return shared_->process ? shared_->process->pid() : -1;
 }
 
 Status Instance::Start(const FunctionConfig& config, const InstanceDeps& deps,
@@ -224,10 +203,7 @@ InvokeResult Instance::Invoke(const pb::HostMessage& message) {
   const auto deadline =
       start + std::chrono::milliseconds(invoke.deadline_unix_ms() - deps_.clock->UnixMillis());
   std::shared_ptr<Shared> shared = shared_;
-  const uint64_t timer_id = deps_.timer->Arm(deadline, [shared] {
-    shared->deadline_passed = true;
-    shared->KillNow();
-  });
+  const uint64_t timer_id = deps_.timer->Arm(deadline, [shared] { shared->KillNow(); });
 
   pb::FunctionMessage reply;
   bool answered = shared_->session->Write(message);

@@ -73,7 +73,6 @@ class Instance {
   bool Alive();
 
   const std::string& id() const { return id_; }
-  pid_t pid() const;
 
  private:
   struct Shared;  // what the deadline callback needs, shared so it can outlive the Instance

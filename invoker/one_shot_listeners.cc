@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
-#include <random>
+
+#include "base/random.h"
 
 namespace sluice::invoker {
 
@@ -45,10 +45,7 @@ OneShotListeners::~OneShotListeners() {
 
 Result<std::string> OneShotListeners::Open(const std::string& key) {
   // A random name: nobody can guess the next instance's socket and take its one connection.
-  std::random_device random;
-  char name[32];
-  std::snprintf(name, sizeof name, "/%08x%08x.sock", random(), random());
-  const std::string path = dir_ + name;
+  const std::string path = dir_ + "/" + RandomHex(8) + ".sock";
   std::lock_guard<std::mutex> lock(mu_);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;

@@ -1,8 +1,6 @@
 #include "invoker/runtime_server.h"
 
 #include <grpcpp/server_posix.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <vector>
 

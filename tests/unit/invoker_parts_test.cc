@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "base/clock.h"
+#include "base/random.h"
 #include "invoker/deadline_timer.h"
 #include "invoker/init_backoff.h"
 #include "invoker/metrics.h"
@@ -94,4 +95,13 @@ TEST_CASE("cancelling a deadline that already fired says so", "[timer]") {
   }
   REQUIRE(fired);
   CHECK_FALSE(timer.Cancel(id));
+}
+
+TEST_CASE("random hex ids have the asked length, hex digits only, and differ", "[random]") {
+  const std::string a = sluice::RandomHex(16);
+  const std::string b = sluice::RandomHex(16);
+  CHECK(a.size() == 32);
+  CHECK(a.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(a != b);
+  CHECK(sluice::RandomHex(0).empty());
 }
