@@ -133,11 +133,9 @@ int LocalInvokeMain(const std::vector<std::string>& args) {
   const std::string scratch_root = work.path() + "/scratch";
   fs::create_directories(scratch_root);
 
-  sandbox::SandboxOptions options;
-  const char* require = std::getenv("SLUICE_REQUIRE_SANDBOX");
-  options.require_all_layers = require != nullptr && std::string(require) == "1";
+  // Create() honours SLUICE_REQUIRE_SANDBOX=1 itself.
   Result<std::unique_ptr<sandbox::SandboxLauncher>> launcher =
-      sandbox::SandboxLauncher::Create(options);
+      sandbox::SandboxLauncher::Create(sandbox::SandboxOptions{});
   if (!launcher.ok()) {
     return Fail("sandbox: " + launcher.status().message());
   }

@@ -149,9 +149,19 @@ TEST_CASE("a host that is not root still sandboxes, with a user namespace", "[cl
   MisbehaveDir dir;
   fs::permissions(dir.dir(), fs::perms(0755));
   fs::copy_file(SLUICE_BIN, dir.dir() + "/sluice");
-  const std::vector<std::string> as_nobody = {
-      "/usr/bin/setpriv",    "--reuid=65534", "--regid=65534", "--clear-groups",
-      dir.dir() + "/sluice", "local-invoke",  dir.manifest(),  "--event"};
+  // Without root there are never cgroups, so SLUICE_REQUIRE_SANDBOX=1 (which demands them) is
+  // not passed on; this test itself still fails under it if the namespaces are missing.
+  const std::vector<std::string> as_nobody = {"/usr/bin/env",
+                                              "-u",
+                                              "SLUICE_REQUIRE_SANDBOX",
+                                              "/usr/bin/setpriv",
+                                              "--reuid=65534",
+                                              "--regid=65534",
+                                              "--clear-groups",
+                                              dir.dir() + "/sluice",
+                                              "local-invoke",
+                                              dir.manifest(),
+                                              "--event"};
   auto run = [&](const std::string& command) {
     std::vector<std::string> argv = as_nobody;
     argv.push_back(dir.Event(command));

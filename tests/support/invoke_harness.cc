@@ -27,8 +27,6 @@ InvokeHarness::InvokeHarness(const std::string& binary,
   fs::permissions(work_dir_ + "/code/handler", fs::perms(0755));
 
   sandbox::SandboxOptions options;
-  const char* require = std::getenv("SLUICE_REQUIRE_SANDBOX");
-  options.require_all_layers = require != nullptr && std::string(require) == "1";
   options.turned_off_layers = turned_off_layers;
   auto launcher = sandbox::SandboxLauncher::Create(options);
   REQUIRE(launcher.ok());
