@@ -25,6 +25,7 @@ demo: build
 	@./scripts/demo $(BUILD_DIR)
 
 bench: build
+	@./scripts/install-deps --bench
 	@./bench/run $(BUILD_DIR)
 
 format:

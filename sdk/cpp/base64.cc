@@ -55,27 +55,40 @@ bool Base64Decode(std::string_view text, std::string* out) {
   if (text.size() % 4 != 0) {
     return false;
   }
-  out->reserve(text.size() / 4 * 3);
-  for (size_t i = 0; i < text.size(); i += 4) {
-    const bool last = i + 4 == text.size();
-    int pad = 0;
-    if (last) {
-      pad = (text[i + 3] == '=') + (text[i + 2] == '=' && text[i + 3] == '=');
+  size_t pad = 0;
+  if (!text.empty() && text.back() == '=') {
+    pad = text[text.size() - 2] == '=' ? 2 : 1;
+  }
+  out->resize(text.size() / 4 * 3 - pad);
+  auto* o = reinterpret_cast<uint8_t*>(out->data());
+  const auto* in = reinterpret_cast<const uint8_t*>(text.data());
+  const size_t full = text.size() / 4 - (pad > 0 ? 1 : 0);
+  for (size_t g = 0; g < full; ++g, in += 4, o += 3) {
+    const int32_t v =
+        (kDecode[in[0]] << 18) | (kDecode[in[1]] << 12) | (kDecode[in[2]] << 6) | kDecode[in[3]];
+    if (v < 0) {  // some character was outside the alphabet (its entry is -1)
+      return false;
     }
-    uint32_t v = 0;
-    for (int k = 0; k < 4 - pad; ++k) {
-      const int8_t d = kDecode[static_cast<uint8_t>(text[i + k])];
-      if (d < 0) {
-        return false;
-      }
-      v |= static_cast<uint32_t>(d) << (18 - 6 * k);
+    o[0] = static_cast<uint8_t>(v >> 16);
+    o[1] = static_cast<uint8_t>(v >> 8);
+    o[2] = static_cast<uint8_t>(v);
+  }
+  if (pad > 0) {
+    const int8_t a = kDecode[in[0]];
+    const int8_t b = kDecode[in[1]];
+    const int8_t c = pad == 1 ? kDecode[in[2]] : 0;
+    if (a < 0 || b < 0 || c < 0) {
+      return false;
     }
-    out->push_back(static_cast<char>((v >> 16) & 0xff));
-    if (pad < 2) {
-      out->push_back(static_cast<char>((v >> 8) & 0xff));
+    const uint32_t v = (static_cast<uint32_t>(a) << 18) | (static_cast<uint32_t>(b) << 12) |
+                       (static_cast<uint32_t>(c) << 6);
+    // Canonical form: the bits after the last whole byte are zero.
+    if ((pad == 2 && (v & 0xffff) != 0) || (pad == 1 && (v & 0xff) != 0)) {
+      return false;
     }
-    if (pad < 1) {
-      out->push_back(static_cast<char>(v & 0xff));
+    o[0] = static_cast<uint8_t>(v >> 16);
+    if (pad == 1) {
+      o[1] = static_cast<uint8_t>(v >> 8);
     }
   }
   return true;

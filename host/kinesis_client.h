@@ -1,0 +1,37 @@
+// KinesisClient: a small blocking client of the Kinesis JSON 1.1 API, for the CLI verbs that talk
+// to a running host (`sluice streams|put|tail`). One keep-alive connection, reused.
+//
+// Not thread-safe: one client per thread.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "base/status.h"
+
+namespace sluice::host {
+
+// The endpoint the CLI talks to: $SLUICE_ENDPOINT, else http://127.0.0.1:4566.
+std::string DefaultEndpoint();
+
+class KinesisClient {
+ public:
+  explicit KinesisClient(std::string endpoint);
+  ~KinesisClient();
+  KinesisClient(const KinesisClient&) = delete;
+  KinesisClient& operator=(const KinesisClient&) = delete;
+
+  // Calls Kinesis_20131202.<operation>. Returns the response body as JSON ({} when empty), or:
+  // Unavailable when no host answers at the endpoint (the message says how to start one);
+  // InvalidArgument "<__type>: <message>" for an error the API returned; Internal otherwise.
+  Result<nlohmann::json> Call(const std::string& operation, const nlohmann::json& request);
+
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  const std::string endpoint_;
+  void* curl_;  // CURL*
+};
+
+}  // namespace sluice::host

@@ -1,0 +1,271 @@
+#include "stream/segment.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "base/files.h"
+#include "stream/record_frame.h"
+
+namespace sluice::stream {
+namespace {
+
+constexpr char kMagic[8] = {'S', 'L', 'U', 'I', 'C', 'E', 'L', 'G'};
+constexpr uint32_t kFormatVersion = 1;
+// One index entry per this many bytes of frames: a seek reads at most this much before the
+// record it wants.
+constexpr uint64_t kIndexIntervalBytes = 16 * 1024;
+constexpr size_t kRecoveryChunk = 1 << 20;
+
+std::string Header() {
+  std::string header(kSegmentHeaderSize, '\0');
+  std::memcpy(header.data(), kMagic, sizeof(kMagic));
+  std::memcpy(header.data() + 8, &kFormatVersion, sizeof(kFormatVersion));
+  return header;
+}
+
+Status WriteAll(int fd, std::string_view bytes, uint64_t offset, const std::string& path) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n =
+        ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return ErrnoStatus("write " + path);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+std::string DirOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+}  // namespace
+
+Segment::Segment(std::string path, int fd, uint64_t first_ordinal)
+    : path_(std::move(path)), fd_(fd), first_ordinal_(first_ordinal), end_ordinal_(first_ordinal) {}
+
+Segment::~Segment() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+  }
+}
+
+std::string Segment::FileName(uint64_t first_ordinal) {
+  char name[32];
+  snprintf(name, sizeof(name), "%020llu.log", static_cast<unsigned long long>(first_ordinal));
+  return name;
+}
+
+int64_t Segment::ParseFileName(std::string_view name) {
+  if (name.size() != 24 || name.substr(20) != ".log") {
+    return -1;
+  }
+  uint64_t value = 0;
+  for (size_t i = 0; i < 20; ++i) {
+    if (name[i] < '0' || name[i] > '9') {
+      return -1;
+    }
+    value = value * 10 + static_cast<uint64_t>(name[i] - '0');
+  }
+  return value > static_cast<uint64_t>(INT64_MAX) ? -1 : static_cast<int64_t>(value);
+}
+
+Result<std::unique_ptr<Segment>> Segment::Create(const std::string& dir, uint64_t first_ordinal) {
+  const std::string path = dir + "/" + FileName(first_ordinal);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return ErrnoStatus("create segment " + path);
+  }
+  std::unique_ptr<Segment> segment(new Segment(path, fd, first_ordinal));
+  SLUICE_RETURN_IF_ERROR(WriteAll(fd, Header(), 0, path));
+  SLUICE_RETURN_IF_ERROR(segment->Sync());
+  SLUICE_RETURN_IF_ERROR(SyncDirectory(dir));
+  return segment;
+}
+
+Result<std::unique_ptr<Segment>> Segment::Recover(const std::string& path, uint64_t first_ordinal,
+                                                  std::string* cut) {
+  cut->clear();
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    return ErrnoStatus("open segment " + path);
+  }
+  std::unique_ptr<Segment> segment(new Segment(path, fd, first_ordinal));
+  std::string header;
+  SLUICE_RETURN_IF_ERROR(segment->ReadAt(0, kSegmentHeaderSize, &header));
+  if (header != Header()) {
+    // A header cut short by a crash right after creation, or a file that is not a segment of
+    // this version: start it over empty. Only an empty or foreign file gets here.
+    *cut = "segment header missing or torn (" + std::to_string(header.size()) +
+           " bytes); the segment was reset to empty";
+    if (::ftruncate(fd, 0) != 0) {
+      return ErrnoStatus("truncate " + path);
+    }
+    SLUICE_RETURN_IF_ERROR(WriteAll(fd, Header(), 0, path));
+    SLUICE_RETURN_IF_ERROR(segment->Sync());
+    return segment;
+  }
+
+  // Scan every frame, committing the good ones as a writer would.
+  std::string chunk;
+  uint64_t offset = kSegmentHeaderSize;
+  size_t want = kRecoveryChunk;
+  std::string reason;
+  while (reason.empty()) {
+    SLUICE_RETURN_IF_ERROR(segment->ReadAt(offset, want, &chunk));
+    if (chunk.empty()) {
+      break;  // clean end of file
+    }
+    std::string_view rest(chunk);
+    size_t consumed = 0;
+    while (!rest.empty()) {
+      FrameView frame;
+      const FrameParse parse = ParseFrame(rest, &frame);
+      if (parse == FrameParse::kIncomplete) {
+        break;
+      }
+      if (parse == FrameParse::kCorrupt) {
+        reason = "a corrupt frame (bad size or checksum)";
+        break;
+      }
+      if (frame.ordinal != segment->end_ordinal_) {
+        reason = "a frame out of sequence (ordinal " + std::to_string(frame.ordinal) +
+                 ", expected " + std::to_string(segment->end_ordinal_) + ")";
+        break;
+      }
+      segment->Commit(rest.substr(0, frame.frame_size));
+      consumed += frame.frame_size;
+      rest.remove_prefix(frame.frame_size);
+    }
+    offset += consumed;
+    if (consumed == 0 && reason.empty()) {
+      // The frame at `offset` is bigger than the chunk: read it whole, unless the file ends first.
+      uint32_t frame_size = 0;
+      if (chunk.size() == want && chunk.size() >= 4) {
+        std::memcpy(&frame_size, chunk.data(), 4);
+      }
+      if (frame_size > want) {
+        want = frame_size;
+        continue;
+      }
+      reason = "a torn frame at the end of the file";
+    }
+    want = kRecoveryChunk;
+  }
+  const off_t file_size = ::lseek(fd, 0, SEEK_END);
+  if (file_size < 0) {
+    return ErrnoStatus("seek " + path);
+  }
+  if (static_cast<uint64_t>(file_size) > segment->size_) {
+    if (reason.empty()) {
+      reason = "a torn frame at the end of the file";
+    }
+    *cut = "cut " + std::to_string(static_cast<uint64_t>(file_size) - segment->size_) +
+           " bytes at offset " + std::to_string(segment->size_) + " after ordinal " +
+           (segment->empty() ? std::string("(none)") : std::to_string(segment->end_ordinal_ - 1)) +
+           ": " + reason;
+    if (::ftruncate(fd, static_cast<off_t>(segment->size_)) != 0) {
+      return ErrnoStatus("truncate " + path);
+    }
+    SLUICE_RETURN_IF_ERROR(segment->Sync());
+    SLUICE_RETURN_IF_ERROR(SyncDirectory(DirOf(path)));
+  }
+  return segment;
+}
+
+Status Segment::Write(std::string_view frames) {
+  Status status = WriteAll(fd_, frames, write_offset_, path_);
+  if (!status.ok()) {
+    // Leave no partial frame behind: a later write would land after it.
+    if (::ftruncate(fd_, static_cast<off_t>(write_offset_)) != 0) {
+      return Status(Code::kDataLoss,
+                    status.message() + ", and the segment could not be truncated back");
+    }
+    return status;
+  }
+  write_offset_ += frames.size();
+  return Status::Ok();
+}
+
+Status Segment::Sync() {
+  if (::fdatasync(fd_) != 0) {
+    return ErrnoStatus("fdatasync " + path_);
+  }
+  return Status::Ok();
+}
+
+void Segment::Commit(std::string_view frames) {
+  uint64_t offset = size_;
+  while (!frames.empty()) {
+    uint32_t frame_size = 0;
+    uint64_t ordinal = 0;
+    int64_t arrival_ms = 0;
+    std::memcpy(&frame_size, frames.data(), 4);
+    std::memcpy(&ordinal, frames.data() + 8, 8);
+    std::memcpy(&arrival_ms, frames.data() + 20, 8);
+    if (index_.empty() || offset - last_indexed_offset_ >= kIndexIntervalBytes) {
+      index_.push_back({ordinal, offset, arrival_ms});
+      last_indexed_offset_ = offset;
+    }
+    if (end_ordinal_ == first_ordinal_) {
+      first_arrival_ms_ = arrival_ms;
+    }
+    last_arrival_ms_ = arrival_ms;
+    end_ordinal_ = ordinal + 1;
+    offset += frame_size;
+    frames.remove_prefix(frame_size);
+  }
+  size_ = offset;
+  write_offset_ = std::max(write_offset_, size_);
+}
+
+Status Segment::ReadAt(uint64_t offset, size_t size, std::string* out) const {
+  out->resize(size);
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n =
+        ::pread(fd_, out->data() + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      return ErrnoStatus("read " + path_);
+    }
+    if (n == 0) {
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  out->resize(done);
+  return Status::Ok();
+}
+
+Segment::IndexEntry Segment::SeekOrdinal(uint64_t ordinal) const {
+  auto it = std::upper_bound(index_.begin(), index_.end(), ordinal,
+                             [](uint64_t o, const IndexEntry& e) { return o < e.ordinal; });
+  if (it == index_.begin()) {
+    return {first_ordinal_, kSegmentHeaderSize, first_arrival_ms_};
+  }
+  return *(it - 1);
+}
+
+Segment::IndexEntry Segment::SeekArrival(int64_t arrival_ms) const {
+  auto it = std::lower_bound(index_.begin(), index_.end(), arrival_ms,
+                             [](const IndexEntry& e, int64_t ms) { return e.arrival_ms < ms; });
+  if (it == index_.begin()) {
+    return {first_ordinal_, kSegmentHeaderSize, first_arrival_ms_};
+  }
+  return *(it - 1);
+}
+
+}  // namespace sluice::stream

@@ -1,0 +1,87 @@
+// Segment: one file of a shard's log, holding the frames (record_frame.h) of a contiguous run of
+// ordinals. The file is "<first ordinal, 20 digits>.log" and starts with a 16-byte header:
+// "SLUICELG", u32 format version (1), u32 zero.
+//
+// Thread-safety: ReadAt() and Sync() may run from any thread at any time. Everything else (the
+// bookkeeping: size, ordinals, arrival times, the sparse index) is guarded by the owning
+// ShardLog's mutex, and Write() is called by one writer at a time (the log's flusher).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace sluice::stream {
+
+inline constexpr size_t kSegmentHeaderSize = 16;
+
+class Segment {
+ public:
+  // A sparse index entry: the frame of `ordinal` starts at `offset`.
+  struct IndexEntry {
+    uint64_t ordinal = 0;
+    uint64_t offset = 0;
+    int64_t arrival_ms = 0;
+  };
+
+  ~Segment();
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+
+  // Creates an empty segment file in `dir` (and fsyncs the file and the directory).
+  static Result<std::unique_ptr<Segment>> Create(const std::string& dir, uint64_t first_ordinal);
+
+  // Opens an existing segment and checks every frame. At the first frame that is torn, corrupt
+  // or out of sequence, the file is cut (truncated and fsynced) after the last good frame, and
+  // *cut says what was cut and why; *cut stays empty when the whole file was good.
+  static Result<std::unique_ptr<Segment>> Recover(const std::string& path, uint64_t first_ordinal,
+                                                  std::string* cut);
+
+  static std::string FileName(uint64_t first_ordinal);
+  // The first ordinal named by a segment file name, or -1 if `name` is not one.
+  static int64_t ParseFileName(std::string_view name);
+
+  // Writes encoded frames at offset size() (the writer's view; they are not yet visible).
+  // On failure the file is truncated back, so the segment stays whole; DataLoss if even that
+  // failed and the segment must not be written again.
+  Status Write(std::string_view frames);
+  Status Sync();
+  // Makes frames already written visible: advances size and ordinals, indexes them.
+  void Commit(std::string_view frames);
+
+  // Reads up to `size` bytes at `offset` (fewer at end of file) into *out.
+  Status ReadAt(uint64_t offset, size_t size, std::string* out) const;
+
+  // The indexed entry at or before `ordinal` (header end for an empty segment).
+  IndexEntry SeekOrdinal(uint64_t ordinal) const;
+  // The last indexed entry whose arrival is before `arrival_ms` (or the first entry).
+  IndexEntry SeekArrival(int64_t arrival_ms) const;
+
+  const std::string& path() const { return path_; }
+  uint64_t first_ordinal() const { return first_ordinal_; }
+  uint64_t end_ordinal() const { return end_ordinal_; }  // one past the last record
+  bool empty() const { return end_ordinal_ == first_ordinal_; }
+  uint64_t size() const { return size_; }  // committed bytes, header included
+  int64_t first_arrival_ms() const { return first_arrival_ms_; }
+  int64_t last_arrival_ms() const { return last_arrival_ms_; }
+
+ private:
+  Segment(std::string path, int fd, uint64_t first_ordinal);
+
+  std::string path_;
+  int fd_ = -1;
+  uint64_t first_ordinal_ = 0;
+  uint64_t end_ordinal_ = 0;
+  uint64_t size_ = kSegmentHeaderSize;
+  uint64_t write_offset_ = kSegmentHeaderSize;  // the writer's end of file
+  int64_t first_arrival_ms_ = 0;
+  int64_t last_arrival_ms_ = 0;
+  uint64_t last_indexed_offset_ = 0;
+  std::vector<IndexEntry> index_;
+};
+
+}  // namespace sluice::stream

@@ -1,0 +1,431 @@
+#include "stream/shard_log.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <functional>
+
+#include "base/files.h"
+#include "base/log.h"
+#include "stream/record_frame.h"
+
+namespace sluice::stream {
+namespace {
+
+constexpr size_t kReadChunk = 256 * 1024;
+
+Status MakeDirectory(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return ErrnoStatus("create directory " + dir);
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<uint64_t>> ListSegments(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    return ErrnoStatus("open directory " + dir);
+  }
+  std::vector<uint64_t> firsts;
+  while (const dirent* entry = ::readdir(d)) {
+    const int64_t first = Segment::ParseFileName(entry->d_name);
+    if (first >= 0) {
+      firsts.push_back(static_cast<uint64_t>(first));
+    }
+  }
+  ::closedir(d);
+  std::sort(firsts.begin(), firsts.end());
+  return firsts;
+}
+
+// Calls `visit` for each whole frame of `segment` from `offset` up to `end_offset` (committed
+// bytes), until it returns false. DataLoss if a committed frame does not parse.
+Status ScanFrames(const Segment& segment, uint64_t offset, uint64_t end_offset,
+                  const std::function<bool(const FrameView&)>& visit) {
+  std::string chunk;
+  size_t want = kReadChunk;
+  while (offset < end_offset) {
+    SLUICE_RETURN_IF_ERROR(
+        segment.ReadAt(offset, std::min<uint64_t>(want, end_offset - offset), &chunk));
+    std::string_view rest(chunk);
+    size_t consumed = 0;
+    while (!rest.empty()) {
+      FrameView frame;
+      const FrameParse parse = ParseFrame(rest, &frame);
+      if (parse == FrameParse::kIncomplete) {
+        break;
+      }
+      if (parse == FrameParse::kCorrupt) {
+        return Status(Code::kDataLoss, "corrupt frame in " + segment.path() + " at offset " +
+                                           std::to_string(offset + consumed));
+      }
+      if (!visit(frame)) {
+        return Status::Ok();
+      }
+      consumed += frame.frame_size;
+      rest.remove_prefix(frame.frame_size);
+    }
+    if (consumed == 0) {
+      uint32_t frame_size = 0;
+      if (chunk.size() >= 4) {
+        std::memcpy(&frame_size, chunk.data(), 4);
+      }
+      if (frame_size <= want || offset + frame_size > end_offset) {
+        return Status(Code::kDataLoss, "truncated frame in " + segment.path() + " at offset " +
+                                           std::to_string(offset));
+      }
+      want = frame_size;
+      continue;
+    }
+    offset += consumed;
+    want = kReadChunk;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+ShardLog::ShardLog(std::string dir, uint32_t generation, bool closed,
+                   const ShardLogOptions& options, Clock* clock)
+    : dir_(std::move(dir)),
+      generation_(generation),
+      options_(options),
+      clock_(clock),
+      closed_(closed) {}
+
+ShardLog::~ShardLog() = default;
+
+Result<std::unique_ptr<ShardLog>> ShardLog::Open(const std::string& dir, uint32_t generation,
+                                                 bool closed, const ShardLogOptions& options,
+                                                 Clock* clock) {
+  SLUICE_RETURN_IF_ERROR(MakeDirectory(dir));
+  std::unique_ptr<ShardLog> log(new ShardLog(dir, generation, closed, options, clock));
+  Result<std::vector<uint64_t>> firsts = ListSegments(dir);
+  if (!firsts.ok()) {
+    return firsts.status();
+  }
+  // The log is the longest whole prefix: recovery stops at the first segment that had to be cut
+  // or that does not continue its predecessor, and sets the rest aside (never deletes them).
+  size_t kept = 0;
+  for (; kept < firsts->size(); ++kept) {
+    const uint64_t first = (*firsts)[kept];
+    if (!log->segments_.empty() && first != log->segments_.rbegin()->second->end_ordinal()) {
+      LogError("stream", dir + ": segment " + Segment::FileName(first) +
+                             " does not continue the log (expected ordinal " +
+                             std::to_string(log->segments_.rbegin()->second->end_ordinal()) + ")");
+      break;
+    }
+    std::string cut;
+    Result<std::unique_ptr<Segment>> segment =
+        Segment::Recover(dir + "/" + Segment::FileName(first), first, &cut);
+    if (!segment.ok()) {
+      return segment.status();
+    }
+    log->segments_[first] = std::move(*segment);
+    if (!cut.empty()) {
+      LogWarning("stream", dir + "/" + Segment::FileName(first) + ": recovery " + cut);
+      ++kept;
+      break;
+    }
+  }
+  if (kept < firsts->size()) {
+    const std::string aside = dir + "/set-aside-" + std::to_string(clock->UnixMillis());
+    SLUICE_RETURN_IF_ERROR(MakeDirectory(aside));
+    for (size_t i = kept; i < firsts->size(); ++i) {
+      const std::string name = Segment::FileName((*firsts)[i]);
+      if (::rename((dir + "/" + name).c_str(), (aside + "/" + name).c_str()) != 0) {
+        return ErrnoStatus("move " + name + " to " + aside);
+      }
+      LogError("stream", dir + "/" + name + " no longer follows the log after recovery; moved to " +
+                             aside + " for inspection");
+    }
+    SLUICE_RETURN_IF_ERROR(SyncDirectory(dir));
+  }
+  if (log->segments_.empty()) {
+    Result<std::unique_ptr<Segment>> segment = Segment::Create(dir, 0);
+    if (!segment.ok()) {
+      return segment.status();
+    }
+    log->segments_[0] = std::move(*segment);
+  }
+  log->trim_horizon_ = log->segments_.begin()->first;
+  log->next_ordinal_ = log->segments_.rbegin()->second->end_ordinal();
+  log->committed_ordinal_ = log->next_ordinal_;
+  for (const auto& [first, segment] : log->segments_) {
+    if (!segment->empty()) {
+      log->last_staged_arrival_ms_ = segment->last_arrival_ms();
+    }
+  }
+  return log;
+}
+
+Result<ShardLog::Ticket> ShardLog::Stage(std::span<const RecordInput> records) {
+  std::lock_guard lock(mu_);
+  if (!failed_.ok()) {
+    return Unavailable("shard log " + dir_ + " cannot be written: " + failed_.message());
+  }
+  if (closed_) {
+    return FailedPrecondition("shard is closed");
+  }
+  Ticket ticket;
+  ticket.arrival_ms = std::max(clock_->UnixMillis(), last_staged_arrival_ms_);
+  last_staged_arrival_ms_ = ticket.arrival_ms;
+  ticket.first_ordinal = next_ordinal_;
+  for (const RecordInput& record : records) {
+    AppendFrame(&staged_, next_ordinal_++, generation_, ticket.arrival_ms, record.partition_key,
+                record.data);
+  }
+  ticket.end_ordinal = next_ordinal_;
+  ticket.failure_epoch = failure_epoch_;
+  return ticket;
+}
+
+Status ShardLog::WaitDurable(const Ticket& ticket) {
+  std::unique_lock lock(mu_);
+  while (true) {
+    if (ticket.failure_epoch != failure_epoch_) {
+      return Unavailable("the write of these records failed; see the host log");
+    }
+    if (committed_ordinal_ >= ticket.end_ordinal) {
+      return Status::Ok();
+    }
+    if (!flushing_) {
+      Flush(lock);  // a failure shows up as a new failure epoch
+      continue;
+    }
+    committed_cv_.wait(lock);
+  }
+}
+
+void ShardLog::Flush(std::unique_lock<std::mutex>& lock) {
+  flushing_ = true;
+  std::string batch;
+  batch.swap(staged_);
+  const uint64_t batch_first = committed_ordinal_;
+  const uint64_t batch_end = next_ordinal_;
+  std::shared_ptr<Segment> active = segments_.rbegin()->second;
+  const bool roll = !active->empty() && (active->size() >= options_.segment_max_bytes ||
+                                         clock_->UnixMillis() - active->first_arrival_ms() >=
+                                             options_.segment_max_age_ms);
+  lock.unlock();
+
+  Status status;
+  std::shared_ptr<Segment> target = active;
+  if (roll) {
+    Result<std::unique_ptr<Segment>> created = Segment::Create(dir_, batch_first);
+    if (created.ok()) {
+      target = std::move(*created);
+    } else {
+      status = created.status();
+    }
+  }
+  if (status.ok()) {
+    status = target->Write(batch);
+  }
+  if (status.ok() && options_.durability == Durability::kFsync) {
+    status = target->Sync();
+  }
+
+  lock.lock();
+  if (status.ok()) {
+    if (roll) {
+      segments_[batch_first] = target;
+    }
+    target->Commit(batch);
+    committed_ordinal_ = batch_end;
+  } else {
+    // Drop this batch and everything staged behind it: ordinals stay dense, and every waiter
+    // whose records were dropped sees the new epoch and fails.
+    LogError("stream", dir_ + ": write failed, " + std::to_string(next_ordinal_ - batch_first) +
+                           " records were not stored: " + status.message());
+    ++failure_epoch_;
+    staged_.clear();
+    next_ordinal_ = committed_ordinal_;
+    if (status.code() == Code::kDataLoss) {
+      failed_ = status;
+    }
+  }
+  flushing_ = false;
+  committed_cv_.notify_all();
+}
+
+std::shared_ptr<Segment> ShardLog::SegmentFor(uint64_t ordinal) const {
+  auto it = segments_.upper_bound(ordinal);
+  if (it == segments_.begin()) {
+    return nullptr;
+  }
+  return std::prev(it)->second;
+}
+
+Result<ShardLog::ReadResult> ShardLog::Read(uint64_t from_ordinal, size_t max_records,
+                                            size_t max_bytes) const {
+  ReadResult result;
+  uint64_t position;
+  {
+    std::lock_guard lock(mu_);
+    position = std::max(from_ordinal, trim_horizon_);
+  }
+  size_t bytes = 0;
+  bool full = false;
+  while (!full && result.records.size() < max_records) {
+    std::shared_ptr<Segment> segment;
+    Segment::IndexEntry entry;
+    uint64_t segment_size = 0;
+    uint64_t segment_end = 0;
+    {
+      std::lock_guard lock(mu_);
+      position = std::max(position, trim_horizon_);
+      if (position >= committed_ordinal_) {
+        break;
+      }
+      segment = SegmentFor(position);
+      if (segment == nullptr) {
+        return Internal("no segment holds ordinal " + std::to_string(position) + " in " + dir_);
+      }
+      entry = segment->SeekOrdinal(position);
+      segment_size = segment->size();
+      segment_end = segment->end_ordinal();
+    }
+    SLUICE_RETURN_IF_ERROR(
+        ScanFrames(*segment, entry.offset, segment_size, [&](const FrameView& frame) {
+          if (frame.ordinal < position) {
+            return true;
+          }
+          if (result.records.size() >= max_records ||
+              (!result.records.empty() && bytes + frame.data.size() > max_bytes)) {
+            full = true;
+            return false;
+          }
+          bytes += frame.data.size();
+          result.records.push_back({frame.ordinal, frame.generation, frame.arrival_ms,
+                                    std::string(frame.partition_key), std::string(frame.data)});
+          position = frame.ordinal + 1;
+          return true;
+        }));
+    if (!full && result.records.size() < max_records && position < segment_end) {
+      return Status(Code::kDataLoss, "segment " + segment->path() + " ends before ordinal " +
+                                         std::to_string(segment_end));
+    }
+  }
+  std::lock_guard lock(mu_);
+  result.next_ordinal = position;
+  result.end_of_shard =
+      closed_ && position >= committed_ordinal_ && next_ordinal_ == committed_ordinal_;
+  return result;
+}
+
+bool ShardLog::WaitForRecords(uint64_t ordinal,
+                              std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock lock(mu_);
+  return committed_cv_.wait_until(lock, deadline, [&] {
+    return committed_ordinal_ > ordinal || (closed_ && committed_ordinal_ == next_ordinal_);
+  });
+}
+
+uint64_t ShardLog::OrdinalAtOrAfter(int64_t arrival_ms) const {
+  std::shared_ptr<Segment> segment;
+  Segment::IndexEntry entry;
+  uint64_t segment_size = 0;
+  uint64_t answer;
+  {
+    std::lock_guard lock(mu_);
+    answer = committed_ordinal_;
+    for (const auto& [first, candidate] : segments_) {
+      if (!candidate->empty() && candidate->last_arrival_ms() >= arrival_ms) {
+        segment = candidate;
+        break;
+      }
+    }
+    if (segment == nullptr) {
+      return answer;
+    }
+    if (segment->first_arrival_ms() >= arrival_ms) {
+      return segment->first_ordinal();
+    }
+    entry = segment->SeekArrival(arrival_ms);
+    segment_size = segment->size();
+  }
+  const Status status =
+      ScanFrames(*segment, entry.offset, segment_size, [&](const FrameView& frame) {
+        if (frame.arrival_ms >= arrival_ms) {
+          answer = frame.ordinal;
+          return false;
+        }
+        return true;
+      });
+  if (!status.ok()) {
+    LogError("stream", status.message());
+  }
+  return answer;
+}
+
+void ShardLog::Close() {
+  std::lock_guard lock(mu_);
+  closed_ = true;
+  committed_cv_.notify_all();
+}
+
+Result<int> ShardLog::TrimBefore(int64_t cutoff_ms) {
+  std::lock_guard lock(mu_);
+  int removed = 0;
+  while (!segments_.empty()) {
+    const std::shared_ptr<Segment> oldest = segments_.begin()->second;
+    if (oldest->empty() || oldest->last_arrival_ms() >= cutoff_ms) {
+      break;
+    }
+    if (segments_.size() == 1) {
+      // The active segment expired whole: start an empty one at the end first, so that the log
+      // always remembers its next ordinal. Not while a write is under way.
+      if (flushing_ || !staged_.empty()) {
+        break;
+      }
+      Result<std::unique_ptr<Segment>> fresh = Segment::Create(dir_, committed_ordinal_);
+      if (!fresh.ok()) {
+        return fresh.status();
+      }
+      segments_[committed_ordinal_] = std::move(*fresh);
+    }
+    if (::unlink(oldest->path().c_str()) != 0) {
+      return ErrnoStatus("remove expired segment " + oldest->path());
+    }
+    segments_.erase(segments_.begin());
+    ++removed;
+  }
+  if (removed > 0) {
+    trim_horizon_ = segments_.begin()->first;
+    SLUICE_RETURN_IF_ERROR(SyncDirectory(dir_));
+    committed_cv_.notify_all();
+  }
+  return removed;
+}
+
+uint64_t ShardLog::trim_horizon() const {
+  std::lock_guard lock(mu_);
+  return trim_horizon_;
+}
+
+uint64_t ShardLog::end_ordinal() const {
+  std::lock_guard lock(mu_);
+  return committed_ordinal_;
+}
+
+int64_t ShardLog::last_arrival_ms() const {
+  std::lock_guard lock(mu_);
+  for (auto it = segments_.rbegin(); it != segments_.rend(); ++it) {
+    if (!it->second->empty()) {
+      return it->second->last_arrival_ms();
+    }
+  }
+  return 0;
+}
+
+bool ShardLog::closed() const {
+  std::lock_guard lock(mu_);
+  return closed_;
+}
+
+}  // namespace sluice::stream
