@@ -139,7 +139,16 @@ int HttpServer::Serve(MHD_Connection* connection, const char* url, const char* m
     return Send(connection, std::move(response));
   }
   const HttpRequest request(connection, method, url, std::move(exchange->body));
-  return Send(connection, server->handler_(request));
+  HttpResponse response;
+  try {
+    response = server->handler_(request);
+  } catch (const std::exception& e) {
+    // Handlers return errors as responses; this is the last line that keeps the host up.
+    LogError("http", std::string("handler failed: ") + e.what());
+    response.status = 500;
+    response.body = "{\"__type\":\"InternalFailure\",\"message\":\"internal error\"}";
+  }
+  return Send(connection, std::move(response));
 }
 
 }  // namespace sluice::host

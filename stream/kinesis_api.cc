@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "sluice/base64.h"
 #include "stream/resume_token.h"
+#include "stream/shard_reader.h"
 
 namespace sluice::stream {
 namespace {
@@ -681,12 +682,12 @@ std::string KinesisApi::Call::GetShardIterator() {
   }
   const ShardLog& log = **found;
   const int64_t now = store_.clock().UnixMillis();
-  uint64_t ordinal = 0;
-  if (type == "TRIM_HORIZON") {
-    ordinal = log.trim_horizon();
-  } else if (type == "LATEST") {
-    ordinal = log.end_ordinal();
+  StartingPosition position = StartingPosition::kTrimHorizon;
+  std::optional<SequenceNumber> number;
+  if (type == "LATEST") {
+    position = StartingPosition::kLatest;
   } else if (type == "AT_TIMESTAMP") {
+    position = StartingPosition::kAtTimestamp;
     if (!timestamp_ms) {
       Fail("InvalidArgumentException",
            "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current "
@@ -699,51 +700,35 @@ std::string KinesisApi::Call::GetShardIterator() {
                std::to_string(*timestamp_ms) +
                ", currentTimestampInMillis: " + std::to_string(now));
     }
-    ordinal = log.OrdinalAtOrAfter(*timestamp_ms);
-  } else {
-    std::optional<SequenceNumber> number = SequenceNumber::Parse(*sequence);
-    if (!number) {
-      if (!ParseDecimal(*sequence)) {
-        FailValidation(*sequence, "startingSequenceNumber",
-                       "satisfy regular expression pattern: 0|([1-9]\\d{0,128})");
-      }
-      Fail("InvalidArgumentException", "StartingSequenceNumber " + std::string(*sequence) +
-                                           " used in GetShardIterator on "
-                                           "shard " +
-                                           ShardIdString(shard_index) + " in stream " + name +
-                                           " under account " + options_.account_id +
-                                           " is invalid.");
+  } else if (by_sequence) {
+    position = type == "AT_SEQUENCE_NUMBER" ? StartingPosition::kAtSequenceNumber
+                                            : StartingPosition::kAfterSequenceNumber;
+    number = SequenceNumber::Parse(*sequence);
+    if (!number && !ParseDecimal(*sequence)) {
+      FailValidation(*sequence, "startingSequenceNumber",
+                     "satisfy regular expression pattern: 0|([1-9]\\d{0,128})");
     }
-    if (number->shard_index != shard_index) {
+    if (number && number->shard_index != shard_index) {
       Fail("InvalidArgumentException",
            "Invalid StartingSequenceNumber. It encodes " + ShardIdString(number->shard_index) +
                ", while it was used in a call to a shard with " + ShardIdString(shard_index));
     }
-    if (number->ordinal > log.end_ordinal() || number->generation > log.generation()) {
-      Fail("InvalidArgumentException", "StartingSequenceNumber " + std::string(*sequence) +
-                                           " used in GetShardIterator on "
-                                           "shard " +
-                                           ShardIdString(shard_index) + " in stream " + name +
-                                           " under account " + options_.account_id +
-                                           " is invalid because it did not come from this stream.");
-    }
-    ordinal = number->ordinal;
-    if (type == "AFTER_SEQUENCE_NUMBER") {
-      // Past the record, unless a crash cut that record off and a later generation took its
-      // ordinal: then the record now there is one the caller has not seen.
-      Result<ShardLog::ReadResult> at = log.Read(ordinal, 1, 1);
-      const bool replaced = at.ok() && !at->records.empty() && at->records[0].ordinal == ordinal &&
-                            at->records[0].generation > number->generation;
-      if (!replaced) {
-        ++ordinal;
-      }
-    }
+  }
+  Result<uint64_t> ordinal =
+      number || !by_sequence
+          ? ResolveStartingPosition(log, shard_index, position, number, timestamp_ms)
+          : Result<uint64_t>(InvalidArgument("not a sequence number of this stream"));
+  if (!ordinal.ok()) {
+    Fail("InvalidArgumentException",
+         "StartingSequenceNumber " + std::string(sequence.value_or("")) +
+             " used in GetShardIterator on shard " + ShardIdString(shard_index) + " in stream " +
+             name + " under account " + options_.account_id + " is invalid.");
   }
   ResumeToken token;
   token.stream_name = name;
   token.stream_created_ms = metadata.created_ms;
   token.shard_index = shard_index;
-  token.ordinal = ordinal;
+  token.ordinal = *ordinal;
   token.issued_ms = now;
   json out = {{"ShardIterator", token.Encode()}};
   return out.dump();

@@ -70,14 +70,20 @@ int64_t Segment::ParseFileName(std::string_view name) {
   if (name.size() != 24 || name.substr(20) != ".log") {
     return -1;
   }
-  uint64_t value = 0;
+  // 20 digits can exceed even UINT64_MAX: stop as soon as the value passes INT64_MAX, before
+  // it could wrap around to a small number.
+  int64_t value = 0;
   for (size_t i = 0; i < 20; ++i) {
     if (name[i] < '0' || name[i] > '9') {
       return -1;
     }
-    value = value * 10 + static_cast<uint64_t>(name[i] - '0');
+    const int64_t digit = name[i] - '0';
+    if (value > (INT64_MAX - digit) / 10) {
+      return -1;
+    }
+    value = value * 10 + digit;
   }
-  return value > static_cast<uint64_t>(INT64_MAX) ? -1 : static_cast<int64_t>(value);
+  return value;
 }
 
 Result<std::unique_ptr<Segment>> Segment::Create(const std::string& dir, uint64_t first_ordinal) {

@@ -357,8 +357,16 @@ Status StreamStore::SplitShard(const std::string& name, uint32_t shard_index,
     return found.status();
   }
   std::lock_guard store_lock(mu_);  // the shard limit counts every stream
+  // Counted before taking this stream's lock, which is then held from the checks to the change:
+  // unlocking in between let a MergeShards close the parent after it was checked, and the split
+  // then added children overlapping the merge's child. While mu_ is held no stream is created
+  // and no other split runs; a merge meanwhile only lowers the count.
+  const uint32_t open = OpenShardCount();
   Stream& stream = **found;
   std::unique_lock lock(stream.mu);
+  if (stream.deleted) {
+    return NotFound("stream " + name + " not found");
+  }
   if (shard_index >= stream.metadata.shards.size()) {
     return NotFound("shard " + ShardIdString(shard_index) + " in stream " + name +
                     " does not exist");
@@ -375,9 +383,6 @@ Status StreamStore::SplitShard(const std::string& name, uint32_t shard_index,
                            ToDecimal(parent.range.start) + " and less than its EndingHashKey " +
                            ToDecimal(parent.range.end));
   }
-  lock.unlock();
-  const uint32_t open = OpenShardCount();
-  lock.lock();
   if (open + 1 > options_.shard_limit) {
     return ResourceExhausted("this host allows " + std::to_string(options_.shard_limit) +
                              " open shards and " + std::to_string(open) + " are open");
@@ -401,6 +406,9 @@ Status StreamStore::MergeShards(const std::string& name, uint32_t shard_index,
   }
   Stream& stream = **found;
   std::unique_lock lock(stream.mu);
+  if (stream.deleted) {
+    return NotFound("stream " + name + " not found");
+  }
   for (const uint32_t index : {shard_index, adjacent_index}) {
     if (index >= stream.metadata.shards.size()) {
       return NotFound("shard " + ShardIdString(index) + " in stream " + name + " does not exist");
@@ -442,6 +450,9 @@ Status StreamStore::SetRetention(const std::string& name, int32_t hours) {
   }
   Stream& stream = **found;
   std::unique_lock lock(stream.mu);
+  if (stream.deleted) {
+    return NotFound("stream " + name + " not found");
+  }
   StreamMetadata next = stream.metadata;
   next.retention_hours = hours;
   SLUICE_RETURN_IF_ERROR(WriteFileAtomically(stream.dir + "/" + kMetadataFile, next.ToJson()));
