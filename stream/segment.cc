@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "base/files.h"
+#include "base/random.h"
 #include "stream/record_frame.h"
 
 namespace sluice::stream {
@@ -110,8 +111,23 @@ Result<std::unique_ptr<Segment>> Segment::Recover(const std::string& path, uint6
   std::string header;
   SLUICE_RETURN_IF_ERROR(segment->ReadAt(0, kSegmentHeaderSize, &header));
   if (header != Header()) {
-    // A header cut short by a crash right after creation, or a file that is not a segment of
-    // this version: start it over empty. Only an empty or foreign file gets here.
+    const off_t file_size = ::lseek(fd, 0, SEEK_END);
+    if (file_size > static_cast<off_t>(kSegmentHeaderSize)) {
+      // A damaged header in front of records: keep the file for inspection and start this
+      // segment over empty (recovery then sets the later segments aside too).
+      const std::string kept = path + ".bad-header-" + RandomHex(4);
+      if (::rename(path.c_str(), kept.c_str()) != 0) {
+        return ErrnoStatus("move " + path + " aside");
+      }
+      segment.reset();
+      Result<std::unique_ptr<Segment>> fresh = Create(DirOf(path), first_ordinal);
+      if (fresh.ok()) {
+        *cut = "segment header is damaged; the file (" + std::to_string(file_size) +
+               " bytes) was moved to " + kept + " and the segment started over empty";
+      }
+      return fresh;
+    }
+    // A header cut short by a crash right after creation: start the segment over.
     *cut = "segment header missing or torn (" + std::to_string(header.size()) +
            " bytes); the segment was reset to empty";
     if (::ftruncate(fd, 0) != 0) {
@@ -190,6 +206,17 @@ Result<std::unique_ptr<Segment>> Segment::Recover(const std::string& path, uint6
 }
 
 Status Segment::Write(std::string_view frames) {
+  if (write_offset_ != size_) {
+    // A write that succeeded but was never committed (its sync failed) lies after the
+    // committed frames. These frames reuse its ordinals, so they go in its place; left there,
+    // readers (who read from the committed end) would see its bytes as these records, and
+    // recovery would keep it and cut these.
+    if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+      return Status(Code::kDataLoss,
+                    ErrnoStatus("truncate " + path_).message() + " to drop an uncommitted write");
+    }
+    write_offset_ = size_;
+  }
   Status status = WriteAll(fd_, frames, write_offset_, path_);
   if (!status.ok()) {
     // Leave no partial frame behind: a later write would land after it.

@@ -11,6 +11,7 @@
 
 #include "base/files.h"
 #include "base/log.h"
+#include "base/random.h"
 #include "stream/record_frame.h"
 
 namespace sluice::stream {
@@ -133,7 +134,8 @@ Result<std::unique_ptr<ShardLog>> ShardLog::Open(const std::string& dir, uint32_
     }
   }
   if (kept < firsts->size()) {
-    const std::string aside = dir + "/set-aside-" + std::to_string(clock->UnixMillis());
+    const std::string aside =
+        dir + "/set-aside-" + std::to_string(clock->UnixMillis()) + "-" + RandomHex(4);
     SLUICE_RETURN_IF_ERROR(MakeDirectory(aside));
     for (size_t i = kept; i < firsts->size(); ++i) {
       const std::string name = Segment::FileName((*firsts)[i]);
@@ -164,6 +166,17 @@ Result<std::unique_ptr<ShardLog>> ShardLog::Open(const std::string& dir, uint32_
 }
 
 Result<ShardLog::Ticket> ShardLog::Stage(std::span<const RecordInput> records) {
+  // The frame has 16 bits for the key size and kMaxFrameSize bounds the whole frame: a record
+  // beyond either would be written as a frame that never parses, which every later read of the
+  // segment reports as data loss and recovery cuts, with every record after it.
+  for (const RecordInput& record : records) {
+    if (record.partition_key.size() > UINT16_MAX ||
+        record.data.size() > kMaxFrameSize - kFrameHeaderSize - record.partition_key.size()) {
+      return InvalidArgument("record too large for a frame: partition key " +
+                             std::to_string(record.partition_key.size()) + " bytes, data " +
+                             std::to_string(record.data.size()) + " bytes");
+    }
+  }
   std::lock_guard lock(mu_);
   if (!failed_.ok()) {
     return Unavailable("shard log " + dir_ + " cannot be written: " + failed_.message());
@@ -238,6 +251,12 @@ void ShardLog::Flush(std::unique_lock<std::mutex>& lock) {
     target->Commit(batch);
     committed_ordinal_ = batch_end;
   } else {
+    if (roll) {
+      // The new segment holds no committed record. Left behind, and not recreated by the next
+      // roll (which may start at a later ordinal), it would break the chain of segments at the
+      // next open and set every later segment aside.
+      ::unlink((dir_ + "/" + Segment::FileName(batch_first)).c_str());
+    }
     // Drop this batch and everything staged behind it: ordinals stay dense, and every waiter
     // whose records were dropped sees the new epoch and fails.
     LogError("stream", dir_ + ": write failed, " + std::to_string(next_ordinal_ - batch_first) +

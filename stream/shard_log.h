@@ -84,7 +84,8 @@ class ShardLog {
   ~ShardLog();
 
   // Assigns ordinals and an arrival time to `records` and queues them for the next write.
-  // FailedPrecondition if the log is closed, Unavailable if it failed.
+  // FailedPrecondition if the log is closed, Unavailable if it failed, InvalidArgument if a
+  // record cannot fit a frame (a partition key over 65535 bytes or data near 16 MiB).
   Result<Ticket> Stage(std::span<const RecordInput> records);
   // Blocks until the ticket's records are committed. An error means none of them were.
   Status WaitDurable(const Ticket& ticket);

@@ -228,25 +228,27 @@ Status StreamStore::CreateStream(const std::string& name, uint32_t shard_count) 
 }
 
 Status StreamStore::DeleteStream(const std::string& name) {
-  std::shared_ptr<Stream> stream;
+  const std::string trash =
+      streams_dir_ + "/deleted-" + std::to_string(clock_->UnixMillis()) + "-" + RandomHex(4);
   {
+    // The directory moves out of the way before the name is free again. Renaming it after
+    // releasing mu_ let a CreateStream of the same name run in between, and the rename then
+    // moved the new stream's directory to the trash.
     std::lock_guard lock(mu_);
     auto it = streams_.find(name);
     if (it == streams_.end()) {
       return NotFound("stream " + name + " not found");
     }
-    stream = it->second;
+    const std::shared_ptr<Stream> stream = it->second;
+    std::unique_lock stream_lock(stream->mu);
+    if (::rename(stream->dir.c_str(), trash.c_str()) != 0) {
+      return ErrnoStatus("move " + stream->dir + " to " + trash);
+    }
+    stream->deleted = true;
+    for (auto& [index, log] : stream->logs) {
+      log->Close();  // wakes waiting readers; they see the end
+    }
     streams_.erase(it);
-  }
-  std::unique_lock stream_lock(stream->mu);
-  stream->deleted = true;
-  for (auto& [index, log] : stream->logs) {
-    log->Close();  // wakes waiting readers; they see the end
-  }
-  const std::string trash =
-      streams_dir_ + "/deleted-" + std::to_string(clock_->UnixMillis()) + "-" + RandomHex(4);
-  if (::rename(stream->dir.c_str(), trash.c_str()) != 0) {
-    return ErrnoStatus("move " + stream->dir + " to " + trash);
   }
   SLUICE_RETURN_IF_ERROR(SyncDirectory(streams_dir_));
   return RemoveTree(trash);
@@ -485,6 +487,9 @@ void StreamStore::EnforceRetention() {
   }
   for (const std::shared_ptr<Stream>& stream : streams) {
     std::shared_lock lock(stream->mu);
+    if (stream->deleted) {
+      continue;  // its files are gone
+    }
     const int64_t cutoff =
         clock_->UnixMillis() - int64_t{stream->metadata.retention_hours} * 3600 * 1000;
     for (const auto& [index, log] : stream->logs) {
