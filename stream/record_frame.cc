@@ -57,6 +57,7 @@ FrameParse ParseFrame(std::string_view bytes, FrameView* frame) {
       Get<uint32_t>(p + 4) != Crc32c(p + 8, frame_size - 8)) {
     return FrameParse::kCorrupt;
   }
+  frame->bytes = bytes.substr(0, frame_size);
   frame->frame_size = frame_size;
   frame->ordinal = Get<uint64_t>(p + 8);
   frame->generation = Get<uint32_t>(p + 16);

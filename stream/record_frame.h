@@ -29,6 +29,7 @@ inline constexpr uint32_t kMaxFrameSize = 16u << 20;
 
 // A record as stored: what readers get back. The views point into the buffer that was parsed.
 struct FrameView {
+  std::string_view bytes;  // the whole frame
   uint32_t frame_size = 0;
   uint64_t ordinal = 0;
   uint32_t generation = 0;

@@ -20,7 +20,7 @@ constexpr uint32_t kFormatVersion = 1;
 // One index entry per this many bytes of frames: a seek reads at most this much before the
 // record it wants.
 constexpr uint64_t kIndexIntervalBytes = 16 * 1024;
-constexpr size_t kRecoveryChunk = 1 << 20;
+constexpr size_t kScanChunk = 256 * 1024;
 
 std::string Header() {
   std::string header(kSegmentHeaderSize, '\0');
@@ -139,59 +139,30 @@ Result<std::unique_ptr<Segment>> Segment::Recover(const std::string& path, uint6
   }
 
   // Scan every frame, committing the good ones as a writer would.
-  std::string chunk;
-  uint64_t offset = kSegmentHeaderSize;
-  size_t want = kRecoveryChunk;
-  std::string reason;
-  while (reason.empty()) {
-    SLUICE_RETURN_IF_ERROR(segment->ReadAt(offset, want, &chunk));
-    if (chunk.empty()) {
-      break;  // clean end of file
-    }
-    std::string_view rest(chunk);
-    size_t consumed = 0;
-    while (!rest.empty()) {
-      FrameView frame;
-      const FrameParse parse = ParseFrame(rest, &frame);
-      if (parse == FrameParse::kIncomplete) {
-        break;
-      }
-      if (parse == FrameParse::kCorrupt) {
-        reason = "a corrupt frame (bad size or checksum)";
-        break;
-      }
-      if (frame.ordinal != segment->end_ordinal_) {
-        reason = "a frame out of sequence (ordinal " + std::to_string(frame.ordinal) +
-                 ", expected " + std::to_string(segment->end_ordinal_) + ")";
-        break;
-      }
-      segment->Commit(rest.substr(0, frame.frame_size));
-      consumed += frame.frame_size;
-      rest.remove_prefix(frame.frame_size);
-    }
-    offset += consumed;
-    if (consumed == 0 && reason.empty()) {
-      // The frame at `offset` is bigger than the chunk: read it whole, unless the file ends first.
-      uint32_t frame_size = 0;
-      if (chunk.size() == want && chunk.size() >= 4) {
-        std::memcpy(&frame_size, chunk.data(), 4);
-      }
-      if (frame_size > want) {
-        want = frame_size;
-        continue;
-      }
-      reason = "a torn frame at the end of the file";
-    }
-    want = kRecoveryChunk;
-  }
   const off_t file_size = ::lseek(fd, 0, SEEK_END);
   if (file_size < 0) {
     return ErrnoStatus("seek " + path);
   }
+  std::string reason;
+  Result<ScanStop> stop = segment->Scan(
+      kSegmentHeaderSize, static_cast<uint64_t>(file_size), [&](const FrameView& frame) {
+        if (frame.ordinal != segment->end_ordinal_) {
+          reason = "a frame out of sequence (ordinal " + std::to_string(frame.ordinal) +
+                   ", expected " + std::to_string(segment->end_ordinal_) + ")";
+          return false;
+        }
+        segment->Commit(frame.bytes);
+        return true;
+      });
+  if (!stop.ok()) {
+    return stop.status();
+  }
+  if (*stop == ScanStop::kTorn) {
+    reason = "a torn frame at the end of the file";
+  } else if (*stop == ScanStop::kCorrupt) {
+    reason = "a corrupt frame (bad size or checksum)";
+  }
   if (static_cast<uint64_t>(file_size) > segment->size_) {
-    if (reason.empty()) {
-      reason = "a torn frame at the end of the file";
-    }
     *cut = "cut " + std::to_string(static_cast<uint64_t>(file_size) - segment->size_) +
            " bytes at offset " + std::to_string(segment->size_) + " after ordinal " +
            (segment->empty() ? std::string("(none)") : std::to_string(segment->end_ordinal_ - 1)) +
@@ -203,6 +174,48 @@ Result<std::unique_ptr<Segment>> Segment::Recover(const std::string& path, uint6
     SLUICE_RETURN_IF_ERROR(SyncDirectory(DirOf(path)));
   }
   return segment;
+}
+
+Result<Segment::ScanStop> Segment::Scan(uint64_t offset, uint64_t end_offset,
+                                        const std::function<bool(const FrameView&)>& visit) const {
+  std::string chunk;
+  size_t want = kScanChunk;
+  while (offset < end_offset) {
+    SLUICE_RETURN_IF_ERROR(ReadAt(offset, std::min<uint64_t>(want, end_offset - offset), &chunk));
+    std::string_view rest(chunk);
+    size_t consumed = 0;
+    while (!rest.empty()) {
+      FrameView frame;
+      const FrameParse parse = ParseFrame(rest, &frame);
+      if (parse == FrameParse::kIncomplete) {
+        break;
+      }
+      if (parse == FrameParse::kCorrupt) {
+        return ScanStop::kCorrupt;
+      }
+      if (!visit(frame)) {
+        return ScanStop::kStopped;
+      }
+      consumed += frame.frame_size;
+      rest.remove_prefix(frame.frame_size);
+    }
+    if (consumed == 0) {
+      // The frame at `offset` is bigger than the chunk: read it whole, unless the range ends
+      // before it does.
+      uint32_t frame_size = 0;
+      if (chunk.size() >= 4) {
+        std::memcpy(&frame_size, chunk.data(), 4);
+      }
+      if (frame_size <= want || offset + frame_size > end_offset) {
+        return ScanStop::kTorn;
+      }
+      want = frame_size;
+      continue;
+    }
+    offset += consumed;
+    want = kScanChunk;
+  }
+  return ScanStop::kEnd;
 }
 
 Status Segment::Write(std::string_view frames) {

@@ -8,12 +8,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/status.h"
+#include "stream/record_frame.h"
 
 namespace sluice::stream {
 
@@ -52,6 +54,17 @@ class Segment {
   Status Sync();
   // Makes frames already written visible: advances size and ordinals, indexes them.
   void Commit(std::string_view frames);
+
+  enum class ScanStop {
+    kEnd,      // every frame up to the end offset was visited
+    kStopped,  // the visitor returned false
+    kTorn,     // a frame runs past the end offset
+    kCorrupt,  // bytes that cannot be a frame (bad size or checksum)
+  };
+  // Calls `visit` for each whole frame from `offset` (a frame boundary) up to `end_offset`,
+  // reading in chunks, until it returns false. The frame's views live only during the call.
+  Result<ScanStop> Scan(uint64_t offset, uint64_t end_offset,
+                        const std::function<bool(const FrameView&)>& visit) const;
 
   // Reads up to `size` bytes at `offset` (fewer at end of file) into *out.
   Status ReadAt(uint64_t offset, size_t size, std::string* out) const;

@@ -17,7 +17,6 @@
 namespace sluice::stream {
 namespace {
 
-constexpr size_t kReadChunk = 256 * 1024;
 
 Status MakeDirectory(const std::string& dir) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
@@ -43,47 +42,16 @@ Result<std::vector<uint64_t>> ListSegments(const std::string& dir) {
   return firsts;
 }
 
-// Calls `visit` for each whole frame of `segment` from `offset` up to `end_offset` (committed
-// bytes), until it returns false. DataLoss if a committed frame does not parse.
-Status ScanFrames(const Segment& segment, uint64_t offset, uint64_t end_offset,
-                  const std::function<bool(const FrameView&)>& visit) {
-  std::string chunk;
-  size_t want = kReadChunk;
-  while (offset < end_offset) {
-    SLUICE_RETURN_IF_ERROR(
-        segment.ReadAt(offset, std::min<uint64_t>(want, end_offset - offset), &chunk));
-    std::string_view rest(chunk);
-    size_t consumed = 0;
-    while (!rest.empty()) {
-      FrameView frame;
-      const FrameParse parse = ParseFrame(rest, &frame);
-      if (parse == FrameParse::kIncomplete) {
-        break;
-      }
-      if (parse == FrameParse::kCorrupt) {
-        return Status(Code::kDataLoss, "corrupt frame in " + segment.path() + " at offset " +
-                                           std::to_string(offset + consumed));
-      }
-      if (!visit(frame)) {
-        return Status::Ok();
-      }
-      consumed += frame.frame_size;
-      rest.remove_prefix(frame.frame_size);
-    }
-    if (consumed == 0) {
-      uint32_t frame_size = 0;
-      if (chunk.size() >= 4) {
-        std::memcpy(&frame_size, chunk.data(), 4);
-      }
-      if (frame_size <= want || offset + frame_size > end_offset) {
-        return Status(Code::kDataLoss, "truncated frame in " + segment.path() + " at offset " +
-                                           std::to_string(offset));
-      }
-      want = frame_size;
-      continue;
-    }
-    offset += consumed;
-    want = kReadChunk;
+// Segment::Scan over committed bytes, where anything but a whole frame is data loss.
+Status ScanCommitted(const Segment& segment, uint64_t offset, uint64_t end_offset,
+                     const std::function<bool(const FrameView&)>& visit) {
+  Result<Segment::ScanStop> stop = segment.Scan(offset, end_offset, visit);
+  if (!stop.ok()) {
+    return stop.status();
+  }
+  if (*stop == Segment::ScanStop::kTorn || *stop == Segment::ScanStop::kCorrupt) {
+    return Status(Code::kDataLoss, "a committed frame of " + segment.path() + " after offset " +
+                                       std::to_string(offset) + " no longer reads back");
   }
   return Status::Ok();
 }
@@ -310,7 +278,7 @@ Result<ShardLog::ReadResult> ShardLog::Read(uint64_t from_ordinal, size_t max_re
       segment_end = segment->end_ordinal();
     }
     SLUICE_RETURN_IF_ERROR(
-        ScanFrames(*segment, entry.offset, segment_size, [&](const FrameView& frame) {
+        ScanCommitted(*segment, entry.offset, segment_size, [&](const FrameView& frame) {
           if (frame.ordinal < position) {
             return true;
           }
@@ -369,7 +337,7 @@ uint64_t ShardLog::OrdinalAtOrAfter(int64_t arrival_ms) const {
     segment_size = segment->size();
   }
   const Status status =
-      ScanFrames(*segment, entry.offset, segment_size, [&](const FrameView& frame) {
+      ScanCommitted(*segment, entry.offset, segment_size, [&](const FrameView& frame) {
         if (frame.arrival_ms >= arrival_ms) {
           answer = frame.ordinal;
           return false;

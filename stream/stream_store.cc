@@ -184,6 +184,20 @@ Result<std::shared_ptr<StreamStore::Stream>> StreamStore::Find(const std::string
   return it->second;
 }
 
+template <typename Lock>
+Result<std::shared_ptr<StreamStore::Stream>> StreamStore::FindAndLock(const std::string& name,
+                                                                      Lock* lock) const {
+  Result<std::shared_ptr<Stream>> found = Find(name);
+  if (!found.ok()) {
+    return found;
+  }
+  *lock = Lock((*found)->mu);
+  if ((*found)->deleted) {
+    return NotFound("stream " + name + " not found");
+  }
+  return found;
+}
+
 Status StreamStore::CreateStream(const std::string& name, uint32_t shard_count) {
   if (!IsValidStreamName(name)) {
     return InvalidArgument("stream name must be 1-128 characters of [a-zA-Z0-9_.-]");
@@ -402,15 +416,12 @@ Status StreamStore::SplitShard(const std::string& name, uint32_t shard_index,
 
 Status StreamStore::MergeShards(const std::string& name, uint32_t shard_index,
                                 uint32_t adjacent_index) {
-  Result<std::shared_ptr<Stream>> found = Find(name);
+  std::unique_lock<std::shared_mutex> lock;
+  Result<std::shared_ptr<Stream>> found = FindAndLock(name, &lock);
   if (!found.ok()) {
     return found.status();
   }
   Stream& stream = **found;
-  std::unique_lock lock(stream.mu);
-  if (stream.deleted) {
-    return NotFound("stream " + name + " not found");
-  }
   for (const uint32_t index : {shard_index, adjacent_index}) {
     if (index >= stream.metadata.shards.size()) {
       return NotFound("shard " + ShardIdString(index) + " in stream " + name + " does not exist");
@@ -446,15 +457,12 @@ Status StreamStore::SetRetention(const std::string& name, int32_t hours) {
     return InvalidArgument("retention must be " + std::to_string(kMinRetentionHours) + "-" +
                            std::to_string(kMaxRetentionHours) + " hours");
   }
-  Result<std::shared_ptr<Stream>> found = Find(name);
+  std::unique_lock<std::shared_mutex> lock;
+  Result<std::shared_ptr<Stream>> found = FindAndLock(name, &lock);
   if (!found.ok()) {
     return found.status();
   }
   Stream& stream = **found;
-  std::unique_lock lock(stream.mu);
-  if (stream.deleted) {
-    return NotFound("stream " + name + " not found");
-  }
   StreamMetadata next = stream.metadata;
   next.retention_hours = hours;
   SLUICE_RETURN_IF_ERROR(WriteFileAtomically(stream.dir + "/" + kMetadataFile, next.ToJson()));

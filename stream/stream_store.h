@@ -97,6 +97,10 @@ class StreamStore {
   StreamStore(const StreamStoreOptions& options, Clock* clock);
   Status Load();
   Result<std::shared_ptr<Stream>> Find(const std::string& name) const;
+  // Find(), then locks the stream with `lock` (a shared or unique lock of Stream::mu); NotFound
+  // if it was deleted meanwhile.
+  template <typename Lock>
+  Result<std::shared_ptr<Stream>> FindAndLock(const std::string& name, Lock* lock) const;
   uint32_t OpenShardCount() const;  // REQUIRES: mu_ held
   Status Reshard(Stream& stream, StreamMetadata next, std::vector<uint32_t> closing);
   void RetentionLoop();
