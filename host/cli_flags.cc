@@ -31,7 +31,9 @@ Result<CliFlags> CliFlags::Parse(const std::vector<std::string>& args,
       return InvalidArgument("unknown option " + name);
     }
     if (!value) {
-      if (i + 1 >= args.size()) {
+      // "--shards --endpoint URL" is a forgotten value, not the value "--endpoint".
+      if (i + 1 >= args.size() || with_value.count(args[i + 1]) != 0 ||
+          switches.count(args[i + 1]) != 0) {
         return InvalidArgument(name + " needs a value");
       }
       value = args[++i];

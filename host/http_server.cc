@@ -79,7 +79,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
     return InvalidArgument("HTTP threads: must be 1-256, got " + std::to_string(options.threads));
   }
   std::unique_ptr<HttpServer> server(new HttpServer(options, std::move(handler)));
-  const unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+  // poll(2), not epoll: with libmicrohttpd 0.9.75's epoll mode, under load a keep-alive
+  // connection's response was occasionally never sent (about 1 in 50 runs of the 300-connection
+  // test; none in 630 with poll).
+  const unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
   server->daemon_ = MHD_start_daemon(
       flags, options.port, nullptr, nullptr, &HttpServerCallbacks::OnRequest, server.get(),
       MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&address), MHD_OPTION_THREAD_POOL_SIZE,

@@ -1,9 +1,9 @@
 // HttpServer: the host's HTTP/1.1 listener, on libmicrohttpd.
 //
-// A fixed pool of threads, each with its own epoll set, serves every connection: hundreds of
-// keep-alive producers cost sockets and a little memory, not threads. Each request's body is
-// gathered, then the handler runs on the pool thread that owns the connection, and its response
-// is sent. Bodies above `max_body_bytes` get 413 without reaching the handler.
+// A fixed pool of threads, each polling its share of the connections, serves every connection:
+// hundreds of keep-alive producers cost sockets and a little memory, not threads. Each request's
+// body is gathered, then the handler runs on the pool thread that owns the connection, and its
+// response is sent. Bodies above `max_body_bytes` get 413 without reaching the handler.
 //
 // Thread-safety: the handler is called concurrently from the pool threads and must be
 // thread-safe. Start() and the destructor (which stops the server and waits for its threads) are

@@ -181,19 +181,25 @@ class Fields {
   const json& body_;
 };
 
-void CheckStreamName(std::string_view name, const char* path) {
-  if (name.empty() || name.size() > 128) {
-    FailValidation(name, path, "have length between 1 and 128");
+// AWS's wording for a length outside [min, max].
+void CheckLength(std::string_view value, size_t length, size_t min, size_t max, const char* path) {
+  if (length < min) {
+    FailValidation(value, path, "have length greater than or equal to " + std::to_string(min));
   }
+  if (length > max) {
+    FailValidation(value, path, "have length less than or equal to " + std::to_string(max));
+  }
+}
+
+void CheckStreamName(std::string_view name, const char* path) {
+  CheckLength(name, name.size(), 1, 128, path);
   if (!IsValidStreamName(name)) {
     FailValidation(name, path, "satisfy regular expression pattern: [a-zA-Z0-9_.-]+");
   }
 }
 
 uint32_t ShardIndexOf(std::string_view shard_id, const char* path) {
-  if (shard_id.empty() || shard_id.size() > 128) {
-    FailValidation(shard_id, path, "have length between 1 and 128");
-  }
+  CheckLength(shard_id, shard_id.size(), 1, 128, path);
   std::optional<uint32_t> index = ParseShardId(shard_id);
   if (!index) {
     // Well-formed but never issued here: AWS says the shard does not exist.
@@ -205,6 +211,16 @@ uint32_t ShardIndexOf(std::string_view shard_id, const char* path) {
 Uint128 HashKeyOf(std::string_view text, const char* path) {
   std::optional<Uint128> value = ParseDecimal(text);
   if (!value) {
+    const bool digits =
+        !text.empty() && text.size() <= 39 &&
+        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+        (text.size() == 1 || text[0] != '0');
+    if (digits) {  // well-formed, but 2^128 or more
+      Fail("InvalidArgumentException",
+           "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. "
+           "Specified value was " +
+               std::string(text));
+    }
     FailValidation(text, path, "satisfy regular expression pattern: 0|([1-9]\\d{0,38})");
   }
   return *value;
@@ -223,10 +239,7 @@ std::string_view DecodeData(std::string_view base64, std::string* scratch, const
 }
 
 std::string_view CheckPartitionKey(std::string_view key, const char* path) {
-  const size_t chars = Utf8Chars(key);
-  if (chars < 1 || chars > kMaxPartitionKeyChars) {
-    FailValidation(key, path, "have length between 1 and 256");
-  }
+  CheckLength(key, Utf8Chars(key), 1, kMaxPartitionKeyChars, path);
   return key;
 }
 
@@ -297,18 +310,28 @@ std::string KinesisApi::Call::StreamName() const {
 }
 
 void KinesisApi::Call::FailFrom(const Status& status, const std::string& name) const {
+  // The store's messages name the stream; AWS's also name the account, and start upper-case:
+  // "Shard shardId-000000000009 in stream s under account 000000000000 does not exist".
+  std::string message = status.message();
+  const std::string in_stream = "in stream " + name;
+  if (const size_t at = message.find(in_stream); at != std::string::npos) {
+    message.insert(at + in_stream.size(), " under account " + options_.account_id);
+  }
+  if (!message.empty() && message[0] >= 'a' && message[0] <= 'z') {
+    message[0] = static_cast<char>(message[0] - 'a' + 'A');
+  }
   switch (status.code()) {
     case Code::kNotFound:
       if (status.message().rfind("stream ", 0) == 0) {
         Fail("ResourceNotFoundException", NotFoundMessage(name));
       }
-      Fail("ResourceNotFoundException", status.message() + " under account " + options_.account_id);
+      Fail("ResourceNotFoundException", message);
     case Code::kAlreadyExists:
       Fail("ResourceInUseException",
            "Stream " + name + " under account " + options_.account_id + " already exists.");
-    case Code::kResourceExhausted: Fail("LimitExceededException", status.message());
+    case Code::kResourceExhausted: Fail("LimitExceededException", message);
     case Code::kInvalidArgument:
-    case Code::kFailedPrecondition: Fail("InvalidArgumentException", status.message());
+    case Code::kFailedPrecondition: Fail("InvalidArgumentException", message);
     default: LogError("kinesis", status.ToString()); Fail("InternalFailure", status.message(), 500);
   }
 }
@@ -593,10 +616,8 @@ std::string KinesisApi::Call::PutRecords() {
   if (records == nullptr) {
     FailValidation("null", "records", "not be null");
   }
-  if (records->empty() || records->size() > kMaxPutRecordsCount) {
-    FailValidation("[" + std::to_string(records->size()) + " records]", "records",
-                   "have length between 1 and 500");
-  }
+  CheckLength(records->empty() ? "[]" : "[" + std::to_string(records->size()) + " records]",
+              records->size(), 1, kMaxPutRecordsCount, "records");
   std::vector<std::string> data(records->size());
   std::vector<PutInput> inputs(records->size());
   size_t total_bytes = 0;
@@ -736,9 +757,7 @@ std::string KinesisApi::Call::GetShardIterator() {
 
 std::string KinesisApi::Call::GetRecords() {
   const std::string_view iterator = fields_.RequiredString("ShardIterator", "shardIterator");
-  if (iterator.empty() || iterator.size() > 512) {
-    FailValidation(iterator, "shardIterator", "have length between 1 and 512");
-  }
+  CheckLength(iterator, iterator.size(), 1, 512, "shardIterator");
   const int64_t limit =
       fields_.IntegerIn("Limit", "limit", 1, kMaxGetRecordsCount).value_or(kMaxGetRecordsCount);
   std::optional<ResumeToken> token = ResumeToken::Decode(iterator);
@@ -941,8 +960,10 @@ ApiResponse KinesisApi::Handle(const ApiRequest& request) {
     json body;
     try {
       body = json::parse(request.body);
-    } catch (const json::exception& e) {
-      Fail("SerializationException", std::string("request body is not valid JSON: ") + e.what());
+    } catch (const json::parse_error& e) {
+      // Not e.what(): it quotes the offending bytes, which need not be valid UTF-8.
+      Fail("SerializationException",
+           "request body is not valid JSON (at byte " + std::to_string(e.byte) + ")");
     }
     if (!body.is_object()) {
       Fail("SerializationException", "request body must be a JSON object");
@@ -962,7 +983,9 @@ ApiResponse KinesisApi::Handle(const ApiRequest& request) {
     // A type the Fields accessors did not expect (can't-happen, but never crash on input).
     response.http_status = 400;
     response.error_type = "SerializationException";
-    response.body = json{{"__type", "SerializationException"}, {"message", e.what()}}.dump();
+    response.body =
+        "{\"__type\":\"SerializationException\",\"message\":\"unexpected value type (error " +
+        std::to_string(e.id) + ")\"}";
   }
   return response;
 }

@@ -17,7 +17,6 @@
 namespace sluice::stream {
 namespace {
 
-
 Status MakeDirectory(const std::string& dir) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
     return ErrnoStatus("create directory " + dir);

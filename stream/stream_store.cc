@@ -436,7 +436,7 @@ Status StreamStore::MergeShards(const std::string& name, uint32_t shard_index,
   const bool a_then_b = a.end != kMaxUint128 && a.end + 1 == b.start;
   const bool b_then_a = b.end != kMaxUint128 && b.end + 1 == a.start;
   if (shard_index == adjacent_index || (!a_then_b && !b_then_a)) {
-    return InvalidArgument("shards " + ShardIdString(shard_index) + " and " +
+    return InvalidArgument("Shards " + ShardIdString(shard_index) + " and " +
                            ShardIdString(adjacent_index) + " in stream " + name +
                            " are not an adjacent pair of shards eligible for merging");
   }
