@@ -1,5 +1,6 @@
 #include "host/serve.h"
 
+#include <arpa/inet.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -59,6 +60,11 @@ Result<ServeOptions> ServeOptions::FromFlags(const CliFlags& flags) {
     return InvalidArgument("--listen: expected HOST:PORT, got '" + listen + "'");
   }
   options.http.address = listen.substr(0, colon);
+  in_addr parsed{};
+  if (inet_pton(AF_INET, options.http.address.c_str(), &parsed) != 1) {
+    return InvalidArgument("--listen: '" + options.http.address +
+                           "' is not an IPv4 address (e.g. 127.0.0.1 or 0.0.0.0)");
+  }
   const std::string port_text = listen.substr(colon + 1);
   unsigned port = 0;
   const auto [end, error] =

@@ -178,3 +178,31 @@ TEST_CASE("a CLI call with no host running says so and how to start one") {
   CHECK(result.err.find("no Sluice host is answering at " + endpoint) != std::string::npos);
   CHECK(result.err.find("Start one with `sluice serve`") != std::string::npos);
 }
+
+TEST_CASE("sluice serve refuses bad settings with a message that names them") {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--durability", "sometimes"}, "--durability: must be os or fsync, got 'sometimes'"},
+      {{"--listen", "localhost"}, "--listen: expected HOST:PORT, got 'localhost'"},
+      {{"--listen", "127.0.0.1:99999"}, "--listen: the port must be 0-65535, got '99999'"},
+      {{"--listen", "example.com:4566"}, "is not an IPv4 address"},
+      {{"--http-threads", "0"}, "--http-threads: must be an integer from 1 to 256"},
+      {{"--bogus"}, "unknown option --bogus"},
+      {{"extra"}, "unexpected argument 'extra'"},
+  };
+  for (const auto& [flags, message] : cases) {
+    std::vector<std::string> args = {SLUICE_BIN, "serve", "--data-dir", "/nonexistent/never"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    INFO(flags[0]);
+    CommandResult result = RunCommand(args);
+    CHECK(result.exit_code == 2);
+    CHECK(result.err.find(message) != std::string::npos);
+  }
+  // A port another server holds: the second server says so and exits.
+  SluiceServer first;
+  CommandResult second =
+      RunCommand({SLUICE_BIN, "serve", "--listen", "127.0.0.1:" + std::to_string(first.port()),
+                  "--data-dir", first.temp_dir() + "/second"});
+  CHECK(second.exit_code == 2);
+  CHECK(second.err.find("cannot listen on 127.0.0.1:" + std::to_string(first.port())) !=
+        std::string::npos);
+}
