@@ -4,6 +4,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/log.h"
@@ -117,7 +118,8 @@ int HttpServer::Serve(MHD_Connection* connection, const char* url, const char* m
     if (length != nullptr && std::strtoull(length, nullptr, 10) > server->options_.max_body_bytes) {
       exchange->too_large = true;
     } else if (length != nullptr) {
-      exchange->body.reserve(std::strtoull(length, nullptr, 10));
+      // Reserve for the usual request only: a declared length is not yet a received body.
+      exchange->body.reserve(std::min<size_t>(std::strtoull(length, nullptr, 10), 1u << 20));
     }
     return MHD_YES;
   }

@@ -34,7 +34,12 @@ Result<nlohmann::json> KinesisClient::Call(const std::string& operation,
   if (curl == nullptr) {
     return Internal("cannot initialise libcurl");
   }
-  const std::string body = request.dump();
+  std::string body;
+  try {
+    body = request.dump();
+  } catch (const nlohmann::json::type_error&) {
+    return InvalidArgument("arguments must be valid UTF-8 text");
+  }
   std::string response;
   const std::string target = "X-Amz-Target: Kinesis_20131202." + operation;
   curl_slist* headers = nullptr;

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -22,7 +23,9 @@ namespace {
 using nlohmann::json;
 
 constexpr size_t kBatchRecords = 500;
-constexpr size_t kBatchBytes = 4u << 20;  // under PutRecords' 5 MiB, leaving room for keys
+constexpr size_t kBatchBytes = 5u << 20;      // PutRecords' limit, keys included
+constexpr size_t kMaxRecordBytes = 1u << 20;  // a record's data
+constexpr size_t kMaxPartitionKeyChars = 256;
 constexpr int kPutAttempts = 5;
 
 constexpr char kStreamsUsage[] =
@@ -163,6 +166,9 @@ class BatchPutter {
 
   // Queues a record (line numbers are for messages); sends when the batch is full.
   Status Add(size_t line, std::string partition_key, std::string data) {
+    if (bytes_ + partition_key.size() + data.size() > kBatchBytes) {
+      SLUICE_RETURN_IF_ERROR(Flush());
+    }
     bytes_ += partition_key.size() + data.size();
     batch_.push_back({line, std::move(partition_key), std::move(data)});
     if (batch_.size() >= kBatchRecords || bytes_ >= kBatchBytes) {
@@ -253,6 +259,24 @@ Result<std::string> PartitionKeyOf(const std::string& line, const CliFlags& flag
     return InvalidArgument("no string or number field \"" + field + "\"");
   }
   return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+// The partition key back if the record fits Kinesis's limits, so one bad line is reported on
+// its own instead of failing the whole PutRecords batch it would be sent in.
+Result<std::string> CheckRecord(std::string partition_key, const std::string& data) {
+  const size_t chars =
+      static_cast<size_t>(std::count_if(partition_key.begin(), partition_key.end(), [](char c) {
+        return (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+      }));
+  if (chars < 1 || chars > kMaxPartitionKeyChars) {
+    return InvalidArgument("the partition key must be 1-256 characters, got " +
+                           std::to_string(chars));
+  }
+  if (data.size() > kMaxRecordBytes) {
+    return InvalidArgument("the record is " + std::to_string(data.size()) +
+                           " bytes; Kinesis records hold at most 1 MiB");
+  }
+  return partition_key;
 }
 
 bool StdinHasData() {
@@ -351,6 +375,9 @@ int PutMain(const std::vector<std::string>& args) {
         continue;
       }
       Result<std::string> key = PartitionKeyOf(line, *flags);
+      if (key.ok()) {
+        key = CheckRecord(*key, line);
+      }
       if (!key.ok()) {
         std::cerr << "sluice put: line " << line_number << ": " << key.status().message()
                   << "; not sent" << std::endl;
@@ -413,7 +440,8 @@ int TailMain(const std::vector<std::string>& args) {
     int64_t ms = 0;
     double seconds = 0;
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-    if (error == std::errc() && end == text.data() + text.size()) {
+    if (error == std::errc() && end == text.data() + text.size() && seconds >= 0 &&
+        seconds < 1e11) {
       ms = static_cast<int64_t>(seconds * 1000);
     } else if (!aws_json::MillisFromIso8601(text, &ms)) {
       return Usage("tail",

@@ -811,6 +811,12 @@ std::string KinesisApi::Call::GetRecords() {
                              : std::max<int64_t>(0, now - read->records.back().arrival_ms);
   out.append(",\"MillisBehindLatest\":").append(std::to_string(behind));
   if (read->end_of_shard) {
+    // Read the lineage again: a split or merge that closed this shard after the metadata was
+    // read above has published its children by now (the store changes both under one lock).
+    metadata = store_.Describe(token->stream_name);
+    if (!metadata.ok()) {
+      Fail("ResourceNotFoundException", NotFoundMessage(token->stream_name));
+    }
     json children = json::array();
     for (const ShardMetadata& shard : metadata->shards) {
       if (shard.parent == token->shard_index || shard.adjacent_parent == token->shard_index) {

@@ -10,6 +10,7 @@
 
 #include "base/files.h"
 #include "base/random.h"
+#include "stream/crc32c.h"
 #include "stream/record_frame.h"
 
 namespace sluice::stream {
@@ -157,7 +158,8 @@ Result<std::unique_ptr<Segment>> Segment::Recover(const std::string& path, uint6
   if (!stop.ok()) {
     return stop.status();
   }
-  if (*stop == ScanStop::kTorn) {
+  const bool torn = *stop == ScanStop::kTorn;
+  if (torn) {
     reason = "a torn frame at the end of the file";
   } else if (*stop == ScanStop::kCorrupt) {
     reason = "a corrupt frame (bad size or checksum)";
@@ -167,6 +169,17 @@ Result<std::unique_ptr<Segment>> Segment::Recover(const std::string& path, uint6
            " bytes at offset " + std::to_string(segment->size_) + " after ordinal " +
            (segment->empty() ? std::string("(none)") : std::to_string(segment->end_ordinal_ - 1)) +
            ": " + reason;
+    if (!torn) {
+      // Damage inside the file, not a write cut short: good frames may follow the bad one.
+      // Keep every byte cut off beside the segment for inspection.
+      std::string tail;
+      SLUICE_RETURN_IF_ERROR(segment->ReadAt(
+          segment->size_, static_cast<size_t>(static_cast<uint64_t>(file_size) - segment->size_),
+          &tail));
+      const std::string kept = path + ".cut-" + RandomHex(4);
+      SLUICE_RETURN_IF_ERROR(WriteFileAtomically(kept, tail));
+      *cut += "; the bytes cut are kept in " + kept;
+    }
     if (::ftruncate(fd, static_cast<off_t>(segment->size_)) != 0) {
       return ErrnoStatus("truncate " + path);
     }
@@ -174,6 +187,131 @@ Result<std::unique_ptr<Segment>> Segment::Recover(const std::string& path, uint6
     SLUICE_RETURN_IF_ERROR(SyncDirectory(DirOf(path)));
   }
   return segment;
+}
+
+std::string Segment::IndexFileName(uint64_t first_ordinal) {
+  std::string name = FileName(first_ordinal);
+  name.replace(name.size() - 4, 4, ".idx");
+  return name;
+}
+
+namespace {
+
+constexpr char kIndexMagic[8] = {'S', 'L', 'U', 'I', 'C', 'E', 'I', 'X'};
+
+template <typename T>
+void PutValue(std::string* out, T value) {
+  out->append(reinterpret_cast<const char*>(&value), sizeof(T));
+}
+
+// Reads fixed-width values from an index file in order; fails once past the end.
+class ValueReader {
+ public:
+  explicit ValueReader(std::string_view bytes) : bytes_(bytes) {}
+  template <typename T>
+  bool Get(T* value) {
+    if (bytes_.size() < sizeof(T)) {
+      return false;
+    }
+    std::memcpy(value, bytes_.data(), sizeof(T));
+    bytes_.remove_prefix(sizeof(T));
+    return true;
+  }
+  size_t left() const { return bytes_.size(); }
+
+ private:
+  std::string_view bytes_;
+};
+
+std::string IndexPathOf(const std::string& segment_path, uint64_t first_ordinal) {
+  return DirOf(segment_path) + "/" + Segment::IndexFileName(first_ordinal);
+}
+
+}  // namespace
+
+Status Segment::WriteIndexFile() const {
+  SLUICE_RETURN_IF_ERROR(Sync());  // the index must never promise bytes the disk lacks
+  std::string out(kIndexMagic, sizeof(kIndexMagic));
+  PutValue<uint32_t>(&out, kFormatVersion);
+  PutValue<uint64_t>(&out, size_);
+  PutValue<uint64_t>(&out, first_ordinal_);
+  PutValue<uint64_t>(&out, end_ordinal_);
+  PutValue<int64_t>(&out, first_arrival_ms_);
+  PutValue<int64_t>(&out, last_arrival_ms_);
+  PutValue<uint64_t>(&out, last_indexed_offset_);
+  PutValue<uint64_t>(&out, index_.size());
+  for (const IndexEntry& entry : index_) {
+    PutValue<uint64_t>(&out, entry.ordinal);
+    PutValue<uint64_t>(&out, entry.offset);
+    PutValue<int64_t>(&out, entry.arrival_ms);
+  }
+  PutValue<uint32_t>(&out, Crc32c(out.data(), out.size()));
+  return WriteFileAtomically(IndexPathOf(path_, first_ordinal_), out);
+}
+
+Result<std::unique_ptr<Segment>> Segment::OpenSealed(const std::string& path,
+                                                     uint64_t first_ordinal) {
+  Result<std::string> bytes = ReadFile(IndexPathOf(path, first_ordinal));
+  if (!bytes.ok()) {
+    return NotFound("no index file");
+  }
+  if (bytes->size() < sizeof(kIndexMagic) + 4 ||
+      std::memcmp(bytes->data(), kIndexMagic, sizeof(kIndexMagic)) != 0) {
+    return NotFound("index file damaged");
+  }
+  uint32_t crc = 0;
+  std::memcpy(&crc, bytes->data() + bytes->size() - 4, 4);
+  if (crc != Crc32c(bytes->data(), bytes->size() - 4)) {
+    return NotFound("index file damaged");
+  }
+  ValueReader in(std::string_view(*bytes).substr(sizeof(kIndexMagic), bytes->size() - 12));
+  uint32_t version = 0;
+  uint64_t size = 0;
+  uint64_t first = 0;
+  uint64_t end = 0;
+  int64_t first_arrival = 0;
+  int64_t last_arrival = 0;
+  uint64_t last_indexed = 0;
+  uint64_t count = 0;
+  if (!in.Get(&version) || version != kFormatVersion || !in.Get(&size) || !in.Get(&first) ||
+      first != first_ordinal || !in.Get(&end) || end < first || !in.Get(&first_arrival) ||
+      !in.Get(&last_arrival) || !in.Get(&last_indexed) || !in.Get(&count) ||
+      count != in.left() / 24 || in.left() % 24 != 0) {
+    return NotFound("index file does not match");
+  }
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    return ErrnoStatus("open segment " + path);
+  }
+  std::unique_ptr<Segment> segment(new Segment(path, fd, first_ordinal));
+  const off_t file_size = ::lseek(fd, 0, SEEK_END);
+  if (file_size < 0 || static_cast<uint64_t>(file_size) != size) {
+    return NotFound("index file does not match the segment's size");
+  }
+  segment->index_.resize(count);
+  for (IndexEntry& entry : segment->index_) {
+    in.Get(&entry.ordinal);
+    in.Get(&entry.offset);
+    in.Get(&entry.arrival_ms);
+  }
+  segment->size_ = size;
+  segment->write_offset_ = size;
+  segment->end_ordinal_ = end;
+  segment->first_arrival_ms_ = first_arrival;
+  segment->last_arrival_ms_ = last_arrival;
+  segment->last_indexed_offset_ = last_indexed;
+  return segment;
+}
+
+Status Segment::Remove() const {
+  if (::unlink(path_.c_str()) != 0) {
+    return ErrnoStatus("remove segment " + path_);
+  }
+  const std::string index = IndexPathOf(path_, first_ordinal_);
+  if (::unlink(index.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoStatus("remove " + index);
+  }
+  return Status::Ok();
 }
 
 Result<Segment::ScanStop> Segment::Scan(uint64_t offset, uint64_t end_offset,
@@ -218,18 +356,19 @@ Result<Segment::ScanStop> Segment::Scan(uint64_t offset, uint64_t end_offset,
   return ScanStop::kEnd;
 }
 
-Status Segment::Write(std::string_view frames) {
-  if (write_offset_ != size_) {
-    // A write that succeeded but was never committed (its sync failed) lies after the
-    // committed frames. These frames reuse its ordinals, so they go in its place; left there,
-    // readers (who read from the committed end) would see its bytes as these records, and
-    // recovery would keep it and cut these.
-    if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
-      return Status(Code::kDataLoss,
-                    ErrnoStatus("truncate " + path_).message() + " to drop an uncommitted write");
-    }
-    write_offset_ = size_;
+Status Segment::DropUncommitted() {
+  if (write_offset_ == size_) {
+    return Status::Ok();
   }
+  if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+    return Status(Code::kDataLoss,
+                  ErrnoStatus("truncate " + path_).message() + " to drop an uncommitted write");
+  }
+  write_offset_ = size_;
+  return Status::Ok();
+}
+
+Status Segment::Write(std::string_view frames) {
   Status status = WriteAll(fd_, frames, write_offset_, path_);
   if (!status.ok()) {
     // Leave no partial frame behind: a later write would land after it.
@@ -243,7 +382,7 @@ Status Segment::Write(std::string_view frames) {
   return Status::Ok();
 }
 
-Status Segment::Sync() {
+Status Segment::Sync() const {
   if (::fdatasync(fd_) != 0) {
     return ErrnoStatus("fdatasync " + path_);
   }

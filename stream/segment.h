@@ -43,7 +43,21 @@ class Segment {
   static Result<std::unique_ptr<Segment>> Recover(const std::string& path, uint64_t first_ordinal,
                                                   std::string* cut);
 
+  // Opens a sealed segment (one that will not be written again) from its index file, without
+  // reading its frames: NotFound when there is no index file, or when it is damaged or does not
+  // match the segment file (the caller then recovers by scanning).
+  static Result<std::unique_ptr<Segment>> OpenSealed(const std::string& path,
+                                                     uint64_t first_ordinal);
+  // fsyncs a sealed segment and writes its index file "<first ordinal>.idx" beside it, so that
+  // the next start need not scan it: its committed size, ordinals, arrival times and sparse
+  // index, with a CRC-32C. REQUIRES: no more writes to this segment; the caller holds the
+  // owner's lock or otherwise keeps the bookkeeping still.
+  Status WriteIndexFile() const;
+  // Removes the segment file and its index file.
+  Status Remove() const;
+
   static std::string FileName(uint64_t first_ordinal);
+  static std::string IndexFileName(uint64_t first_ordinal);
   // The first ordinal named by a segment file name, or -1 if `name` is not one.
   static int64_t ParseFileName(std::string_view name);
 
@@ -51,7 +65,10 @@ class Segment {
   // On failure the file is truncated back, so the segment stays whole; DataLoss if even that
   // failed and the segment must not be written again.
   Status Write(std::string_view frames);
-  Status Sync();
+  Status Sync() const;
+  // Cuts bytes written but never committed (a batch whose fsync failed) off the file, so that no
+  // later write, roll or recovery takes them for records. DataLoss if the truncate failed.
+  Status DropUncommitted();
   // Makes frames already written visible: advances size and ordinals, indexes them.
   void Commit(std::string_view frames);
 

@@ -30,14 +30,28 @@ Result<std::vector<uint64_t>> ListSegments(const std::string& dir) {
     return ErrnoStatus("open directory " + dir);
   }
   std::vector<uint64_t> firsts;
+  std::vector<std::string> index_files;
   while (const dirent* entry = ::readdir(d)) {
     const int64_t first = Segment::ParseFileName(entry->d_name);
     if (first >= 0) {
       firsts.push_back(static_cast<uint64_t>(first));
     }
+    const std::string_view name(entry->d_name);
+    if (name.size() > 4 && name.substr(name.size() - 4) == ".idx") {
+      index_files.emplace_back(name);
+    }
   }
   ::closedir(d);
   std::sort(firsts.begin(), firsts.end());
+  // An index file whose segment is gone (retention removed it while the index was written).
+  for (const std::string& name : index_files) {
+    const bool orphan = std::none_of(firsts.begin(), firsts.end(), [&](uint64_t first) {
+      return Segment::IndexFileName(first) == name;
+    });
+    if (orphan) {
+      ::unlink((dir + "/" + name).c_str());
+    }
+  }
   return firsts;
 }
 
@@ -87,9 +101,24 @@ Result<std::unique_ptr<ShardLog>> ShardLog::Open(const std::string& dir, uint32_
                              std::to_string(log->segments_.rbegin()->second->end_ordinal()) + ")");
       break;
     }
+    const std::string path = dir + "/" + Segment::FileName(first);
     std::string cut;
-    Result<std::unique_ptr<Segment>> segment =
-        Segment::Recover(dir + "/" + Segment::FileName(first), first, &cut);
+    // A sealed segment with a good index file opens without reading its frames; the last
+    // segment (the one being written when the host stopped) is always checked frame by frame.
+    Result<std::unique_ptr<Segment>> segment = NotFound("the last segment is always scanned");
+    if (kept + 1 < firsts->size()) {
+      segment = Segment::OpenSealed(path, first);
+      if (segment.ok()) {
+        log->indexed_segments_.insert(first);
+      }
+    }
+    if (!segment.ok() && segment.status().code() == Code::kNotFound) {
+      const std::string index = dir + "/" + Segment::IndexFileName(first);
+      if (::unlink(index.c_str()) != 0 && errno != ENOENT) {
+        return ErrnoStatus("remove stale " + index);
+      }
+      segment = Segment::Recover(path, first, &cut);
+    }
     if (!segment.ok()) {
       return segment.status();
     }
@@ -113,6 +142,14 @@ Result<std::unique_ptr<ShardLog>> ShardLog::Open(const std::string& dir, uint32_
                              aside + " for inspection");
     }
     SLUICE_RETURN_IF_ERROR(SyncDirectory(dir));
+  }
+  if (!log->segments_.empty() && log->indexed_segments_.erase(log->segments_.rbegin()->first)) {
+    // Opened as sealed, but the segments after it were set aside: it is written again now, so
+    // its index file would go stale.
+    const std::string index = dir + "/" + Segment::IndexFileName(log->segments_.rbegin()->first);
+    if (::unlink(index.c_str()) != 0 && errno != ENOENT) {
+      return ErrnoStatus("remove " + index);
+    }
   }
   if (log->segments_.empty()) {
     Result<std::unique_ptr<Segment>> segment = Segment::Create(dir, 0);
@@ -168,6 +205,11 @@ Status ShardLog::WaitDurable(const Ticket& ticket) {
   std::unique_lock lock(mu_);
   while (true) {
     if (ticket.failure_epoch != failure_epoch_) {
+      // A write failed since these records were staged. They are stored if they were committed
+      // before that failure (ordinals below it are never reused); otherwise they were dropped.
+      if (ticket.end_ordinal <= committed_at_failure_[ticket.failure_epoch]) {
+        return Status::Ok();
+      }
       return Unavailable("the write of these records failed; see the host log");
     }
     if (committed_ordinal_ >= ticket.end_ordinal) {
@@ -224,10 +266,18 @@ void ShardLog::Flush(std::unique_lock<std::mutex>& lock) {
       // next open and set every later segment aside.
       ::unlink((dir_ + "/" + Segment::FileName(batch_first)).c_str());
     }
+    if (!roll) {
+      // The batch may be in the file past the committed end (a failed fsync): cut it now, so
+      // that neither a roll nor a restart can ever take it for records.
+      if (Status dropped = target->DropUncommitted(); !dropped.ok()) {
+        failed_ = dropped;
+      }
+    }
     // Drop this batch and everything staged behind it: ordinals stay dense, and every waiter
     // whose records were dropped sees the new epoch and fails.
     LogError("stream", dir_ + ": write failed, " + std::to_string(next_ordinal_ - batch_first) +
                            " records were not stored: " + status.message());
+    committed_at_failure_.push_back(committed_ordinal_);
     ++failure_epoch_;
     staged_.clear();
     next_ordinal_ = committed_ordinal_;
@@ -375,18 +425,41 @@ Result<int> ShardLog::TrimBefore(int64_t cutoff_ms) {
       }
       segments_[committed_ordinal_] = std::move(*fresh);
     }
-    if (::unlink(oldest->path().c_str()) != 0) {
-      return ErrnoStatus("remove expired segment " + oldest->path());
-    }
+    SLUICE_RETURN_IF_ERROR(oldest->Remove());
+    indexed_segments_.erase(oldest->first_ordinal());
     segments_.erase(segments_.begin());
-    ++removed;
+    trim_horizon_ = segments_.begin()->first;  // right away: a later failure must not leave
+    ++removed;                                 // the horizon in a removed segment
   }
   if (removed > 0) {
-    trim_horizon_ = segments_.begin()->first;
     SLUICE_RETURN_IF_ERROR(SyncDirectory(dir_));
     committed_cv_.notify_all();
   }
   return removed;
+}
+
+Result<int> ShardLog::WriteSealedIndexes() {
+  std::vector<std::shared_ptr<Segment>> sealed;
+  {
+    std::lock_guard lock(mu_);
+    // Every segment but the last is sealed: writes only ever go to the last one.
+    for (auto it = segments_.begin(); it != segments_.end() && std::next(it) != segments_.end();
+         ++it) {
+      if (indexed_segments_.count(it->first) == 0) {
+        sealed.push_back(it->second);
+      }
+    }
+  }
+  int written = 0;
+  for (const std::shared_ptr<Segment>& segment : sealed) {
+    // Outside the lock: a sealed segment's bookkeeping no longer changes, and the fsync must
+    // not hold up the shard's writers and readers.
+    SLUICE_RETURN_IF_ERROR(segment->WriteIndexFile());
+    std::lock_guard lock(mu_);
+    indexed_segments_.insert(segment->first_ordinal());
+    ++written;
+  }
+  return written;
 }
 
 uint64_t ShardLog::trim_horizon() const {

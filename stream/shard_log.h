@@ -10,7 +10,8 @@
 // a condition variable that every commit signals, so a waiting reader wakes as soon as a record
 // lands, without polling.
 //
-// Retention removes whole segments whose newest record is older than the cutoff.
+// Retention removes whole segments whose newest record is older than the cutoff. Sealed segments
+// get an index file (WriteSealedIndexes) so that a restart need not read them.
 //
 // Thread-safety: every method is safe from any thread. Owns its segments and their descriptors.
 #pragma once
@@ -21,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -106,6 +108,10 @@ class ShardLog {
   void Close();
   // Removes segments whose newest record arrived before `cutoff_ms`. Returns how many.
   Result<int> TrimBefore(int64_t cutoff_ms);
+  // Writes the index file of every sealed segment that has none yet (see
+  // Segment::WriteIndexFile), so that the next start reads only the last segment's frames.
+  // Returns how many it wrote. Does its I/O outside the log's lock.
+  Result<int> WriteSealedIndexes();
 
   uint64_t trim_horizon() const;  // first readable ordinal
   uint64_t end_ordinal() const;   // one past the last committed record
@@ -130,15 +136,19 @@ class ShardLog {
   mutable std::mutex mu_;
   mutable std::condition_variable committed_cv_;           // signalled on every commit and on close
   std::map<uint64_t, std::shared_ptr<Segment>> segments_;  // by first ordinal
-  std::string staged_;                                     // encoded frames not yet written
-  uint64_t next_ordinal_ = 0;                              // next ordinal to assign
-  uint64_t committed_ordinal_ = 0;                         // every ordinal below it is committed
+  std::set<uint64_t> indexed_segments_;  // sealed segments whose index file is written
+  std::string staged_;                   // encoded frames not yet written
+  uint64_t next_ordinal_ = 0;            // next ordinal to assign
+  uint64_t committed_ordinal_ = 0;       // every ordinal below it is committed
   uint64_t trim_horizon_ = 0;
   int64_t last_staged_arrival_ms_ = 0;
   bool flushing_ = false;
   bool closed_ = false;
   uint64_t failure_epoch_ = 0;  // rises each time a write fails and drops what was staged
-  Status failed_;               // set when the log can no longer be written safely
+  // For each ended epoch, the committed ordinal when it ended: a ticket of that epoch whose
+  // records lie below it was stored before the failure.
+  std::vector<uint64_t> committed_at_failure_;
+  Status failed_;  // set when the log can no longer be written safely
 };
 
 }  // namespace sluice::stream

@@ -25,7 +25,7 @@ Result<uint64_t> ResolveStartingPosition(const ShardLog& log, uint32_t shard_ind
                            std::to_string(sequence_number->shard_index) + ", not " +
                            std::to_string(shard_index));
   }
-  if (sequence_number->ordinal >= log.end_ordinal() ||
+  if (sequence_number->ordinal > log.end_ordinal() ||
       sequence_number->generation > log.generation()) {
     return InvalidArgument("the sequence number was never handed out by this shard");
   }

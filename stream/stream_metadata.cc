@@ -1,5 +1,6 @@
 #include "stream/stream_metadata.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -69,6 +70,25 @@ Result<StreamMetadata> StreamMetadata::FromJson(const std::string& text) {
     }
     if (meta.next_shard_index != meta.shards.size()) {
       return InvalidArgument("next_shard_index: does not match the shard list");
+    }
+    if (meta.retention_hours < 24 || meta.retention_hours > 8760) {
+      return InvalidArgument("retention_hours: must be 24-8760");
+    }
+    // The open shards must tile the hash key space exactly, or routing has no answer.
+    std::vector<HashKeyRange> open;
+    for (const ShardMetadata& shard : meta.shards) {
+      if (!shard.closed) {
+        open.push_back(shard.range);
+      }
+    }
+    std::sort(open.begin(), open.end(),
+              [](const HashKeyRange& a, const HashKeyRange& b) { return a.start < b.start; });
+    bool tiled = !open.empty() && open.front().start == 0 && open.back().end == kMaxUint128;
+    for (size_t i = 1; tiled && i < open.size(); ++i) {
+      tiled = open[i - 1].end != kMaxUint128 && open[i - 1].end + 1 == open[i].start;
+    }
+    if (!tiled) {
+      return InvalidArgument("shards: the open shards do not cover the hash key space exactly");
     }
     return meta;
   } catch (const nlohmann::json::exception& e) {

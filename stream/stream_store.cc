@@ -93,6 +93,7 @@ StreamStore::~StreamStore() {
   if (retention_thread_.joinable()) {
     retention_thread_.join();
   }
+  WriteSealedIndexes();  // so that the next start reads only the last segment of each shard
 }
 
 Result<std::unique_ptr<StreamStore>> StreamStore::Open(const StreamStoreOptions& options,
@@ -131,16 +132,26 @@ Status StreamStore::Load() {
     if (entry.rfind("s-", 0) != 0) {
       continue;
     }
-    Result<std::string> text = ReadFile(dir + "/" + kMetadataFile);
-    if (!text.ok()) {
+    const std::string metadata_path = dir + "/" + kMetadataFile;
+    if (::access(metadata_path.c_str(), F_OK) != 0 && errno == ENOENT) {
       // A CreateStream cut short before its metadata was written: it holds no records.
       LogWarning("stream", dir + " has no " + kMetadataFile + "; removing the unfinished stream");
       SLUICE_RETURN_IF_ERROR(RemoveTree(dir));
       continue;
     }
+    // Any other failure to read it stops the start: the stream's records are never removed for
+    // a file that is merely unreadable (permissions, I/O errors).
+    Result<std::string> text = ReadFile(metadata_path);
+    if (!text.ok()) {
+      return text.status();
+    }
     Result<StreamMetadata> metadata = StreamMetadata::FromJson(*text);
     if (!metadata.ok()) {
       return metadata.status().WithContext(dir + "/" + kMetadataFile);
+    }
+    if (entry != "s-" + metadata->name) {
+      return FailedPrecondition(dir + "/" + kMetadataFile + " names stream '" + metadata->name +
+                                "', not the one its directory is for");
     }
     auto stream = std::make_shared<Stream>();
     stream->dir = dir;
@@ -514,6 +525,26 @@ void StreamStore::EnforceRetention() {
   }
 }
 
+void StreamStore::WriteSealedIndexes() {
+  std::vector<std::pair<std::string, std::shared_ptr<ShardLog>>> logs;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, stream] : streams_) {
+      std::shared_lock stream_lock(stream->mu);
+      for (const auto& [index, log] : stream->logs) {
+        logs.emplace_back(name + " " + ShardIdString(index), log);
+      }
+    }
+  }
+  for (const auto& [name, log] : logs) {
+    Result<int> written = log->WriteSealedIndexes();
+    if (!written.ok()) {
+      // Only start-up speed depends on it; a deleted stream's files are simply gone.
+      LogWarning("stream", name + ": segment index: " + written.status().message());
+    }
+  }
+}
+
 void StreamStore::RetentionLoop() {
   std::unique_lock lock(retention_mu_);
   while (!retention_cv_.wait_for(lock,
@@ -521,6 +552,7 @@ void StreamStore::RetentionLoop() {
                                  [this] { return stopping_; })) {
     lock.unlock();
     EnforceRetention();
+    WriteSealedIndexes();
     lock.lock();
   }
 }

@@ -5,7 +5,8 @@
 //
 // It implements Kinesis's model: records route to the open shard whose hash key range holds
 // their hash key; SplitShard and MergeShards close parents and open children; retention trims
-// old segments (a background thread checks every minute, and EnforceRetention() does it now).
+// old segments (a background thread checks every minute, and EnforceRetention() does it now),
+// and the same thread writes index files for sealed segments so that restarts stay fast.
 // The Kinesis API (kinesis_api.h) and the in-process pollers sit on top of it.
 //
 // Errors are Status values with these codes, which the API maps to Kinesis's exceptions:
@@ -67,7 +68,7 @@ struct PutOutcome {
 class StreamStore {
  public:
   static Result<std::unique_ptr<StreamStore>> Open(const StreamStoreOptions& options, Clock* clock);
-  ~StreamStore();  // stops the retention thread
+  ~StreamStore();  // stops the background thread, writes sealed segments' index files
 
   Status CreateStream(const std::string& name, uint32_t shard_count);
   Status DeleteStream(const std::string& name);
@@ -89,6 +90,9 @@ class StreamStore {
 
   // Applies retention to every stream now.
   void EnforceRetention();
+  // Writes the index files of sealed segments (ShardLog::WriteSealedIndexes) of every stream;
+  // the background thread does it every interval, and the destructor once more.
+  void WriteSealedIndexes();
 
   Clock& clock() const { return *clock_; }
 

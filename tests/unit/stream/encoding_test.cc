@@ -480,13 +480,17 @@ TEST_CASE("stream metadata refuses broken JSON", "[stream][metadata]") {
   CHECK(replaced("\"index\": 0", "\"index\": 1").status().code() == Code::kInvalidArgument);
   CHECK(replaced("\"starting_hash_key\": \"0\"", "\"starting_hash_key\": \"01\"").status().code() ==
         Code::kInvalidArgument);
-  // A range of one key is fine; a start above the end is not.
+  // Open shards that leave part of the key space without a shard, and a retention out of range.
   CHECK(replaced("\"starting_hash_key\": \"0\"",
                  std::string("\"starting_hash_key\": \"") + kMaxText + "\"")
-            .ok());
+            .status()
+            .code() == Code::kInvalidArgument);
   CHECK(replaced("\"ending_hash_key\": \"340282366920938463463374607431768211455\"",
                  "\"ending_hash_key\": \"5\"")
-            .ok());
+            .status()
+            .code() == Code::kInvalidArgument);
+  CHECK(replaced("\"retention_hours\": 24", "\"retention_hours\": 0").status().code() ==
+        Code::kInvalidArgument);
   StreamMetadata inverted = meta;
   inverted.shards[0].range = {10, 5};
   CHECK(StreamMetadata::FromJson(inverted.ToJson()).status().code() == Code::kInvalidArgument);

@@ -143,8 +143,13 @@ TEST_CASE("AFTER_SEQUENCE_NUMBER and AT_SEQUENCE_NUMBER", "[stream][api]") {
   const std::string after = Iterator(api, {{"ShardIteratorType", "AFTER_SEQUENCE_NUMBER"},
                                            {"StartingSequenceNumber", numbers[2]}});
   CHECK(api.Ok("GetRecords", {{"ShardIterator", after}})["Records"].empty());
-  // A number this shard has not handed out yet, and one of another shape.
+  // The next number to be handed out starts at the end (as LATEST would); one beyond it is
+  // invalid, and so is one of another shape.
   std::string next = numbers[2];
+  next.back() = static_cast<char>(next.back() + 1);
+  const std::string at_end = Iterator(
+      api, {{"ShardIteratorType", "AT_SEQUENCE_NUMBER"}, {"StartingSequenceNumber", next}});
+  CHECK(api.Ok("GetRecords", {{"ShardIterator", at_end}})["Records"].empty());
   next.back() = static_cast<char>(next.back() + 1);
   CHECK(api.Error("GetShardIterator", {{"StreamName", "s"},
                                        {"ShardId", "shardId-000000000000"},

@@ -229,8 +229,14 @@ TEST_CASE("recovery of a log in several segments", "[stream][recovery]") {
       CHECK(log->end_ordinal() == bad);
       // The middle segment was cut after its first record.
       CHECK(FileSize(middle) == first_frame);
+      // The bytes cut off the middle segment are kept beside it.
+      const std::vector<std::string> names = ListNames(dir);
+      REQUIRE(names.size() == 3);
+      CHECK(names[0] == files[0]);
+      CHECK(names[1] == files[1]);
+      CHECK(names[2].rfind(files[1] + ".cut-", 0) == 0);
+      CHECK(ReadBytes(dir + "/" + names[2]) == bytes.substr(first_frame));
       // The later segments were moved, whole and unchanged, not deleted.
-      CHECK(ListNames(dir) == std::vector<std::string>{files[0], files[1]});
       const std::string aside_prefix = testing::Numbered("set-aside-", recovered_at) + "-";
       const std::vector<std::string> asides = ListNames(dir, true);
       REQUIRE(asides.size() == 1);
@@ -402,4 +408,100 @@ TEST_CASE("Segment::Recover reports what it cut", "[stream][recovery][segment]")
 }
 
 }  // namespace
+}  // namespace sluice::stream
+
+namespace sluice::stream {
+namespace {
+
+// A log of several sealed segments and an active one, with their records.
+struct SealedLog {
+  std::vector<std::string> segments;  // file names, oldest first
+  std::vector<StoredRecord> records;
+};
+
+SealedLog WriteSegments(const std::string& dir, ManualClock& clock) {
+  ShardLogOptions options;
+  options.segment_max_bytes = 200;
+  auto log = OpenLog(dir, 1, options, &clock);
+  for (uint64_t i = 0; i < 20; ++i) {
+    Append(*log, "k", testing::NumberedData(i));
+    clock.Advance(std::chrono::milliseconds(10));
+  }
+  Result<int> written = log->WriteSealedIndexes();
+  REQUIRE(written.ok());
+  SealedLog sealed;
+  for (const std::string& name : ListNames(dir)) {
+    if (Segment::ParseFileName(name) >= 0) {
+      sealed.segments.push_back(name);
+    }
+  }
+  REQUIRE(sealed.segments.size() >= 4);
+  CHECK(*written == static_cast<int>(sealed.segments.size()) - 1);  // all but the active one
+  CHECK(*log->WriteSealedIndexes() == 0);                           // once each
+  sealed.records = ReadAll(*log);
+  return sealed;
+}
+
+bool Exists(const std::string& path) {
+  return std::filesystem::exists(path);
+}
+
+}  // namespace
+
+TEST_CASE("sealed segments reopen from their index files", "[stream][recovery]") {
+  TempDir tmp;
+  ManualClock clock;
+  const SealedLog sealed = WriteSegments(tmp.path(), clock);
+  const auto index_of = [&](size_t i) {
+    return tmp / Segment::IndexFileName(Segment::ParseFileName(sealed.segments[i]));
+  };
+  for (size_t i = 0; i + 1 < sealed.segments.size(); ++i) {
+    CHECK(Exists(index_of(i)));
+  }
+  CHECK(!Exists(index_of(sealed.segments.size() - 1)));
+
+  SECTION("a clean reopen reads the same records and goes on appending") {
+    auto log = OpenLog(tmp.path(), 2, ShardLogOptions{}, &clock);
+    const std::vector<StoredRecord> records = ReadAll(*log);
+    REQUIRE(records.size() == sealed.records.size());
+    for (size_t i = 0; i < records.size(); ++i) {
+      CHECK(records[i].data == sealed.records[i].data);
+      CHECK(records[i].arrival_ms == sealed.records[i].arrival_ms);
+    }
+    CHECK(log->OrdinalAtOrAfter(sealed.records[7].arrival_ms) == 7);
+    CHECK(Append(*log, "k", "next") == sealed.records.size());
+  }
+  SECTION("a damaged index file is ignored and the segment is scanned") {
+    std::string bytes = ReadBytes(index_of(1));
+    bytes[bytes.size() / 2] ^= 0x10;
+    WriteBytes(index_of(1), bytes);
+    auto log = OpenLog(tmp.path(), 2, ShardLogOptions{}, &clock);
+    CHECK(ReadAll(*log).size() == sealed.records.size());
+    CHECK(!Exists(index_of(1)));  // the stale file went; the next pass writes a good one
+    CHECK(*log->WriteSealedIndexes() == 1);
+  }
+  SECTION("an index file that no longer matches its segment is ignored") {
+    // The segment lost its last frame behind the index file's back: the scan finds out.
+    const std::string segment = tmp / sealed.segments[1];
+    const uint64_t size = FileSize(segment);
+    REQUIRE(::truncate(segment.c_str(), static_cast<off_t>(size - 3)) == 0);
+    auto log = OpenLog(tmp.path(), 2, ShardLogOptions{}, &clock);
+    const uint64_t kept = static_cast<uint64_t>(Segment::ParseFileName(sealed.segments[2])) - 1;
+    CHECK(log->end_ordinal() == kept);
+    CHECK(ListNames(tmp.path(), true).size() == 1);  // the later segments were set aside
+  }
+  SECTION("an index file whose segment is gone is removed") {
+    const std::string orphan = tmp / Segment::IndexFileName(1000);
+    WriteBytes(orphan, "x");
+    auto log = OpenLog(tmp.path(), 2, ShardLogOptions{}, &clock);
+    CHECK(!Exists(orphan));
+  }
+  SECTION("retention removes a segment's index file with it") {
+    auto log = OpenLog(tmp.path(), 2, ShardLogOptions{}, &clock);
+    REQUIRE(*log->TrimBefore(sealed.records.back().arrival_ms) >= 1);
+    CHECK(!Exists(tmp / sealed.segments[0]));
+    CHECK(!Exists(index_of(0)));
+  }
+}
+
 }  // namespace sluice::stream

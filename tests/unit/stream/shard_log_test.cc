@@ -228,6 +228,33 @@ TEST_CASE("a failed write stores nothing and the log goes on", "[stream][shard_l
   CHECK(ListNames(tmp.path(), true).empty());  // nothing set aside
 }
 
+TEST_CASE("records committed before a later failed write are reported stored",
+          "[stream][shard_log]") {
+  // A PutRecords waits on one shard while others' flushes commit its records on another; a
+  // failure after that must not make it report those records failed (the client would retry
+  // and store them twice).
+  TempDir tmp;
+  ManualClock clock;
+  auto log = OpenLog(tmp.path(), 1, ShardLogOptions{}, &clock);
+  Result<ShardLog::Ticket> a = log->Stage(std::vector<RecordInput>{{"k", "a"}});
+  Result<ShardLog::Ticket> b = log->Stage(std::vector<RecordInput>{{"k", "b"}});
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  REQUIRE(log->WaitDurable(*b).ok());  // writes a and b together
+  const uint64_t size = FileSize(tmp / Segment::FileName(0));
+  {
+    FileSizeLimit limit(size + 10);
+    Result<ShardLog::Ticket> c = log->Stage(std::vector<RecordInput>{{"k", std::string(100, 'c')}});
+    REQUIRE(c.ok());
+    CHECK(log->WaitDurable(*c).code() == Code::kUnavailable);
+  }
+  CHECK(log->WaitDurable(*a).ok());
+  const std::vector<StoredRecord> records = ReadAll(*log);
+  REQUIRE(records.size() == 2);
+  CHECK(records[0].data == "a");
+  CHECK(records[1].data == "b");
+}
+
 TEST_CASE("a roll that failed does not break the chain when the next write does not roll",
           "[stream][shard_log]") {
   // The roll condition can turn false between two writes when the wall clock steps back.
