@@ -405,6 +405,19 @@ void ShardLog::Close() {
   committed_cv_.notify_all();
 }
 
+void ShardLog::CloseAndSettle() {
+  std::unique_lock lock(mu_);
+  closed_ = true;
+  committed_cv_.notify_all();
+  while (flushing_ || !staged_.empty()) {
+    if (!flushing_) {
+      Flush(lock);  // records staged before the close, whose producers have not flushed yet
+      continue;
+    }
+    committed_cv_.wait(lock);
+  }
+}
+
 Result<int> ShardLog::TrimBefore(int64_t cutoff_ms) {
   std::lock_guard lock(mu_);
   int removed = 0;

@@ -106,6 +106,9 @@ class ShardLog {
 
   // Stops appends for good (resharding). Records staged before still commit.
   void Close();
+  // Close(), then waits until nothing is being written or waits to be: after it returns the
+  // log's files no longer change (deletion moves them).
+  void CloseAndSettle();
   // Removes segments whose newest record arrived before `cutoff_ms`. Returns how many.
   Result<int> TrimBefore(int64_t cutoff_ms);
   // Writes the index file of every sealed segment that has none yet (see

@@ -179,6 +179,9 @@ Status StreamStore::Load() {
 
 uint32_t StreamStore::OpenShardCount() const {
   uint32_t count = 0;
+  for (const auto& [name, shards] : creating_) {
+    count += shards;
+  }
   for (const auto& [name, stream] : streams_) {
     std::shared_lock lock(stream->mu);
     count += static_cast<uint32_t>(stream->open_by_start.size());
@@ -216,16 +219,31 @@ Status StreamStore::CreateStream(const std::string& name, uint32_t shard_count) 
   if (shard_count < 1) {
     return InvalidArgument("shard count must be at least 1");
   }
+  {
+    std::lock_guard lock(mu_);
+    if (streams_.count(name) != 0 || creating_.count(name) != 0) {
+      return Status(Code::kAlreadyExists, "stream " + name + " already exists");
+    }
+    const uint32_t open = OpenShardCount();
+    if (shard_count > options_.shard_limit || open + shard_count > options_.shard_limit) {
+      return ResourceExhausted("this host allows " + std::to_string(options_.shard_limit) +
+                               " open shards; " + std::to_string(open) + " are open and " +
+                               std::to_string(shard_count) + " more were asked for");
+    }
+    creating_[name] = shard_count;  // reserved: the files are made without holding mu_
+  }
+  Result<std::shared_ptr<Stream>> created = MakeStream(name, shard_count);
   std::lock_guard lock(mu_);
-  if (streams_.count(name) != 0) {
-    return Status(Code::kAlreadyExists, "stream " + name + " already exists");
+  creating_.erase(name);
+  if (!created.ok()) {
+    return created.status();
   }
-  const uint32_t open = OpenShardCount();
-  if (shard_count > options_.shard_limit || open + shard_count > options_.shard_limit) {
-    return ResourceExhausted("this host allows " + std::to_string(options_.shard_limit) +
-                             " open shards; " + std::to_string(open) + " are open and " +
-                             std::to_string(shard_count) + " more were asked for");
-  }
+  streams_[name] = *created;
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<StreamStore::Stream>> StreamStore::MakeStream(const std::string& name,
+                                                                     uint32_t shard_count) {
   auto stream = std::make_shared<Stream>();
   stream->dir = streams_dir_ + "/s-" + name;
   SLUICE_RETURN_IF_ERROR(RemoveTree(stream->dir));  // leftovers of an unfinished create
@@ -248,8 +266,7 @@ Status StreamStore::CreateStream(const std::string& name, uint32_t shard_count) 
   // The metadata file is written last: a stream directory without one is an unfinished create.
   SLUICE_RETURN_IF_ERROR(WriteFileAtomically(stream->dir + "/" + kMetadataFile, meta.ToJson()));
   stream->IndexOpenShards();
-  streams_[name] = stream;
-  return Status::Ok();
+  return stream;
 }
 
 Status StreamStore::DeleteStream(const std::string& name) {
@@ -266,13 +283,16 @@ Status StreamStore::DeleteStream(const std::string& name) {
     }
     const std::shared_ptr<Stream> stream = it->second;
     std::unique_lock stream_lock(stream->mu);
+    // No put can stage now (they stage under the shared lock); let the writes under way finish,
+    // so that no segment is created in the directory after it moved. This also wakes waiting
+    // readers, who see the end.
+    for (auto& [index, log] : stream->logs) {
+      log->CloseAndSettle();
+    }
     if (::rename(stream->dir.c_str(), trash.c_str()) != 0) {
       return ErrnoStatus("move " + stream->dir + " to " + trash);
     }
     stream->deleted = true;
-    for (auto& [index, log] : stream->logs) {
-      log->Close();  // wakes waiting readers; they see the end
-    }
     streams_.erase(it);
   }
   SLUICE_RETURN_IF_ERROR(SyncDirectory(streams_dir_));

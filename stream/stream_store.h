@@ -105,7 +105,10 @@ class StreamStore {
   // if it was deleted meanwhile.
   template <typename Lock>
   Result<std::shared_ptr<Stream>> FindAndLock(const std::string& name, Lock* lock) const;
-  uint32_t OpenShardCount() const;  // REQUIRES: mu_ held
+  uint32_t OpenShardCount() const;  // REQUIRES: mu_ held; streams being created count too
+  // Makes a new stream's directory, logs and metadata. REQUIRES: its name is reserved in
+  // creating_ (so no other call touches that directory).
+  Result<std::shared_ptr<Stream>> MakeStream(const std::string& name, uint32_t shard_count);
   Status Reshard(Stream& stream, StreamMetadata next, std::vector<uint32_t> closing);
   void RetentionLoop();
 
@@ -115,6 +118,7 @@ class StreamStore {
 
   mutable std::mutex mu_;  // guards streams_ (the map, not the streams)
   std::map<std::string, std::shared_ptr<Stream>> streams_;
+  std::map<std::string, uint32_t> creating_;  // names being created, with their shard counts
 
   std::mutex retention_mu_;
   std::condition_variable retention_cv_;

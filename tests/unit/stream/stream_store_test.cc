@@ -165,6 +165,36 @@ TEST_CASE("CreateStream refuses bad names, counts, duplicates and the shard limi
   CHECK_FALSE(IsValidStreamName("é"));
 }
 
+TEST_CASE("concurrent creates of one name: exactly one wins, and the limit holds",
+          "[stream][store]") {
+  StoreFixture f;
+  f.options.shard_limit = 8;
+  f.Reopen();
+  // Eight threads create "same" (2 shards) while eight create distinct streams of 2 shards:
+  // "same" exists once, and no more than 8 shards are ever open.
+  std::vector<std::thread> threads;
+  std::atomic<int> same_ok{0};
+  std::atomic<int> others_ok{0};
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      if (f.store->CreateStream("same", 2).ok()) {
+        ++same_ok;
+      }
+    });
+    threads.emplace_back([&, i] {
+      if (f.store->CreateStream(testing::Numbered("other-", static_cast<uint64_t>(i)), 2).ok()) {
+        ++others_ok;
+      }
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  CHECK(same_ok == 1);
+  CHECK(others_ok == 3);  // 2 + 3 * 2 = 8 shards
+  CHECK(f.store->ListStreams().size() == 4);
+}
+
 TEST_CASE("Put routes by partition key and explicit hash key", "[stream][store]") {
   StoreFixture f;
   REQUIRE(f.store->CreateStream(kStream, 4).ok());
