@@ -36,7 +36,15 @@ LogCapture::LogCapture(LogSink sink) : sink_(std::move(sink)) {
 }
 
 LogCapture::~LogCapture() {
-  epoll_.reset();
+  // Take the thread out under the lock, then stop it outside: a handler finishing meanwhile may
+  // drop the last reference to a LogSource, whose destructor calls Remove(), which must then
+  // find no thread rather than one half destroyed.
+  std::unique_ptr<EpollThread> epoll;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    epoll = std::move(epoll_);
+  }
+  epoll.reset();
 }
 
 Result<std::shared_ptr<LogSource>> LogCapture::Open(const std::string& function_name,
@@ -55,6 +63,9 @@ Result<std::shared_ptr<LogSource>> LogCapture::Open(const std::string& function_
   std::shared_ptr<LogSource> source(
       new LogSource(this, function_name, instance_id, out[0], out[1], err[0], err[1]));
   std::lock_guard<std::mutex> lock(mu_);
+  if (epoll_ == nullptr) {
+    return Unavailable("the host is shutting down");
+  }
   for (int fd : {source->out_read_, source->err_read_}) {
     SLUICE_RETURN_IF_ERROR(epoll_->Add(fd).WithContext("watching a function's output"));
     by_fd_[fd] = source;
@@ -64,7 +75,9 @@ Result<std::shared_ptr<LogSource>> LogCapture::Open(const std::string& function_
 
 void LogCapture::Remove(int fd) {
   std::lock_guard<std::mutex> lock(mu_);
-  epoll_->Remove(fd);
+  if (epoll_ != nullptr) {  // null while the capture shuts down
+    epoll_->Remove(fd);
+  }
   by_fd_.erase(fd);
 }
 

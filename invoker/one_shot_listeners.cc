@@ -36,7 +36,14 @@ OneShotListeners::OneShotListeners(std::string dir, OnConnection on_connection)
     : dir_(std::move(dir)), on_connection_(std::move(on_connection)) {}
 
 OneShotListeners::~OneShotListeners() {
-  epoll_.reset();  // no handler runs from here on
+  // Take the thread out under the lock, then stop it outside (a handler under way takes the
+  // lock): from here on no handler runs, and a late one finds no thread to touch.
+  std::unique_ptr<EpollThread> epoll;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    epoll = std::move(epoll_);
+  }
+  epoll.reset();
   for (auto& [key, listener] : by_key_) {
     ::close(listener.fd);
     ::unlink(listener.path.c_str());
@@ -67,6 +74,8 @@ Result<std::string> OneShotListeners::Open(const std::string& key) {
     status = ErrnoStatus("chmod " + path);
   } else if (::listen(fd, 1) != 0) {
     status = ErrnoStatus("listen " + path);
+  } else if (epoll_ == nullptr) {
+    status = Unavailable("the host is shutting down");
   } else {
     status = epoll_->Add(fd).WithContext(path);
   }
@@ -86,7 +95,9 @@ void OneShotListeners::Close(const std::string& key) {
   if (it == by_key_.end()) {
     return;
   }
-  epoll_->Remove(it->second.fd);
+  if (epoll_ != nullptr) {
+    epoll_->Remove(it->second.fd);
+  }
   ::close(it->second.fd);
   ::unlink(it->second.path.c_str());
   key_by_fd_.erase(it->second.fd);
@@ -113,7 +124,9 @@ void OneShotListeners::OnReadable(int fd) {
     key = found->second;
     key_by_fd_.erase(found);
     auto listener = by_key_.find(key);
-    epoll_->Remove(fd);
+    if (epoll_ != nullptr) {
+      epoll_->Remove(fd);
+    }
     ::close(fd);
     ::unlink(listener->second.path.c_str());
     by_key_.erase(listener);
