@@ -54,12 +54,30 @@ std::string DirOf(const std::string& path) {
 }  // namespace
 
 Segment::Segment(std::string path, int fd, uint64_t first_ordinal)
-    : path_(std::move(path)), fd_(fd), first_ordinal_(first_ordinal), end_ordinal_(first_ordinal) {}
+    : path_(std::move(path)),
+      fd_(std::make_shared<UniqueFd>(fd)),
+      first_ordinal_(first_ordinal),
+      end_ordinal_(first_ordinal) {}
 
-Segment::~Segment() {
-  if (fd_ >= 0) {
-    ::close(fd_);
+Segment::~Segment() = default;
+
+Result<std::shared_ptr<UniqueFd>> Segment::Descriptor() const {
+  {
+    std::lock_guard lock(fd_mu_);
+    if (fd_ != nullptr) {
+      return fd_;
+    }
   }
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return ErrnoStatus("open segment " + path_);
+  }
+  return std::make_shared<UniqueFd>(fd);
+}
+
+void Segment::ReleaseDescriptor() {
+  std::lock_guard lock(fd_mu_);
+  fd_.reset();  // closes once the reads under way drop their references
 }
 
 std::string Segment::FileName(uint64_t first_ordinal) {
@@ -300,6 +318,7 @@ Result<std::unique_ptr<Segment>> Segment::OpenSealed(const std::string& path,
   segment->first_arrival_ms_ = first_arrival;
   segment->last_arrival_ms_ = last_arrival;
   segment->last_indexed_offset_ = last_indexed;
+  segment->ReleaseDescriptor();  // sealed: reads open the file when they need it
   return segment;
 }
 
@@ -360,7 +379,8 @@ Status Segment::DropUncommitted() {
   if (write_offset_ == size_) {
     return Status::Ok();
   }
-  if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+  Result<std::shared_ptr<UniqueFd>> fd = Descriptor();
+  if (!fd.ok() || ::ftruncate((*fd)->get(), static_cast<off_t>(size_)) != 0) {
     return Status(Code::kDataLoss,
                   ErrnoStatus("truncate " + path_).message() + " to drop an uncommitted write");
   }
@@ -369,10 +389,14 @@ Status Segment::DropUncommitted() {
 }
 
 Status Segment::Write(std::string_view frames) {
-  Status status = WriteAll(fd_, frames, write_offset_, path_);
+  Result<std::shared_ptr<UniqueFd>> fd = Descriptor();
+  if (!fd.ok()) {
+    return fd.status();
+  }
+  Status status = WriteAll((*fd)->get(), frames, write_offset_, path_);
   if (!status.ok()) {
     // Leave no partial frame behind: a later write would land after it.
-    if (::ftruncate(fd_, static_cast<off_t>(write_offset_)) != 0) {
+    if (::ftruncate((*fd)->get(), static_cast<off_t>(write_offset_)) != 0) {
       return Status(Code::kDataLoss,
                     status.message() + ", and the segment could not be truncated back");
     }
@@ -383,7 +407,11 @@ Status Segment::Write(std::string_view frames) {
 }
 
 Status Segment::Sync() const {
-  if (::fdatasync(fd_) != 0) {
+  Result<std::shared_ptr<UniqueFd>> fd = Descriptor();
+  if (!fd.ok()) {
+    return fd.status();
+  }
+  if (::fdatasync((*fd)->get()) != 0) {
     return ErrnoStatus("fdatasync " + path_);
   }
   return Status::Ok();
@@ -415,11 +443,15 @@ void Segment::Commit(std::string_view frames) {
 }
 
 Status Segment::ReadAt(uint64_t offset, size_t size, std::string* out) const {
+  Result<std::shared_ptr<UniqueFd>> fd = Descriptor();
+  if (!fd.ok()) {
+    return fd.status();
+  }
   out->resize(size);
   size_t done = 0;
   while (done < size) {
     const ssize_t n =
-        ::pread(fd_, out->data() + done, size - done, static_cast<off_t>(offset + done));
+        ::pread((*fd)->get(), out->data() + done, size - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) {
       continue;
     }

@@ -2,18 +2,25 @@
 // ordinals. The file is "<first ordinal, 20 digits>.log" and starts with a 16-byte header:
 // "SLUICELG", u32 format version (1), u32 zero.
 //
-// Thread-safety: ReadAt() and Sync() may run from any thread at any time. Everything else (the
-// bookkeeping: size, ordinals, arrival times, the sparse index) is guarded by the owning
-// ShardLog's mutex, and Write() is called by one writer at a time (the log's flusher).
+// Descriptors: the segment being written keeps its file open. A sealed segment gives its
+// descriptor up (ReleaseDescriptor) and each read opens the file for itself, so a shard with a
+// year of hourly segments does not hold thousands of descriptors.
+//
+// Thread-safety: ReadAt(), Sync() and ReleaseDescriptor() may run from any thread at any time.
+// Everything else (the bookkeeping: size, ordinals, arrival times, the sparse index) is guarded
+// by the owning ShardLog's mutex, and Write() is called by one writer at a time (the log's
+// flusher).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/files.h"
 #include "base/status.h"
 #include "stream/record_frame.h"
 
@@ -83,6 +90,10 @@ class Segment {
   Result<ScanStop> Scan(uint64_t offset, uint64_t end_offset,
                         const std::function<bool(const FrameView&)>& visit) const;
 
+  // Closes the segment's own descriptor once reads under way are done; later reads open the file
+  // for themselves. For sealed segments only: writes need the descriptor.
+  void ReleaseDescriptor();
+
   // Reads up to `size` bytes at `offset` (fewer at end of file) into *out.
   Status ReadAt(uint64_t offset, size_t size, std::string* out) const;
 
@@ -101,9 +112,12 @@ class Segment {
 
  private:
   Segment(std::string path, int fd, uint64_t first_ordinal);
+  // The segment's own descriptor, or after ReleaseDescriptor() one opened for this use only.
+  Result<std::shared_ptr<UniqueFd>> Descriptor() const;
 
   std::string path_;
-  int fd_ = -1;
+  mutable std::mutex fd_mu_;
+  std::shared_ptr<UniqueFd> fd_;  // guarded by fd_mu_; null once released
   uint64_t first_ordinal_ = 0;
   uint64_t end_ordinal_ = 0;
   uint64_t size_ = kSegmentHeaderSize;

@@ -158,6 +158,9 @@ Result<std::unique_ptr<ShardLog>> ShardLog::Open(const std::string& dir, uint32_
     }
     log->segments_[0] = std::move(*segment);
   }
+  for (auto it = log->segments_.begin(); std::next(it) != log->segments_.end(); ++it) {
+    it->second->ReleaseDescriptor();  // sealed: only the last segment is written
+  }
   log->trim_horizon_ = log->segments_.begin()->first;
   log->next_ordinal_ = log->segments_.rbegin()->second->end_ordinal();
   log->committed_ordinal_ = log->next_ordinal_;
@@ -256,6 +259,7 @@ void ShardLog::Flush(std::unique_lock<std::mutex>& lock) {
   if (status.ok()) {
     if (roll) {
       segments_[batch_first] = target;
+      active->ReleaseDescriptor();  // sealed now
     }
     target->Commit(batch);
     committed_ordinal_ = batch_end;

@@ -744,3 +744,45 @@ TEST_CASE("a read below a horizon with nothing left continues at the horizon",
 
 }  // namespace
 }  // namespace sluice::stream
+
+namespace sluice::stream {
+namespace {
+
+size_t OpenDescriptors() {
+  size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++count;
+  }
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("sealed segments hold no file descriptors", "[stream][shard_log]") {
+  // A year of hourly segments on a few shards would otherwise run into RLIMIT_NOFILE.
+  TempDir tmp;
+  ManualClock clock;
+  ShardLogOptions options;
+  options.segment_max_bytes = 100;  // two records a segment
+  const size_t before = OpenDescriptors();
+  std::vector<std::string> written;
+  {
+    auto log = testing::OpenLog(tmp.path(), 1, options, &clock);
+    for (uint64_t i = 0; i < 60; ++i) {
+      written.push_back(testing::NumberedData(i));
+      testing::Append(*log, "k", written.back());
+    }
+    CHECK(OpenDescriptors() <= before + 2);  // the active segment (and nothing per segment)
+  }
+  auto log = testing::OpenLog(tmp.path(), 2, options, &clock);
+  CHECK(testing::ListNames(tmp.path()).size() >= 25);
+  CHECK(OpenDescriptors() <= before + 2);
+  const std::vector<StoredRecord> records = testing::ReadAll(*log);
+  REQUIRE(records.size() == written.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    CHECK(records[i].data == written[i]);
+  }
+  CHECK(OpenDescriptors() <= before + 2);  // reads closed what they opened
+}
+
+}  // namespace sluice::stream
