@@ -1,6 +1,7 @@
 #include "stream/segment.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -57,7 +58,13 @@ Segment::Segment(std::string path, int fd, uint64_t first_ordinal)
     : path_(std::move(path)),
       fd_(std::make_shared<UniqueFd>(fd)),
       first_ordinal_(first_ordinal),
-      end_ordinal_(first_ordinal) {}
+      end_ordinal_(first_ordinal) {
+  struct stat st {};
+  if (::fstat(fd, &st) == 0) {
+    device_ = st.st_dev;
+    inode_ = st.st_ino;
+  }
+}
 
 Segment::~Segment() = default;
 
@@ -70,9 +77,24 @@ Result<std::shared_ptr<UniqueFd>> Segment::Descriptor() const {
   }
   const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return ErrnoStatus("open segment " + path_);
+    return Status(errno == ENOENT ? Code::kNotFound : Code::kInternal,
+                  ErrnoStatus("open segment " + path_).message());
   }
-  return std::make_shared<UniqueFd>(fd);
+  auto descriptor = std::make_shared<UniqueFd>(fd);
+  // The same file, not another one now at this path (the stream was deleted and made again).
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || st.st_dev != device_ || st.st_ino != inode_) {
+    return NotFound("segment " + path_ + " was removed");
+  }
+  return descriptor;
+}
+
+Result<std::shared_ptr<UniqueFd>> Segment::WritableDescriptor() const {
+  std::lock_guard lock(fd_mu_);
+  if (fd_ == nullptr) {
+    return FailedPrecondition("segment " + path_ + " is sealed and cannot be written");
+  }
+  return fd_;
 }
 
 void Segment::ReleaseDescriptor() {
@@ -108,6 +130,11 @@ int64_t Segment::ParseFileName(std::string_view name) {
 
 Result<std::unique_ptr<Segment>> Segment::Create(const std::string& dir, uint64_t first_ordinal) {
   const std::string path = dir + "/" + FileName(first_ordinal);
+  // An index file of an earlier segment that started at the same ordinal describes another file.
+  const std::string stale_index = dir + "/" + IndexFileName(first_ordinal);
+  if (::unlink(stale_index.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoStatus("remove stale " + stale_index);
+  }
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     return ErrnoStatus("create segment " + path);
@@ -379,7 +406,7 @@ Status Segment::DropUncommitted() {
   if (write_offset_ == size_) {
     return Status::Ok();
   }
-  Result<std::shared_ptr<UniqueFd>> fd = Descriptor();
+  Result<std::shared_ptr<UniqueFd>> fd = WritableDescriptor();
   if (!fd.ok() || ::ftruncate((*fd)->get(), static_cast<off_t>(size_)) != 0) {
     return Status(Code::kDataLoss,
                   ErrnoStatus("truncate " + path_).message() + " to drop an uncommitted write");
@@ -389,7 +416,7 @@ Status Segment::DropUncommitted() {
 }
 
 Status Segment::Write(std::string_view frames) {
-  Result<std::shared_ptr<UniqueFd>> fd = Descriptor();
+  Result<std::shared_ptr<UniqueFd>> fd = WritableDescriptor();
   if (!fd.ok()) {
     return fd.status();
   }

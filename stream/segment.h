@@ -12,6 +12,8 @@
 // flusher).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -112,12 +114,17 @@ class Segment {
 
  private:
   Segment(std::string path, int fd, uint64_t first_ordinal);
-  // The segment's own descriptor, or after ReleaseDescriptor() one opened for this use only.
+  // The segment's own descriptor, or after ReleaseDescriptor() one opened for this use only
+  // (NotFound if the file was removed, or replaced by another at the same path).
   Result<std::shared_ptr<UniqueFd>> Descriptor() const;
+  // The segment's own descriptor; FailedPrecondition once released (never a read-only one).
+  Result<std::shared_ptr<UniqueFd>> WritableDescriptor() const;
 
   std::string path_;
   mutable std::mutex fd_mu_;
   std::shared_ptr<UniqueFd> fd_;  // guarded by fd_mu_; null once released
+  dev_t device_ = 0;              // the file's identity, checked when it is opened again
+  ino_t inode_ = 0;
   uint64_t first_ordinal_ = 0;
   uint64_t end_ordinal_ = 0;
   uint64_t size_ = kSegmentHeaderSize;

@@ -122,6 +122,11 @@ Result<std::unique_ptr<ShardLog>> ShardLog::Open(const std::string& dir, uint32_
     if (!segment.ok()) {
       return segment.status();
     }
+    if (!log->segments_.empty()) {
+      // Not the last segment after all: give its descriptor up now, not after the loop, so a
+      // shard of thousands of segments never holds thousands of descriptors.
+      log->segments_.rbegin()->second->ReleaseDescriptor();
+    }
     log->segments_[first] = std::move(*segment);
     if (!cut.empty()) {
       LogWarning("stream", dir + "/" + Segment::FileName(first) + ": recovery " + cut);
@@ -138,18 +143,37 @@ Result<std::unique_ptr<ShardLog>> ShardLog::Open(const std::string& dir, uint32_
       if (::rename((dir + "/" + name).c_str(), (aside + "/" + name).c_str()) != 0) {
         return ErrnoStatus("move " + name + " to " + aside);
       }
+      // Its index file goes with it: left here, it could describe a later segment that starts
+      // at the same ordinal.
+      const std::string index = Segment::IndexFileName((*firsts)[i]);
+      if (::rename((dir + "/" + index).c_str(), (aside + "/" + index).c_str()) != 0 &&
+          errno != ENOENT) {
+        return ErrnoStatus("move " + index + " to " + aside);
+      }
       LogError("stream", dir + "/" + name + " no longer follows the log after recovery; moved to " +
                              aside + " for inspection");
     }
     SLUICE_RETURN_IF_ERROR(SyncDirectory(dir));
   }
   if (!log->segments_.empty() && log->indexed_segments_.erase(log->segments_.rbegin()->first)) {
-    // Opened as sealed, but the segments after it were set aside: it is written again now, so
-    // its index file would go stale.
-    const std::string index = dir + "/" + Segment::IndexFileName(log->segments_.rbegin()->first);
+    // Opened as sealed, but the segments after it were set aside: it is written again now. Its
+    // index file would go stale, and it needs a writable descriptor: recover it as the last
+    // segment.
+    const uint64_t first = log->segments_.rbegin()->first;
+    const std::string index = dir + "/" + Segment::IndexFileName(first);
     if (::unlink(index.c_str()) != 0 && errno != ENOENT) {
       return ErrnoStatus("remove " + index);
     }
+    std::string cut;
+    Result<std::unique_ptr<Segment>> reopened =
+        Segment::Recover(dir + "/" + Segment::FileName(first), first, &cut);
+    if (!reopened.ok()) {
+      return reopened.status();
+    }
+    if (!cut.empty()) {
+      LogWarning("stream", dir + "/" + Segment::FileName(first) + ": recovery " + cut);
+    }
+    log->segments_[first] = std::move(*reopened);
   }
   if (log->segments_.empty()) {
     Result<std::unique_ptr<Segment>> segment = Segment::Create(dir, 0);
@@ -157,9 +181,6 @@ Result<std::unique_ptr<ShardLog>> ShardLog::Open(const std::string& dir, uint32_
       return segment.status();
     }
     log->segments_[0] = std::move(*segment);
-  }
-  for (auto it = log->segments_.begin(); std::next(it) != log->segments_.end(); ++it) {
-    it->second->ReleaseDescriptor();  // sealed: only the last segment is written
   }
   log->trim_horizon_ = log->segments_.begin()->first;
   log->next_ordinal_ = log->segments_.rbegin()->second->end_ordinal();
@@ -330,7 +351,7 @@ Result<ShardLog::ReadResult> ShardLog::Read(uint64_t from_ordinal, size_t max_re
       segment_size = segment->size();
       segment_end = segment->end_ordinal();
     }
-    SLUICE_RETURN_IF_ERROR(
+    const Status scanned =
         ScanCommitted(*segment, entry.offset, segment_size, [&](const FrameView& frame) {
           if (frame.ordinal < position) {
             return true;
@@ -345,7 +366,14 @@ Result<ShardLog::ReadResult> ShardLog::Read(uint64_t from_ordinal, size_t max_re
                                     std::string(frame.partition_key), std::string(frame.data)});
           position = frame.ordinal + 1;
           return true;
-        }));
+        });
+    if (!scanned.ok()) {
+      std::lock_guard lock(mu_);
+      if (segment->first_ordinal() < trim_horizon_) {
+        continue;  // retention removed the segment meanwhile: go on from the trim horizon
+      }
+      return scanned;
+    }
     if (!full && result.records.size() < max_records && position < segment_end) {
       return Status(Code::kDataLoss, "segment " + segment->path() + " ends before ordinal " +
                                          std::to_string(segment_end));
@@ -398,7 +426,13 @@ uint64_t ShardLog::OrdinalAtOrAfter(int64_t arrival_ms) const {
         return true;
       });
   if (!status.ok()) {
-    LogError("stream", status.message());
+    // Retention removed the segment meanwhile (or it no longer reads): every record kept now
+    // lies after it, and all of them arrived at or after `arrival_ms`.
+    std::lock_guard lock(mu_);
+    if (segment->first_ordinal() >= trim_horizon_) {
+      LogError("stream", status.message());
+    }
+    return std::max(segment->first_ordinal(), trim_horizon_);
   }
   return answer;
 }
@@ -409,13 +443,11 @@ void ShardLog::Close() {
   committed_cv_.notify_all();
 }
 
-void ShardLog::CloseAndSettle() {
+void ShardLog::Settle() {
   std::unique_lock lock(mu_);
-  closed_ = true;
-  committed_cv_.notify_all();
   while (flushing_ || !staged_.empty()) {
     if (!flushing_) {
-      Flush(lock);  // records staged before the close, whose producers have not flushed yet
+      Flush(lock);  // records staged earlier, whose producers have not flushed yet
       continue;
     }
     committed_cv_.wait(lock);
@@ -468,13 +500,22 @@ Result<int> ShardLog::WriteSealedIndexes() {
     }
   }
   int written = 0;
+  Status first_error;
   for (const std::shared_ptr<Segment>& segment : sealed) {
     // Outside the lock: a sealed segment's bookkeeping no longer changes, and the fsync must
-    // not hold up the shard's writers and readers.
-    SLUICE_RETURN_IF_ERROR(segment->WriteIndexFile());
+    // not hold up the shard's writers and readers. One failure does not stop the others.
+    if (Status status = segment->WriteIndexFile(); !status.ok()) {
+      if (first_error.ok()) {
+        first_error = status;
+      }
+      continue;
+    }
     std::lock_guard lock(mu_);
     indexed_segments_.insert(segment->first_ordinal());
     ++written;
+  }
+  if (!first_error.ok()) {
+    return first_error;
   }
   return written;
 }

@@ -106,14 +106,16 @@ class ShardLog {
 
   // Stops appends for good (resharding). Records staged before still commit.
   void Close();
-  // Close(), then waits until nothing is being written or waits to be: after it returns the
-  // log's files no longer change (deletion moves them).
-  void CloseAndSettle();
+  // Writes what is staged and waits until no write is under way. If nobody can stage meanwhile
+  // (the caller excludes puts), the log's files do not change after it returns, so they can be
+  // moved (deletion).
+  void Settle();
   // Removes segments whose newest record arrived before `cutoff_ms`. Returns how many.
   Result<int> TrimBefore(int64_t cutoff_ms);
   // Writes the index file of every sealed segment that has none yet (see
   // Segment::WriteIndexFile), so that the next start reads only the last segment's frames.
-  // Returns how many it wrote. Does its I/O outside the log's lock.
+  // Returns how many it wrote, or the first error (after trying every segment). Does its I/O
+  // outside the log's lock.
   Result<int> WriteSealedIndexes();
 
   uint64_t trim_horizon() const;  // first readable ordinal

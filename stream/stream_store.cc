@@ -284,13 +284,15 @@ Status StreamStore::DeleteStream(const std::string& name) {
     const std::shared_ptr<Stream> stream = it->second;
     std::unique_lock stream_lock(stream->mu);
     // No put can stage now (they stage under the shared lock); let the writes under way finish,
-    // so that no segment is created in the directory after it moved. This also wakes waiting
-    // readers, who see the end.
+    // so that no segment is created in the directory after it moved.
     for (auto& [index, log] : stream->logs) {
-      log->CloseAndSettle();
+      log->Settle();
     }
     if (::rename(stream->dir.c_str(), trash.c_str()) != 0) {
-      return ErrnoStatus("move " + stream->dir + " to " + trash);
+      return ErrnoStatus("move " + stream->dir + " to " + trash);  // the stream stays as it was
+    }
+    for (auto& [index, log] : stream->logs) {
+      log->Close();  // wakes waiting readers; they see the end
     }
     stream->deleted = true;
     streams_.erase(it);

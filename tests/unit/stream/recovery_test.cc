@@ -490,6 +490,26 @@ TEST_CASE("sealed segments reopen from their index files", "[stream][recovery]")
     CHECK(log->end_ordinal() == kept);
     CHECK(ListNames(tmp.path(), true).size() == 1);  // the later segments were set aside
   }
+  SECTION("a sealed segment that becomes the last one is written again") {
+    // The segments after segment 1 no longer follow it (segment 2 is missing): they are set
+    // aside, and segment 1, opened from its index file, is written from now on.
+    REQUIRE(std::filesystem::remove(tmp / sealed.segments[2]));
+    auto log = OpenLog(tmp.path(), 2, ShardLogOptions{}, &clock);
+    const uint64_t end = static_cast<uint64_t>(Segment::ParseFileName(sealed.segments[2]));
+    CHECK(log->end_ordinal() == end);
+    CHECK(!Exists(index_of(1)));  // it will change
+    CHECK(Append(*log, "k", "written again") == end);
+    const std::vector<StoredRecord> records = ReadAll(*log);
+    REQUIRE(records.size() == end + 1);
+    CHECK(records.back().data == "written again");
+    // The set-aside segments took their index files with them.
+    const std::vector<std::string> asides = ListNames(tmp.path(), true);
+    REQUIRE(asides.size() == 1);
+    const std::vector<std::string> aside_files = ListNames(tmp / asides[0]);
+    CHECK(std::count_if(aside_files.begin(), aside_files.end(), [](const std::string& name) {
+            return name.size() > 4 && name.substr(name.size() - 4) == ".idx";
+          }) >= 1);
+  }
   SECTION("an index file whose segment is gone is removed") {
     const std::string orphan = tmp / Segment::IndexFileName(1000);
     WriteBytes(orphan, "x");
