@@ -9,6 +9,9 @@
 
 namespace sluice {
 
+// Creates `dir` (mode 0755) unless it exists; its parent must exist.
+Status MakeDirectory(const std::string& dir);
+
 // fsyncs the directory itself, so that entries created, renamed or removed in it are durable.
 Status SyncDirectory(const std::string& dir);
 

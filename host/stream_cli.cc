@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "base/text.h"
 #include "host/cli_flags.h"
 #include "host/kinesis_client.h"
 #include "sluice/aws_json.h"
@@ -264,10 +265,7 @@ Result<std::string> PartitionKeyOf(const std::string& line, const CliFlags& flag
 // The partition key back if the record fits Kinesis's limits, so one bad line is reported on
 // its own instead of failing the whole PutRecords batch it would be sent in.
 Result<std::string> CheckRecord(std::string partition_key, const std::string& data) {
-  const size_t chars =
-      static_cast<size_t>(std::count_if(partition_key.begin(), partition_key.end(), [](char c) {
-        return (static_cast<unsigned char>(c) & 0xc0) != 0x80;
-      }));
+  const size_t chars = Utf8CharCount(partition_key);
   if (chars < 1 || chars > kMaxPartitionKeyChars) {
     return InvalidArgument("the partition key must be 1-256 characters, got " +
                            std::to_string(chars));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "base/text.h"
 #include "sluice/base64.h"
 #include "stream/resume_token.h"
 #include "stream/shard_reader.h"
@@ -44,11 +45,6 @@ struct ApiError {
   Fail("ValidationException",
        "1 validation error detected: Value '" + std::string(value) + "' at '" + std::string(path) +
            "' failed to satisfy constraint: Member must " + std::string(constraint));
-}
-
-size_t Utf8Chars(std::string_view text) {
-  return static_cast<size_t>(std::count_if(
-      text.begin(), text.end(), [](char c) { return (static_cast<uint8_t>(c) & 0xc0) != 0x80; }));
 }
 
 void AppendJsonString(std::string* out, std::string_view text) {
@@ -239,7 +235,7 @@ std::string_view DecodeData(std::string_view base64, std::string* scratch, const
 }
 
 std::string_view CheckPartitionKey(std::string_view key, const char* path) {
-  CheckLength(key, Utf8Chars(key), 1, kMaxPartitionKeyChars, path);
+  CheckLength(key, Utf8CharCount(key), 1, kMaxPartitionKeyChars, path);
   return key;
 }
 

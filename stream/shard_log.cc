@@ -17,13 +17,6 @@
 namespace sluice::stream {
 namespace {
 
-Status MakeDirectory(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    return ErrnoStatus("create directory " + dir);
-  }
-  return Status::Ok();
-}
-
 Result<std::vector<uint64_t>> ListSegments(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) {

@@ -23,13 +23,6 @@ std::string ShardDir(const std::string& stream_dir, uint32_t index) {
   return stream_dir + "/" + ShardIdString(index);
 }
 
-Status MakeDirectory(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    return ErrnoStatus("create directory " + dir);
-  }
-  return Status::Ok();
-}
-
 Status RemoveTree(const std::string& path) {
   std::error_code error;
   std::filesystem::remove_all(path, error);

@@ -1,0 +1,13 @@
+// Small text helpers. Stateless; safe from any thread.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+namespace sluice {
+
+// The number of characters (code points) in UTF-8 `text`: the bytes that do not continue a
+// character. Kinesis counts partition key lengths this way.
+size_t Utf8CharCount(std::string_view text);
+
+}  // namespace sluice
