@@ -396,11 +396,11 @@ std::string KinesisApi::Call::ListStreams() {
   const int64_t limit = fields_.IntegerIn("Limit", "limit", 1, 10000).value_or(100);
   std::string after(fields_.String("ExclusiveStartStreamName").value_or(""));
   if (std::optional<std::string_view> token = fields_.String("NextToken")) {
-    std::string decoded;
-    if (!Base64Decode(*token, &decoded) || decoded.rfind("sluice-list-streams-1/", 0) != 0) {
+    std::optional<ResumeToken> decoded = ResumeToken::Decode(*token);
+    if (!decoded || decoded->kind != ResumeToken::Kind::kListStreams) {
       Fail("InvalidArgumentException", "NextToken is not a token ListStreams returned.");
     }
-    after = decoded.substr(std::string_view("sluice-list-streams-1/").size());
+    after = decoded->stream_name;
   }
   const std::vector<std::string> names = store_.ListStreams();
   json stream_names = json::array();
@@ -430,7 +430,11 @@ std::string KinesisApi::Call::ListStreams() {
   json out = {
       {"StreamNames", stream_names}, {"HasMoreStreams", more}, {"StreamSummaries", summaries}};
   if (more) {
-    out["NextToken"] = Base64Encode("sluice-list-streams-1/" + last);
+    ResumeToken next;
+    next.kind = ResumeToken::Kind::kListStreams;
+    next.stream_name = last;
+    next.issued_ms = store_.clock().UnixMillis();
+    out["NextToken"] = next.Encode();
   }
   return out.dump();
 }
@@ -503,6 +507,7 @@ std::string KinesisApi::Call::ListShards() {
   std::string name;
   std::optional<uint32_t> after;
   bool only_open = false;
+  std::optional<int64_t> token_created_ms;  // the stream incarnation a NextToken belongs to
   const int64_t now = store_.clock().UnixMillis();
   if (token) {
     std::optional<ResumeToken> decoded = ResumeToken::Decode(*token);
@@ -515,6 +520,7 @@ std::string KinesisApi::Call::ListShards() {
     name = decoded->stream_name;
     after = decoded->shard_index;
     only_open = decoded->ordinal == 1;  // the AT_LATEST filter, carried over
+    token_created_ms = decoded->stream_created_ms;
   } else {
     if (!has_name) {
       Fail("InvalidArgumentException", "Either NextToken or StreamName should be provided.");
@@ -544,7 +550,7 @@ std::string KinesisApi::Call::ListShards() {
     }
   }
   const StreamMetadata metadata = Describe(name);
-  if (token && ResumeToken::Decode(*token)->stream_created_ms != metadata.created_ms) {
+  if (token_created_ms && *token_created_ms != metadata.created_ms) {
     FailFrom(NotFound("stream " + name), name);
   }
   json shards = json::array();

@@ -11,6 +11,16 @@ namespace {
 
 constexpr std::string_view kIteratorVersion = "sluice-iterator-1";
 constexpr std::string_view kListShardsVersion = "sluice-list-shards-1";
+constexpr std::string_view kListStreamsVersion = "sluice-list-streams-1";
+
+std::string_view VersionOf(ResumeToken::Kind kind) {
+  switch (kind) {
+    case ResumeToken::Kind::kShardIterator: return kIteratorVersion;
+    case ResumeToken::Kind::kListShards: return kListShardsVersion;
+    case ResumeToken::Kind::kListStreams: return kListStreamsVersion;
+  }
+  return kIteratorVersion;  // can't-happen: every kind is listed above
+}
 
 template <typename T>
 bool ParseNumber(std::string_view text, T* out) {
@@ -22,7 +32,7 @@ bool ParseNumber(std::string_view text, T* out) {
 
 std::string ResumeToken::Encode() const {
   std::string plain;
-  plain.append(kind == Kind::kShardIterator ? kIteratorVersion : kListShardsVersion).push_back('/');
+  plain.append(VersionOf(kind)).push_back('/');
   plain.append(std::to_string(stream_created_ms)).push_back('/');
   plain.append(std::to_string(shard_index)).push_back('/');
   plain.append(std::to_string(ordinal)).push_back('/');
@@ -52,6 +62,8 @@ std::optional<ResumeToken> ResumeToken::Decode(std::string_view text) {
     token.kind = Kind::kShardIterator;
   } else if (parts[0] == kListShardsVersion) {
     token.kind = Kind::kListShards;
+  } else if (parts[0] == kListStreamsVersion) {
+    token.kind = Kind::kListStreams;
   } else {
     return std::nullopt;
   }

@@ -91,6 +91,29 @@ TEST_CASE("ListShards pages with NextToken, which expires", "[stream][api]") {
         "ExpiredNextTokenException");
 }
 
+TEST_CASE("ListStreams pages with NextToken", "[stream][api]") {
+  ApiFixture api;
+  for (const char* name : {"a", "b", "c"}) {
+    api.Ok("CreateStream", {{"StreamName", name}, {"ShardCount", 1}});
+  }
+  const json first = api.Ok("ListStreams", {{"Limit", 2}});
+  CHECK(first["StreamNames"] == json::array({"a", "b"}));
+  CHECK(first["HasMoreStreams"] == true);
+  REQUIRE(first.contains("NextToken"));
+  const json second = api.Ok("ListStreams", {{"NextToken", first["NextToken"]}});
+  CHECK(second["StreamNames"] == json::array({"c"}));
+  CHECK(second["HasMoreStreams"] == false);
+  CHECK(!second.contains("NextToken"));
+  // A token ListStreams did not make is refused: garbage, and a ListShards token.
+  api.Ok("CreateStream", {{"StreamName", "d"}, {"ShardCount", 2}});
+  const json shards = api.Ok("ListShards", {{"StreamName", "d"}, {"MaxResults", 1}});
+  REQUIRE(shards.contains("NextToken"));
+  CHECK(api.Error("ListStreams", {{"NextToken", shards["NextToken"]}}) ==
+        "InvalidArgumentException");
+  CHECK(api.Error("ListStreams", {{"NextToken", "bm90IGEgdG9rZW4="}}) ==
+        "InvalidArgumentException");
+}
+
 TEST_CASE("AT_TIMESTAMP starts at the first record at or after the time", "[stream][api]") {
   ApiFixture api;
   api.Ok("CreateStream", {{"StreamName", "s"}, {"ShardCount", 1}});
