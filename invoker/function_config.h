@@ -5,9 +5,13 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 
 namespace sluice::invoker {
+
+// What a function may do with a key-value table (manifest "Tables").
+enum class TableAccess { kRead, kReadWrite };
 
 struct FunctionConfig {
   std::string name;  // FunctionName
@@ -27,6 +31,9 @@ struct FunctionConfig {
   uint64_t max_response_bytes = 6u << 20;          // response payload limit. Default 6 MiB
   uint32_t max_processes = 1024;   // processes and threads per instance. Default 1024
   uint32_t max_open_files = 1024;  // open files per instance. Default 1024
+  // Host services the function may use (manifest "Tables", "Topics"); anything else is refused.
+  std::map<std::string, TableAccess> tables;
+  std::set<std::string> topics;  // topics it may publish to
 };
 
 }  // namespace sluice::invoker

@@ -1,0 +1,90 @@
+// EffectStage: the effects one invoke makes through the host services (key-value writes and
+// notifications), held back until the invoke's outcome is known.
+//
+// The stage answers the function's HostServices calls (it is the invoker::InvokeServices passed
+// to FunctionPool::Invoke). Reads see the committed tables (KvStore) overlaid with this stage's
+// own writes, so an invoke reads what it wrote; no one else sees them. Writes are checked
+// (permissions, arguments, conditions against that overlaid view) and recorded in call order,
+// each tagged with the record the function said it was handling. Nothing reaches the database
+// until EffectCommitter::Commit; a stage that is dropped (failed, timed-out or crashed invoke)
+// leaves no trace.
+//
+// Permissions come from the function's manifest: reads need the table listed ("Read" or
+// "ReadWrite"), writes need "ReadWrite", Publish needs the topic in "Topics". Anything else is
+// PERMISSION_DENIED, naming the function, the table or topic, and the manifest property.
+//
+// Limits per invoke: 1,000 effects, 16 MiB of staged values and messages (RESOURCE_EXHAUSTED).
+//
+// Thread-safety: thread-safe. Once Seal()ed (by the committer, or when the invoke is abandoned)
+// every further call is FAILED_PRECONDITION, so a call racing the end of its invoke cannot add
+// an effect after the commit read them.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "invoker/function_config.h"
+#include "invoker/invoke_services.h"
+#include "state/state_db.h"
+
+namespace sluice::state {
+
+// One staged effect, in call order.
+struct StagedEffect {
+  enum class Kind { kPut, kDelete, kUpdate, kPublish };
+  Kind kind = Kind::kPut;
+  std::string record;  // the record's sequence number; "" when made outside any record
+  std::string table;   // kv effects
+  std::string key;
+  std::string value_json;  // kPut: the new value
+  runtime::v1::KvUpdateRequest update;          // kUpdate: actions and conditions
+  google::protobuf::RepeatedPtrField<runtime::v1::KvCondition> conditions;  // kPut, kDelete
+  std::string topic;  // kPublish
+  std::string subject;
+  std::string message;
+  std::string message_id;  // kPublish: a UUID fixed when staged
+};
+
+class EffectStage : public invoker::InvokeServices {
+ public:
+  // `function` supplies the name (for messages) and the permissions; it must outlive the stage.
+  EffectStage(StateDb* db, const invoker::FunctionConfig& function, Clock* clock);
+
+  Status KvGet(const std::string& record, const runtime::v1::KvGetRequest& request,
+               runtime::v1::KvGetResponse* response) override;
+  Status KvPut(const std::string& record, const runtime::v1::KvPutRequest& request,
+               runtime::v1::KvPutResponse* response) override;
+  Status KvDelete(const std::string& record, const runtime::v1::KvDeleteRequest& request,
+                  runtime::v1::KvDeleteResponse* response) override;
+  Status KvQuery(const std::string& record, const runtime::v1::KvQueryRequest& request,
+                 runtime::v1::KvQueryResponse* response) override;
+  Status KvUpdate(const std::string& record, const runtime::v1::KvUpdateRequest& request,
+                  runtime::v1::KvUpdateResponse* response) override;
+  Status Publish(const std::string& record, const runtime::v1::PublishRequest& request,
+                 runtime::v1::PublishResponse* response) override;
+
+  // Refuses further calls and returns the effects staged so far, in call order.
+  std::vector<StagedEffect> Seal();
+
+  const std::string& function_name() const;
+
+ private:
+  // (implementation's choice)
+  StateDb* db_;
+  const invoker::FunctionConfig& function_;
+  Clock* clock_;
+  std::mutex mu_;
+  bool sealed_ = false;
+  std::vector<StagedEffect> effects_;
+  uint64_t staged_bytes_ = 0;
+  // The overlay: (table, key) -> the item as this invoke last wrote it (nullopt: deleted).
+  std::map<std::pair<std::string, std::string>, std::optional<std::string>> overlay_;
+};
+
+}  // namespace sluice::state
