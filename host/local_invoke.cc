@@ -72,18 +72,6 @@ class WorkDir {
   std::string path_;
 };
 
-std::string LayerSummary(const std::vector<sandbox::Layer>& layers) {
-  std::string on, off;
-  for (const sandbox::Layer& layer : layers) {
-    if (layer.on) {
-      on += (on.empty() ? "" : " ") + layer.name;
-    } else {
-      off += "\n  off: " + layer.name + " (" + layer.detail + ")";
-    }
-  }
-  return "sandbox layers on: " + on + off;
-}
-
 }  // namespace
 
 int LocalInvokeMain(const std::vector<std::string>& args) {
@@ -139,7 +127,7 @@ int LocalInvokeMain(const std::vector<std::string>& args) {
   if (!launcher.ok()) {
     return Fail("sandbox: " + launcher.status().message());
   }
-  std::cerr << LayerSummary((*launcher)->layers()) << std::endl;
+  std::cerr << sandbox::LayerSummary((*launcher)->layers()) << std::endl;
 
   Result<std::unique_ptr<invoker::RuntimeServer>> server = invoker::RuntimeServer::Start(
       work.path() + "/runtime", !(*launcher)->FunctionSeesFixedPaths());

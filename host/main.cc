@@ -1,8 +1,10 @@
 // The `sluice` command: one binary for the CLI verbs (and, in later issues, the daemon).
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "host/control_cli.h"
 #include "host/local_invoke.h"
 #include "host/serve.h"
 #include "host/stream_cli.h"
@@ -13,7 +15,9 @@ constexpr char kUsage[] =
     "usage: sluice <command> [arguments]\n"
     "\n"
     "commands:\n"
-    "  serve [--listen HOST:PORT]           run the host: the Kinesis API on 127.0.0.1:4566\n"
+    "  serve [--listen HOST:PORT] [--data-dir DIR]\n"
+    "                                       run the host: the Kinesis API on 127.0.0.1:4566,\n"
+    "                                       deployed functions, the control API in DIR\n"
     "  streams create|list|describe|delete  manage streams on a running host\n"
     "  put STREAM --partition-key K --data TEXT\n"
     "                                       put a record (or one per line of stdin)\n"
@@ -21,6 +25,22 @@ constexpr char kUsage[] =
     "                                       print a stream's records as they arrive\n"
     "  local-invoke MANIFEST --event FILE   run a function once in the sandbox with an AWS JSON\n"
     "                                       event; print its response\n"
+    "\n"
+    "  deploy MANIFEST                      store a function's code and make it $LATEST\n"
+    "  publish NAME [--description D]       publish $LATEST as a numbered version\n"
+    "  functions                            list deployed functions\n"
+    "  delete-function NAME                 delete every version of a function\n"
+    "  invoke NAME [--qualifier V] --event FILE\n"
+    "                                       invoke a deployed function; print its response\n"
+    "  logs NAME [--follow] [--lines N]     print a function's stdout and stderr lines\n"
+    "  kv get|put|delete|scan|tables        read and write key-value tables\n"
+    "  topics [create|delete NAME]          list, create or delete notification topics\n"
+    "  subscribe TOPIC ENDPOINT             subscribe an endpoint to a topic\n"
+    "  unsubscribe TOPIC ENDPOINT | ID      remove a subscription\n"
+    "  status                               functions, topics, notifications and streams\n"
+    "  The verbs above talk to the host running on --data-dir DIR (default $SLUICE_DATA_DIR,\n"
+    "  else the host's default); each prints its own help with -h.\n"
+    "\n"
     "  version                              print the version and the runtime protocol version\n"
     "  help                                 print this message\n";
 
@@ -33,6 +53,22 @@ int main(int argc, char** argv) {
   }
   const std::string command = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
+  using Verb = int (*)(const std::vector<std::string>&);
+  static const std::map<std::string, Verb> kControlVerbs = {
+      {"deploy", sluice::host::DeployMain},
+      {"publish", sluice::host::PublishMain},
+      {"functions", sluice::host::FunctionsMain},
+      {"delete-function", sluice::host::DeleteFunctionMain},
+      {"invoke", sluice::host::InvokeMain},
+      {"logs", sluice::host::LogsMain},
+      {"kv", sluice::host::KvMain},
+      {"topics", sluice::host::TopicsMain},
+      {"subscribe", sluice::host::SubscribeMain},
+      {"unsubscribe", sluice::host::UnsubscribeMain},
+      {"status", sluice::host::StatusMain}};
+  if (auto verb = kControlVerbs.find(command); verb != kControlVerbs.end()) {
+    return verb->second(args);
+  }
   if (command == "local-invoke") {
     return sluice::host::LocalInvokeMain(args);
   }

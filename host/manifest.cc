@@ -132,6 +132,9 @@ Status Validate(const json& doc, const std::string& base_dir, FunctionManifest* 
   if (description != doc.end() && !description->is_string()) {
     return InvalidArgument("Description: must be a string");
   }
+  if (description != doc.end()) {
+    m->description = description->get<std::string>();
+  }
 
   int64_t timeout = 3, memory = 128, ephemeral = 512, reserved = 16;
   SLUICE_RETURN_IF_ERROR(GetInt(doc, "Timeout", 1, 900, " seconds", &timeout));

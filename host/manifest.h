@@ -33,6 +33,7 @@ struct FunctionManifest {
   std::string manifest_path;
   std::string base_dir;            // the manifest's directory: Handler and Files are relative to it
   std::vector<std::string> files;  // Handler first, then Files, relative to base_dir
+  std::string description;         // Description; "" when absent
   // The validated settings; code_dir is left empty (the caller stages the files).
   invoker::FunctionConfig config;
 };

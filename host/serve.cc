@@ -5,20 +5,15 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <charconv>
-#include <cinttypes>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
 #include "base/log.h"
-#include "base/random.h"
 #include "host/cli_flags.h"
-#include "host/http_server.h"
+#include "host/data_dir.h"
+#include "host/host.h"
 #include "stream/kinesis_api.h"
-#include "stream/stream_store.h"
 
 namespace sluice::host {
 namespace {
@@ -26,31 +21,16 @@ namespace {
 constexpr char kUsage[] =
     "usage: sluice serve [--listen HOST:PORT] [--data-dir DIR] [--durability os|fsync]\n"
     "                    [--http-threads N]\n"
-    "  Serves the Kinesis Data Streams API (default on 127.0.0.1:4566) over Sluice's embedded\n"
-    "  durable stream. --durability os acknowledges writes once they reach the OS (survives a\n"
-    "  crash of sluice); fsync acknowledges only after fdatasync (survives a power cut).\n";
+    "  Runs the Sluice host: the Kinesis Data Streams API (default on 127.0.0.1:4566) over\n"
+    "  Sluice's embedded durable stream, the deployed functions, and the control API that the\n"
+    "  other verbs use (DIR/control.sock). DIR defaults to $SLUICE_DATA_DIR, else\n"
+    "  ~/.local/share/sluice (/var/lib/sluice for root). --durability os acknowledges writes\n"
+    "  once they reach the OS (survives a crash of sluice); fsync acknowledges only after\n"
+    "  fdatasync (survives a power cut).\n";
 
 // The settings of `sluice serve`, with their defaults, validated once.
-struct ServeOptions {
-  HttpServerOptions http;
-  stream::StreamStoreOptions store;
-
-  static Result<ServeOptions> FromFlags(const CliFlags& flags);
-};
-
-std::string DefaultDataDir() {
-  if (const char* dir = std::getenv("SLUICE_DATA_DIR"); dir != nullptr && *dir != '\0') {
-    return dir;
-  }
-  if (::geteuid() == 0) {
-    return "/var/lib/sluice";
-  }
-  const char* home = std::getenv("HOME");
-  return std::string(home != nullptr ? home : ".") + "/.local/share/sluice";
-}
-
-Result<ServeOptions> ServeOptions::FromFlags(const CliFlags& flags) {
-  ServeOptions options;
+Result<HostOptions> OptionsFromFlags(const CliFlags& flags) {
+  HostOptions options;
   if (!flags.positionals().empty()) {
     return InvalidArgument("unexpected argument '" + flags.positionals()[0] + "'");
   }
@@ -79,29 +59,16 @@ Result<ServeOptions> ServeOptions::FromFlags(const CliFlags& flags) {
   }
   options.http.threads = static_cast<unsigned>(*threads);
   options.http.max_body_bytes = stream::KinesisApi::kMaxBodyBytes;
-  options.store.data_dir = flags.Get("--data-dir").value_or(DefaultDataDir());
+  options.data_dir = flags.Get("--data-dir").value_or(DefaultDataDir());
   const std::string durability = flags.Get("--durability").value_or("os");
   if (durability == "os") {
-    options.store.log.durability = stream::Durability::kOs;
+    options.durability = stream::Durability::kOs;
   } else if (durability == "fsync") {
-    options.store.log.durability = stream::Durability::kFsync;
+    options.durability = stream::Durability::kFsync;
   } else {
     return InvalidArgument("--durability: must be os or fsync, got '" + durability + "'");
   }
   return options;
-}
-
-// A request id in the UUID shape AWS uses for x-amzn-RequestId: a random prefix per process and
-// a counter, so ids are unique without a system call per request.
-std::string NextRequestId() {
-  static const std::string prefix = RandomHex(8);
-  static std::atomic<uint64_t> counter{0};
-  const uint64_t n = counter.fetch_add(1);
-  char id[40];
-  snprintf(id, sizeof(id), "%.8s-%.4s-%.4s-%04x-%012" PRIx64, prefix.c_str(), prefix.c_str() + 8,
-           prefix.c_str() + 12, static_cast<unsigned>((n >> 48) & 0xffff),
-           static_cast<uint64_t>(n & 0xffffffffffffULL));
-  return id;
 }
 
 }  // namespace
@@ -109,8 +76,8 @@ std::string NextRequestId() {
 int ServeMain(const std::vector<std::string>& args) {
   Result<CliFlags> flags =
       CliFlags::Parse(args, {"--listen", "--data-dir", "--durability", "--http-threads"});
-  Result<ServeOptions> options =
-      flags.ok() ? ServeOptions::FromFlags(*flags) : Result<ServeOptions>(flags.status());
+  Result<HostOptions> options =
+      flags.ok() ? OptionsFromFlags(*flags) : Result<HostOptions>(flags.status());
   if (!options.ok()) {
     std::cerr << "sluice serve: " << options.status().message() << "\n\n" << kUsage;
     return 2;
@@ -129,42 +96,15 @@ int ServeMain(const std::vector<std::string>& args) {
     setrlimit(RLIMIT_NOFILE, &files);
   }
 
-  Result<std::unique_ptr<stream::StreamStore>> store =
-      stream::StreamStore::Open(options->store, &Clock::Real());
-  if (!store.ok()) {
-    std::cerr << "sluice serve: cannot open the data directory " << options->store.data_dir << ": "
-              << store.status().message() << std::endl;
+  Result<std::unique_ptr<Host>> host = Host::Start(*options);
+  if (!host.ok()) {
+    std::cerr << "sluice serve: " << host.status().message() << std::endl;
     return 2;
   }
-  stream::KinesisApi api(store->get(), stream::KinesisApiOptions{});
-  Result<std::unique_ptr<HttpServer>> server =
-      HttpServer::Start(options->http, [&api](const HttpRequest& request) {
-        stream::ApiResponse reply = api.Handle({request.method(), request.Header("X-Amz-Target"),
-                                                request.Header("Content-Type"), request.body()});
-        HttpResponse response;
-        response.status = reply.http_status;
-        response.content_type = std::move(reply.content_type);
-        response.body = std::move(reply.body);
-        response.headers.emplace_back("x-amzn-RequestId", NextRequestId());
-        if (!reply.error_type.empty()) {
-          response.headers.emplace_back("x-amzn-ErrorType", reply.error_type);
-        }
-        return response;
-      });
-  if (!server.ok()) {
-    std::cerr << "sluice serve: " << server.status().message() << std::endl;
-    return 2;
-  }
-  LogInfo("serve",
-          "Kinesis API on http://" + options->http.address + ":" +
-              std::to_string((*server)->port()) + " (data in " + options->store.data_dir +
-              ", durability " +
-              (options->store.log.durability == stream::Durability::kFsync ? "fsync" : "os") + ")");
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   LogInfo("serve", std::string("stopping on ") + strsignal(signal_number));
-  server->reset();
-  store->reset();
+  host->reset();
   return 0;
 }
 

@@ -322,4 +322,16 @@ Result<std::unique_ptr<SandboxLauncher>> SandboxLauncher::Create(const SandboxOp
   return std::unique_ptr<SandboxLauncher>(std::move(launcher));
 }
 
+std::string LayerSummary(const std::vector<Layer>& layers) {
+  std::string on, off;
+  for (const Layer& layer : layers) {
+    if (layer.on) {
+      on += (on.empty() ? "" : " ") + layer.name;
+    } else {
+      off += "\n  off: " + layer.name + " (" + layer.detail + ")";
+    }
+  }
+  return "sandbox layers on: " + on + off;
+}
+
 }  // namespace sluice::sandbox

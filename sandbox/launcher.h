@@ -118,6 +118,10 @@ struct Layer {
   std::string detail;  // what it does when on; why it is off when off
 };
 
+// "sandbox layers on: seccomp ...", then one "  off: NAME (why)" line per layer that is off: what
+// the host and local-invoke log at start-up.
+std::string LayerSummary(const std::vector<Layer>& layers);
+
 struct SandboxOptions {
   // When true, Create() fails if the kernel does not allow every optional layer (for hosts known
   // to support them all; SLUICE_REQUIRE_SANDBOX=1 sets it). Layers in turned_off_layers do not

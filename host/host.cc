@@ -1,0 +1,260 @@
+#include "host/host.h"
+
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cinttypes>
+#include <cstdio>
+#include <fcntl.h>
+#include <filesystem>
+
+#include "base/files.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "base/random.h"
+#include "host/control_server.h"
+#include "host/control_service.h"
+#include "host/data_dir.h"
+#include "host/function_logs.h"
+#include "host/function_registry.h"
+#include "host/function_store.h"
+#include "invoker/deadline_timer.h"
+#include "invoker/log_capture.h"
+#include "invoker/runtime_server.h"
+#include "sandbox/launcher.h"
+#include "state/effect_committer.h"
+#include "stream/kinesis_api.h"
+
+namespace sluice::host {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A request id in the UUID shape AWS uses for x-amzn-RequestId: a random prefix per process and
+// a counter, so ids are unique without a system call per request.
+std::string NextRequestId() {
+  static const std::string prefix = RandomHex(8);
+  static std::atomic<uint64_t> counter{0};
+  const uint64_t n = counter.fetch_add(1);
+  char id[40];
+  snprintf(id, sizeof(id), "%.8s-%.4s-%.4s-%04x-%012" PRIx64, prefix.c_str(), prefix.c_str() + 8,
+           prefix.c_str() + 12, static_cast<unsigned>((n >> 48) & 0xffff),
+           static_cast<uint64_t>(n & 0xffffffffffffULL));
+  return id;
+}
+
+// Holds an exclusive flock on data_dir/host.lock for the host's life.
+Result<UniqueFd> LockDataDir(const std::string& data_dir) {
+  const std::string path = data_dir + "/host.lock";
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (fd.get() < 0) {
+    return ErrnoStatus("opening " + path);
+  }
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return Unavailable("another Sluice host is running with data directory " + data_dir +
+                         " (" + path + " is locked)");
+    }
+    return ErrnoStatus("locking " + path);
+  }
+  return fd;
+}
+
+// A directory the function's unprivileged user may traverse but not list (mode 0711).
+Status MakePrivateDir(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return Internal("creating " + dir + ": " + ec.message());
+  }
+  fs::permissions(dir, fs::perms(0711), ec);
+  return Status::Ok();
+}
+
+HttpResponse ServeMetrics() {
+  HttpResponse response;
+  response.content_type = "text/plain; version=0.0.4";
+  response.body = MetricsRegistry::Global().RenderPrometheus();
+  return response;
+}
+
+}  // namespace
+
+// In start order; members are destroyed in reverse, which is the stop order.
+struct Host::Parts {
+  UniqueFd lock;
+  std::unique_ptr<state::StateDb> db;
+  std::unique_ptr<FunctionStore> functions;
+  std::unique_ptr<stream::StreamStore> streams;
+  std::unique_ptr<stream::KinesisApi> kinesis;
+  std::unique_ptr<sandbox::SandboxLauncher> launcher;
+  std::unique_ptr<invoker::RuntimeServer> runtime_server;
+  std::unique_ptr<FunctionLogs> logs;
+  std::unique_ptr<invoker::LogCapture> log_capture;
+  std::unique_ptr<invoker::DeadlineTimer> timer;
+  std::unique_ptr<FunctionRegistry> registry;
+  std::unique_ptr<state::EffectCommitter> committer;
+  std::unique_ptr<ControlService> control_service;
+  std::unique_ptr<ControlServer> control_server;
+  std::unique_ptr<HttpServer> http;
+};
+
+Host::Host() : parts_(std::make_unique<Parts>()) {}
+
+Host::~Host() = default;
+
+uint16_t Host::http_port() const { return parts_->http->port(); }
+
+const std::string& Host::control_socket() const { return parts_->control_server->socket_path(); }
+
+void Host::OnNotificationsEnqueued() {
+  // Nothing delivers notifications yet: the notifier (host/notifier.h) is woken here when it
+  // joins the host. Until then they wait in the outbox.
+}
+
+Result<std::unique_ptr<Host>> Host::Start(const HostOptions& options) {
+  const std::string& dir = options.data_dir;
+  Result<std::string> socket_path = ControlSocketPath(dir);
+  if (!socket_path.ok()) {
+    return socket_path.status();
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return Unavailable("cannot create the data directory " + dir + ": " + ec.message());
+  }
+  std::unique_ptr<Host> host(new Host());
+  Parts& p = *host->parts_;
+  Clock* clock = &Clock::Real();
+
+  Result<UniqueFd> lock = LockDataDir(dir);
+  if (!lock.ok()) {
+    return lock.status();
+  }
+  p.lock = std::move(*lock);
+
+  Result<std::unique_ptr<state::StateDb>> db = state::StateDb::Open(
+      dir + "/sluice.db", options.durability == stream::Durability::kFsync
+                              ? state::DbDurability::kFsync
+                              : state::DbDurability::kOs);
+  if (!db.ok()) {
+    return db.status();
+  }
+  p.db = std::move(*db);
+
+  Result<std::unique_ptr<FunctionStore>> functions =
+      FunctionStore::Open(p.db.get(), dir + "/functions/code", clock);
+  if (!functions.ok()) {
+    return functions.status();
+  }
+  p.functions = std::move(*functions);
+
+  stream::StreamStoreOptions store_options;
+  store_options.data_dir = dir;
+  store_options.log.durability = options.durability;
+  Result<std::unique_ptr<stream::StreamStore>> streams =
+      stream::StreamStore::Open(store_options, clock);
+  if (!streams.ok()) {
+    return streams.status().WithContext("opening the streams in " + dir);
+  }
+  p.streams = std::move(*streams);
+  p.kinesis = std::make_unique<stream::KinesisApi>(p.streams.get(), stream::KinesisApiOptions{});
+
+  // Create() honours SLUICE_REQUIRE_SANDBOX=1 itself.
+  Result<std::unique_ptr<sandbox::SandboxLauncher>> launcher =
+      sandbox::SandboxLauncher::Create(sandbox::SandboxOptions{});
+  if (!launcher.ok()) {
+    return launcher.status().WithContext("sandbox");
+  }
+  p.launcher = std::move(*launcher);
+  LogInfo("serve", sandbox::LayerSummary(p.launcher->layers()));
+
+  SLUICE_RETURN_IF_ERROR(MakePrivateDir(dir + "/run/scratch"));
+  Result<std::unique_ptr<invoker::RuntimeServer>> runtime_server = invoker::RuntimeServer::Start(
+      dir + "/run/runtime", !p.launcher->FunctionSeesFixedPaths());
+  if (!runtime_server.ok()) {
+    return runtime_server.status();
+  }
+  p.runtime_server = std::move(*runtime_server);
+
+  FunctionLogOptions log_options;
+  log_options.dir = dir + "/logs/functions";
+  Result<std::unique_ptr<FunctionLogs>> logs = FunctionLogs::Open(log_options);
+  if (!logs.ok()) {
+    return logs.status();
+  }
+  p.logs = std::move(*logs);
+  p.log_capture = std::make_unique<invoker::LogCapture>(
+      [logs = p.logs.get()](const invoker::LogLine& line) { logs->Append(line); });
+  p.timer = std::make_unique<invoker::DeadlineTimer>();
+
+  invoker::InstanceDeps deps;
+  deps.launcher = p.launcher.get();
+  deps.runtime_server = p.runtime_server.get();
+  deps.logs = p.log_capture.get();
+  deps.timer = p.timer.get();
+  deps.clock = clock;
+  deps.scratch_root = dir + "/run/scratch";
+  p.registry = std::make_unique<FunctionRegistry>(
+      deps, [store = p.functions.get()](const std::string& code) {
+        store->RemoveCodeIfUnreferenced(code);
+      });
+  Result<std::vector<DeployedFunction>> deployed = p.functions->List();
+  if (!deployed.ok()) {
+    return deployed.status();
+  }
+  for (const DeployedFunction& row : *deployed) {
+    p.registry->Put(row);
+  }
+  p.committer = std::make_unique<state::EffectCommitter>(
+      p.db.get(), clock, [raw = host.get()] { raw->OnNotificationsEnqueued(); });
+
+  ControlDeps control;
+  control.data_dir = dir;
+  control.db = p.db.get();
+  control.functions = p.functions.get();
+  control.registry = p.registry.get();
+  control.logs = p.logs.get();
+  control.streams = p.streams.get();
+  control.committer = p.committer.get();
+  control.clock = clock;
+  control.started_unix_ms = clock->UnixMillis();
+  p.control_service = std::make_unique<ControlService>(std::move(control));
+  Result<std::unique_ptr<ControlServer>> control_server =
+      ControlServer::Start(*socket_path, p.control_service.get());
+  if (!control_server.ok()) {
+    return control_server.status();
+  }
+  p.control_server = std::move(*control_server);
+
+  Result<std::unique_ptr<HttpServer>> http =
+      HttpServer::Start(options.http, [api = p.kinesis.get()](const HttpRequest& request) {
+        if (request.path() == "/metrics") {
+          return ServeMetrics();
+        }
+        stream::ApiResponse reply = api->Handle({request.method(), request.Header("X-Amz-Target"),
+                                                 request.Header("Content-Type"), request.body()});
+        HttpResponse response;
+        response.status = reply.http_status;
+        response.content_type = std::move(reply.content_type);
+        response.body = std::move(reply.body);
+        response.headers.emplace_back("x-amzn-RequestId", NextRequestId());
+        if (!reply.error_type.empty()) {
+          response.headers.emplace_back("x-amzn-ErrorType", reply.error_type);
+        }
+        return response;
+      });
+  if (!http.ok()) {
+    return http.status();
+  }
+  p.http = std::move(*http);
+  LogInfo("serve", "Kinesis API on http://" + options.http.address + ":" +
+                       std::to_string(p.http->port()) + " (data in " + dir + ", durability " +
+                       (options.durability == stream::Durability::kFsync ? "fsync" : "os") + ")");
+  LogInfo("serve", "control API on unix:" + *socket_path + " (" +
+                       std::to_string(deployed->size()) + " function versions deployed)");
+  return host;
+}
+
+}  // namespace sluice::host
