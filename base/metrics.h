@@ -85,6 +85,9 @@ class MetricsRegistry {
 
  private:
   struct Family;
+  // The family `name`, created with `help` on first use. REQUIRES: mu_ held.
+  Family& FamilyFor(const std::string& name, const std::string& help, int kind);
+
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<Family>> families_;
   std::map<int, std::function<void()>> collectors_;

@@ -91,7 +91,8 @@ void FunctionPool::Release(std::unique_ptr<Instance> instance) {
   }
 }
 
-Result<InvokeResult> FunctionPool::Invoke(pb::Invoke invoke) {
+Result<InvokeResult> FunctionPool::Invoke(pb::Invoke invoke,
+                                          std::shared_ptr<InvokeServices> services) {
   if (invoke.event_case() == pb::Invoke::EVENT_NOT_SET) {
     return InvalidArgument("the invoke carries no event");
   }
@@ -149,7 +150,7 @@ Result<InvokeResult> FunctionPool::Invoke(pb::Invoke invoke) {
   // The Timeout starts when the instance has the invoke, as in Lambda: init does not count.
   message.mutable_invoke()->set_deadline_unix_ms(deps_.clock->UnixMillis() +
                                                  config_.timeout.count());
-  result = instance->Invoke(message);
+  result = instance->Invoke(message, std::move(services));
   result.cold_start = start_new;
   metrics_.RecordInvoke(result.duration,
                         result.is_function_error() ? result.response.error().error_type() : "");
