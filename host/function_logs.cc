@@ -45,6 +45,8 @@ Result<std::unique_ptr<FunctionLogs>> FunctionLogs::Open(FunctionLogOptions opti
   return std::unique_ptr<FunctionLogs>(new FunctionLogs(std::move(options)));
 }
 
+FunctionLogs::FunctionLogs(FunctionLogOptions options) : options_(std::move(options)) {}
+
 FunctionLogs::~FunctionLogs() = default;
 
 FunctionLogs::PerFunction& FunctionLogs::Get(const std::string& function) {

@@ -55,7 +55,7 @@ class FunctionLogs {
 
  private:
   struct PerFunction;
-  explicit FunctionLogs(FunctionLogOptions options) : options_(std::move(options)) {}
+  explicit FunctionLogs(FunctionLogOptions options);
   PerFunction& Get(const std::string& function);  // REQUIRES: mu_ held
 
   const FunctionLogOptions options_;
