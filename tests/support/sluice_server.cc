@@ -167,11 +167,12 @@ void SluiceServer::Start() {
     }
     PollStep();
   }
-  // 2. An answer to a real call.
+  // 2. An answer to a real call, and the control socket (created before the HTTP server).
   for (;;) {
     KinesisClient client(port_, 5000);
     const HttpReply reply = client.Call("ListStreams", nlohmann::json::object());
-    if (reply.status == 200) {
+    std::error_code ec;
+    if (reply.status == 200 && fs::is_socket(control_socket(), ec)) {
       return;
     }
     if (Clock::now() > deadline) {

@@ -1,7 +1,9 @@
 // SluiceServer: the real `sluice serve` binary as a child process, for integration tests of the
-// Kinesis API. It listens on 127.0.0.1:0 (a free port, read from its "serve: Kinesis API on
-// http://127.0.0.1:PORT" log line) over a fresh temporary data directory, and can be stopped
-// with SIGTERM, killed with SIGKILL and started again on the same data directory.
+// Kinesis API and the control API. It listens on 127.0.0.1:0 (a free port, read from its
+// "Kinesis API on http://127.0.0.1:PORT" log line) over a fresh temporary data directory, and can
+// be stopped with SIGTERM, killed with SIGKILL and started again on the same data directory.
+// Start() returns once the Kinesis API answers and the control socket (data_dir()/control.sock,
+// for the CLI's --data-dir) exists.
 //
 // Every process it starts is ended by its pid and reaped; the temporary directory is removed
 // in the destructor. Failures (the binary exits early, never logs its port, does not answer,
@@ -33,7 +35,7 @@ class SluiceServer {
   SluiceServer& operator=(const SluiceServer&) = delete;
 
   // Starts `sluice serve` on the data directory and waits (with a deadline) until it answers
-  // a ListStreams call. REQUIRES: not running.
+  // a ListStreams call and its control socket exists. REQUIRES: not running.
   void Start();
   // SIGTERM, then waits (with a deadline) for it to exit. Returns its exit code (-1 if it died
   // of a signal). Throws if it does not exit in time (it is then killed).
@@ -48,6 +50,7 @@ class SluiceServer {
   uint16_t port() const { return port_; }
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
   const std::string& data_dir() const { return data_dir_; }
+  std::string control_socket() const { return data_dir_ + "/control.sock"; }
   const std::string& temp_dir() const { return temp_dir_; }
   // Everything every run of the server wrote to stdout and stderr, oldest first.
   std::string Log() const;
