@@ -1,6 +1,8 @@
 // kv, topics, subscribe, unsubscribe, status.
 #include <cstdio>
 #include <iostream>
+#include <map>
+#include <set>
 
 #include "host/control_cli.h"
 #include "host/control_client.h"
@@ -151,7 +153,6 @@ int TopicsList(const ControlVerb& verb, const CliFlags& flags) {
 
 int KvMain(const std::vector<std::string>& args) {
   const std::string sub = args.empty() ? "" : args[0];
-  const ControlVerb verb{sub.empty() || sub[0] == '-' ? "kv" : "kv " + sub, kKvUsage};
   struct Sub {
     size_t positionals;  // including the subcommand
     std::set<std::string> options;
@@ -163,6 +164,7 @@ int KvMain(const std::vector<std::string>& args) {
                                            {"scan", {2, {"--prefix", "--limit"}, KvScan}},
                                            {"tables", {1, {}, KvTables}}};
   auto it = subs.find(sub);
+  const ControlVerb verb{it == subs.end() ? "kv" : "kv " + sub, kKvUsage};
   int exit_code = 0;
   if (it == subs.end()) {
     if (sub == "-h" || sub == "--help") {
@@ -179,7 +181,8 @@ int KvMain(const std::vector<std::string>& args) {
 
 int TopicsMain(const std::vector<std::string>& args) {
   const std::string sub = args.empty() || args[0].rfind("-", 0) == 0 ? "list" : args[0];
-  const ControlVerb verb{"topics " + sub, kTopicsUsage};
+  const bool known = sub == "list" || sub == "create" || sub == "delete";
+  const ControlVerb verb{known ? "topics " + sub : "topics", kTopicsUsage};
   int exit_code = 0;
   if (sub == "list") {
     const bool explicit_list = !args.empty() && args[0] == "list";
@@ -188,7 +191,7 @@ int TopicsMain(const std::vector<std::string>& args) {
         &exit_code);
     return flags ? TopicsList(verb, *flags) : exit_code;
   }
-  if (sub != "create" && sub != "delete") {
+  if (!known) {
     return verb.Usage("unknown subcommand '" + sub + "' (list, create or delete)");
   }
   std::optional<CliFlags> flags = verb.Parse(args, {}, {}, 2, 2, &exit_code);

@@ -2,6 +2,7 @@
 // error paths.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tests/host/host_cli.h"
 
@@ -158,7 +159,7 @@ TEST_CASE("every verb's bad input exits non-zero with a clear message", "[host]"
       {{"functions", "extra"}, "sluice functions: unexpected argument 'extra'"},
       {{"status", "--verbose"}, "sluice status: unknown option --verbose"},
       {{"unsubscribe"}, "sluice unsubscribe: missing arguments"},
-      {{"topics", "frob"}, "sluice topics frob: unknown subcommand 'frob'"},
+      {{"topics", "frob"}, "sluice topics: unknown subcommand 'frob'"},
   };
   for (const Case& c : cases) {
     auto r = Sluice(server, c.args);
