@@ -33,10 +33,8 @@ int ControlVerb::Fail(const Status& status) const {
     case Code::kFailedPrecondition:
     case Code::kPermissionDenied:
     case Code::kUnavailable:
-    case Code::kOutOfRange:
-      return 2;
-    default:
-      return 1;
+    case Code::kOutOfRange: return 2;
+    default: return 1;
   }
 }
 

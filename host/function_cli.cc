@@ -41,7 +41,9 @@ constexpr char kLogsUsage[] =
     "  Prints the function's last N (default 50) stdout and stderr lines, each with its time,\n"
     "  request id and stream; --follow then prints new lines as they come, until interrupted.\n";
 
-std::string ShortHash(const std::string& hash) { return hash.substr(0, kHashPrefix); }
+std::string ShortHash(const std::string& hash) {
+  return hash.substr(0, kHashPrefix);
+}
 
 Result<std::string> ReadEvent(const std::string& path) {
   std::stringstream text;
@@ -167,8 +169,7 @@ int DeleteFunctionMain(const std::vector<std::string>& args) {
   pb::DeleteFunctionRequest request;
   request.set_function_name(flags->positionals()[0]);
   pb::DeleteFunctionResponse response;
-  Status status =
-      (*client)->Check((*client)->stub().DeleteFunction(&context, request, &response));
+  Status status = (*client)->Check((*client)->stub().DeleteFunction(&context, request, &response));
   if (!status.ok()) {
     return verb.Fail(status);
   }
@@ -180,7 +181,8 @@ int DeleteFunctionMain(const std::vector<std::string>& args) {
 int InvokeMain(const std::vector<std::string>& args) {
   const ControlVerb verb{"invoke", kInvokeUsage};
   int exit_code = 0;
-  std::optional<CliFlags> flags = verb.Parse(args, {"--qualifier", "--event"}, {}, 1, 1, &exit_code);
+  std::optional<CliFlags> flags =
+      verb.Parse(args, {"--qualifier", "--event"}, {}, 1, 1, &exit_code);
   if (!flags) {
     return exit_code;
   }

@@ -42,9 +42,8 @@ std::shared_ptr<invoker::FunctionPool> FunctionRegistry::NewPool(const DeployedF
 void FunctionRegistry::Reap() {
   std::unique_lock<std::mutex> lock(reap_mu_);
   for (;;) {
-    reap_cv_.wait(lock, [this] {
-      return !to_reap_.empty() || (stopping_ && pools_by_code_.empty());
-    });
+    reap_cv_.wait(lock,
+                  [this] { return !to_reap_.empty() || (stopping_ && pools_by_code_.empty()); });
     if (to_reap_.empty()) {
       return;  // stopping, and every pool is gone
     }

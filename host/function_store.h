@@ -82,7 +82,9 @@ class FunctionStore {
   // Removes the code directory of `code_sha256` when no version references it any more.
   void RemoveCodeIfUnreferenced(const std::string& code_sha256);
 
-  std::string CodeDir(const std::string& code_sha256) const { return code_root_ + "/" + code_sha256; }
+  std::string CodeDir(const std::string& code_sha256) const {
+    return code_root_ + "/" + code_sha256;
+  }
 
  private:
   FunctionStore(state::StateDb* db, std::string code_root, Clock* clock)
@@ -90,7 +92,7 @@ class FunctionStore {
   // Writes the manifest's code into the store (or finds it there); returns its hash.
   Result<std::string> StoreCode(const FunctionManifest& manifest);
   Status Complete(DeployedFunction* row) const;  // parses config_json and fills config
-  Status RemoveUnreferencedCode();  // at Open
+  Status RemoveUnreferencedCode();               // at Open
 
   state::StateDb* const db_;
   const std::string code_root_;

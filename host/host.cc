@@ -1,12 +1,12 @@
 #include "host/host.h"
 
+#include <fcntl.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
-#include <fcntl.h>
 #include <filesystem>
 
 #include "base/files.h"
@@ -53,8 +53,8 @@ Result<UniqueFd> LockDataDir(const std::string& data_dir) {
   }
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {
-      return Unavailable("another Sluice host is running with data directory " + data_dir +
-                         " (" + path + " is locked)");
+      return Unavailable("another Sluice host is running with data directory " + data_dir + " (" +
+                         path + " is locked)");
     }
     return ErrnoStatus("locking " + path);
   }
@@ -104,9 +104,13 @@ Host::Host() : parts_(std::make_unique<Parts>()) {}
 
 Host::~Host() = default;
 
-uint16_t Host::http_port() const { return parts_->http->port(); }
+uint16_t Host::http_port() const {
+  return parts_->http->port();
+}
 
-const std::string& Host::control_socket() const { return parts_->control_server->socket_path(); }
+const std::string& Host::control_socket() const {
+  return parts_->control_server->socket_path();
+}
 
 void Host::OnNotificationsEnqueued() {
   // Nothing delivers notifications yet: the notifier (host/notifier.h) is woken here when it
@@ -134,10 +138,10 @@ Result<std::unique_ptr<Host>> Host::Start(const HostOptions& options) {
   }
   p.lock = std::move(*lock);
 
-  Result<std::unique_ptr<state::StateDb>> db = state::StateDb::Open(
-      dir + "/sluice.db", options.durability == stream::Durability::kFsync
-                              ? state::DbDurability::kFsync
-                              : state::DbDurability::kOs);
+  Result<std::unique_ptr<state::StateDb>> db =
+      state::StateDb::Open(dir + "/sluice.db", options.durability == stream::Durability::kFsync
+                                                   ? state::DbDurability::kFsync
+                                                   : state::DbDurability::kOs);
   if (!db.ok()) {
     return db.status();
   }
@@ -171,8 +175,8 @@ Result<std::unique_ptr<Host>> Host::Start(const HostOptions& options) {
   LogInfo("serve", sandbox::LayerSummary(p.launcher->layers()));
 
   SLUICE_RETURN_IF_ERROR(MakePrivateDir(dir + "/run/scratch"));
-  Result<std::unique_ptr<invoker::RuntimeServer>> runtime_server = invoker::RuntimeServer::Start(
-      dir + "/run/runtime", !p.launcher->FunctionSeesFixedPaths());
+  Result<std::unique_ptr<invoker::RuntimeServer>> runtime_server =
+      invoker::RuntimeServer::Start(dir + "/run/runtime", !p.launcher->FunctionSeesFixedPaths());
   if (!runtime_server.ok()) {
     return runtime_server.status();
   }
@@ -252,8 +256,8 @@ Result<std::unique_ptr<Host>> Host::Start(const HostOptions& options) {
   LogInfo("serve", "Kinesis API on http://" + options.http.address + ":" +
                        std::to_string(p.http->port()) + " (data in " + dir + ", durability " +
                        (options.durability == stream::Durability::kFsync ? "fsync" : "os") + ")");
-  LogInfo("serve", "control API on unix:" + *socket_path + " (" +
-                       std::to_string(deployed->size()) + " function versions deployed)");
+  LogInfo("serve", "control API on unix:" + *socket_path + " (" + std::to_string(deployed->size()) +
+                       " function versions deployed)");
   return host;
 }
 

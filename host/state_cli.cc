@@ -30,7 +30,8 @@ constexpr char kTopicsUsage[] =
     "  --data-dir DIR.\n";
 constexpr char kSubscribeUsage[] =
     "usage: sluice subscribe TOPIC ENDPOINT [--secret S]\n"
-    "                        [--num-retries N --min-delay-ms MS --max-delay-ms MS] [--data-dir DIR]\n"
+    "                        [--num-retries N --min-delay-ms MS --max-delay-ms MS] [--data-dir "
+    "DIR]\n"
     "  Subscribes ENDPOINT (http(s)://..., file:///absolute/path or stdout) to TOPIC. S signs\n"
     "  each delivery (HMAC-SHA256). Retries default to 12, from 1000 ms to 300000 ms apart.\n";
 constexpr char kUnsubscribeUsage[] =
@@ -186,9 +187,9 @@ int TopicsMain(const std::vector<std::string>& args) {
   int exit_code = 0;
   if (sub == "list") {
     const bool explicit_list = !args.empty() && args[0] == "list";
-    std::optional<CliFlags> flags = verb.Parse(
-        std::vector<std::string>(args.begin() + (explicit_list ? 1 : 0), args.end()), {}, {}, 0, 0,
-        &exit_code);
+    std::optional<CliFlags> flags =
+        verb.Parse(std::vector<std::string>(args.begin() + (explicit_list ? 1 : 0), args.end()), {},
+                   {}, 0, 0, &exit_code);
     return flags ? TopicsList(verb, *flags) : exit_code;
   }
   if (!known) {
@@ -227,9 +228,9 @@ int TopicsMain(const std::vector<std::string>& args) {
 int SubscribeMain(const std::vector<std::string>& args) {
   const ControlVerb verb{"subscribe", kSubscribeUsage};
   int exit_code = 0;
-  std::optional<CliFlags> flags = verb.Parse(
-      args, {"--secret", "--num-retries", "--min-delay-ms", "--max-delay-ms"}, {}, 2, 2,
-      &exit_code);
+  std::optional<CliFlags> flags =
+      verb.Parse(args, {"--secret", "--num-retries", "--min-delay-ms", "--max-delay-ms"}, {}, 2, 2,
+                 &exit_code);
   if (!flags) {
     return exit_code;
   }
@@ -246,9 +247,9 @@ int SubscribeMain(const std::vector<std::string>& args) {
   policy.num_retries = static_cast<uint32_t>(*retries);
   policy.min_delay_ms = *min_delay;
   policy.max_delay_ms = *max_delay;
-  for (const Status& valid : {state::ValidateTopicName(flags->positionals()[0]),
-                              state::ValidateEndpoint(flags->positionals()[1]),
-                              state::ValidateDeliveryPolicy(policy)}) {
+  for (const Status& valid :
+       {state::ValidateTopicName(flags->positionals()[0]),
+        state::ValidateEndpoint(flags->positionals()[1]), state::ValidateDeliveryPolicy(policy)}) {
     if (!valid.ok()) {
       return verb.Fail(valid);
     }
@@ -264,8 +265,8 @@ int SubscribeMain(const std::vector<std::string>& args) {
   if (int code = Run(verb, *flags, &pb::Control::Stub::Subscribe, request, &response); code != 0) {
     return code;
   }
-  std::cout << "subscribed " << request.endpoint() << " to " << request.topic()
-            << " (subscription " << response.subscription().id() << ")" << std::endl;
+  std::cout << "subscribed " << request.endpoint() << " to " << request.topic() << " (subscription "
+            << response.subscription().id() << ")" << std::endl;
   return 0;
 }
 
@@ -289,9 +290,8 @@ int UnsubscribeMain(const std::vector<std::string>& args) {
     return code;
   }
   std::cout << "unsubscribed "
-            << (request.subscription_id().empty()
-                    ? request.endpoint() + " from " + request.topic()
-                    : "subscription " + request.subscription_id())
+            << (request.subscription_id().empty() ? request.endpoint() + " from " + request.topic()
+                                                  : "subscription " + request.subscription_id())
             << std::endl;
   return 0;
 }

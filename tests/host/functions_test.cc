@@ -227,8 +227,9 @@ TEST_CASE("a redeploy under load fails no invoke; new invokes run the new code",
 
 TEST_CASE("logs shows lines with request ids and --follow streams new ones", "[host]") {
   SluiceServer server;
-  REQUIRE(Sluice(server, {"deploy", SLUICE_FUNCTIONS_DIR "/hello_stream/function.json"})
-              .exit_code == 0);
+  REQUIRE(
+      Sluice(server, {"deploy", SLUICE_FUNCTIONS_DIR "/hello_stream/function.json"}).exit_code ==
+      0);
   REQUIRE(Sluice(server, {"invoke", "hello_stream", "--event", KinesisEvent()}).exit_code == 0);
   auto r = Sluice(server, {"logs", "hello_stream", "--lines", "10"});
   INFO(r.err);
@@ -270,8 +271,7 @@ TEST_CASE("a host killed with SIGKILL restarts with everything in place", "[host
   REQUIRE(Sluice(server, {"deploy", v1.manifest()}).exit_code == 0);
   REQUIRE(Sluice(server, {"publish", "echo"}).exit_code == 0);
   REQUIRE(Sluice(server, {"deploy", v2.manifest()}).exit_code == 0);
-  REQUIRE(Sluice(server, {"kv", "put", "thresholds", "cust-1", R"({"limit": 25})"}).exit_code ==
-          0);
+  REQUIRE(Sluice(server, {"kv", "put", "thresholds", "cust-1", R"({"limit": 25})"}).exit_code == 0);
   REQUIRE(Sluice(server, {"topics", "create", "alerts"}).exit_code == 0);
   REQUIRE(Sluice(server, {"subscribe", "alerts", "https://example.com/hook"}).exit_code == 0);
 

@@ -33,9 +33,9 @@ class FunctionDir {
     dir_ = ::mkdtemp(tmpl);
     const std::string handler = std::filesystem::path(binary).filename().string();
     std::filesystem::copy_file(binary, dir_ + "/" + handler);
-    std::ofstream(dir_ + "/function.json") << R"({"FunctionName": ")" << name
-                                           << R"(", "Handler": ")" << handler << '"'
-                                           << manifest_extra << "}";
+    std::ofstream(dir_ + "/function.json")
+        << R"({"FunctionName": ")" << name << R"(", "Handler": ")" << handler << '"'
+        << manifest_extra << "}";
   }
   ~FunctionDir() { std::filesystem::remove_all(dir_); }
   FunctionDir(const FunctionDir&) = delete;

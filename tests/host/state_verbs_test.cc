@@ -111,8 +111,9 @@ TEST_CASE("topics create, list, delete; subscribe and unsubscribe", "[host]") {
 
 TEST_CASE("status shows functions with instances, topics, notifications and streams", "[host]") {
   SluiceServer server;
-  REQUIRE(Sluice(server, {"deploy", SLUICE_FUNCTIONS_DIR "/hello_stream/function.json"})
-              .exit_code == 0);
+  REQUIRE(
+      Sluice(server, {"deploy", SLUICE_FUNCTIONS_DIR "/hello_stream/function.json"}).exit_code ==
+      0);
   REQUIRE(Sluice(server, {"invoke", "hello_stream", "--event", KinesisEvent()}).exit_code == 0);
   REQUIRE(Sluice(server, {"topics", "create", "alerts"}).exit_code == 0);
   auto r = Sluice(server, {"status"});
@@ -151,7 +152,8 @@ TEST_CASE("every verb's bad input exits non-zero with a clear message", "[host]"
       {{"publish", "nope"}, "sluice publish: function nope does not exist"},
       {{"delete-function", "nope"}, "sluice delete-function: function nope does not exist"},
       {{"invoke", "hello"}, "sluice invoke: --event is required"},
-      {{"invoke", "nope", "--event", KinesisEvent()}, "sluice invoke: function nope does not exist"},
+      {{"invoke", "nope", "--event", KinesisEvent()},
+       "sluice invoke: function nope does not exist"},
       {{"invoke", "nope", "--event", "/no/event.json"},
        "sluice invoke: /no/event.json: cannot read the event file"},
       {{"logs", "nope"}, "sluice logs: function nope does not exist"},
@@ -168,8 +170,9 @@ TEST_CASE("every verb's bad input exits non-zero with a clear message", "[host]"
     CHECK(r.err.rfind(c.err_prefix, 0) == 0);
   }
   // A bad event is refused with the file's name.
-  REQUIRE(Sluice(server, {"deploy", SLUICE_FUNCTIONS_DIR "/hello_stream/function.json"})
-              .exit_code == 0);
+  REQUIRE(
+      Sluice(server, {"deploy", SLUICE_FUNCTIONS_DIR "/hello_stream/function.json"}).exit_code ==
+      0);
   auto r = Sluice(server, {"invoke", "hello_stream", "--event", "-"}, "{not json");
   CHECK(r.exit_code == 2);
   CHECK(r.err.rfind("sluice invoke: the event on stdin: ", 0) == 0);
@@ -182,14 +185,13 @@ TEST_CASE("every verb's bad input exits non-zero with a clear message", "[host]"
 TEST_CASE("with no host running every control verb says so and exits 2", "[host]") {
   char tmpl[] = "/tmp/sluice-nohost-XXXXXX";
   const std::string dir = ::mkdtemp(tmpl);
-  for (const std::vector<std::string>& args :
-       std::vector<std::vector<std::string>>{{"functions"},
-                                             {"status"},
-                                             {"kv", "tables"},
-                                             {"topics"},
-                                             {"invoke", "f", "--event", KinesisEvent()},
-                                             {"deploy", SLUICE_FUNCTIONS_DIR
-                                              "/hello_stream/function.json"}}) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"functions"},
+           {"status"},
+           {"kv", "tables"},
+           {"topics"},
+           {"invoke", "f", "--event", KinesisEvent()},
+           {"deploy", SLUICE_FUNCTIONS_DIR "/hello_stream/function.json"}}) {
     std::vector<std::string> argv = {SLUICE_BIN};
     argv.insert(argv.end(), args.begin(), args.end());
     argv.push_back("--data-dir");
