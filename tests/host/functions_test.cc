@@ -304,4 +304,15 @@ TEST_CASE("the control socket is private and one host owns a data directory", "[
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("another Sluice host is running with data directory " + server.data_dir()) !=
         std::string::npos);
+
+  // A socket path longer than a Unix socket address allows is refused up front, by both sides.
+  const std::string long_dir = server.temp_dir() + "/" + std::string(100, 'd');
+  r = sluice::testing::RunCommand(
+      {SLUICE_BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", long_dir});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("a Unix socket path may have 107 at most: use a shorter --data-dir") !=
+        std::string::npos);
+  r = sluice::testing::RunCommand({SLUICE_BIN, "functions", "--data-dir", long_dir});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("use a shorter --data-dir") != std::string::npos);
 }
