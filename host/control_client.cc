@@ -57,12 +57,6 @@ std::optional<CliFlags> ControlVerb::Parse(const std::vector<std::string>& args,
     return std::nullopt;
   }
   const size_t n = flags->positionals().size();
-  for (const std::string& positional : flags->positionals()) {
-    if (positional.size() > 1 && positional[0] == '-' && positional != "-") {
-      *exit_code = Usage("unknown option " + positional);
-      return std::nullopt;
-    }
-  }
   if (n < min_positionals) {
     *exit_code = Usage("missing arguments");
     return std::nullopt;

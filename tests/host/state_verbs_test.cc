@@ -20,7 +20,7 @@ TEST_CASE("kv put, get, scan, tables and delete", "[host]") {
   CHECK(r.exit_code == 0);
   CHECK(r.out == "put thresholds/cust-1\n");
   REQUIRE(Sluice(server, {"kv", "put", "thresholds", "cust-2", "7"}).exit_code == 0);
-  REQUIRE(Sluice(server, {"kv", "put", "thresholds", "other", "null"}).exit_code == 0);
+  REQUIRE(Sluice(server, {"kv", "put", "thresholds", "other", "-1.5"}).exit_code == 0);
 
   r = Sluice(server, {"kv", "get", "thresholds", "cust-1"});
   CHECK(r.exit_code == 0);
