@@ -5,6 +5,7 @@
 #include <chrono>
 #include <iostream>
 
+#include "host/control_server.h"
 #include "host/data_dir.h"
 
 namespace sluice::host {
@@ -78,8 +79,11 @@ Result<std::unique_ptr<ControlClient>> ControlClient::Connect(const CliFlags& fl
   if (::stat(socket_path->c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) {
     return NoHost(data_dir, *socket_path);
   }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxMessageBytes);
   std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel("unix:" + *socket_path, grpc::InsecureChannelCredentials());
+      grpc::CreateCustomChannel("unix:" + *socket_path, grpc::InsecureChannelCredentials(), args);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + kConnectTimeout)) {
     return NoHost(data_dir, *socket_path);
   }

@@ -18,6 +18,7 @@ Result<std::unique_ptr<ControlServer>> ControlServer::Start(const std::string& s
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
   builder.RegisterService(service);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   // umask is per process: nothing else creates files while the host starts.
   const mode_t old_mask = ::umask(0177);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

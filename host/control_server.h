@@ -17,6 +17,10 @@
 
 namespace sluice::host {
 
+// The largest control message either side accepts: an invoke's event and response (6 MiB each
+// at most) with room for their JSON encoding.
+inline constexpr int kMaxMessageBytes = 16 << 20;
+
 class ControlServer {
  public:
   // `service` must outlive the server.

@@ -316,3 +316,20 @@ TEST_CASE("the control socket is private and one host owns a data directory", "[
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("use a shorter --data-dir") != std::string::npos);
 }
+
+TEST_CASE("an event larger than gRPC's default 4 MB message limit is invoked", "[host]") {
+  SluiceServer server;
+  FunctionDir fn("echo", ENV_ECHO_BIN, sluice::testing::EchoManifestExtra("big"));
+  REQUIRE(Sluice(server, {"deploy", fn.manifest()}).exit_code == 0);
+  const json event = {{"invocationId", "i"},
+                      {"deliveryStreamArn", "arn:aws:firehose:local:000000000000:deliverystream/d"},
+                      {"region", "local"},
+                      {"records",
+                       {{{"recordId", "1"},
+                         {"approximateArrivalTimestamp", 1495072949453},
+                         {"data", sluice::Base64Encode(std::string(4 << 20, 'x'))}}}}};
+  auto r = Sluice(server, {"invoke", "echo", "--event", "-"}, event.dump());
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(Echoed(r) == "big");
+}
