@@ -78,4 +78,6 @@ void RunCommand(const sluice::KinesisRecord& record, sluice::Context& ctx) {
 
 }  // namespace
 
-int main() { return sluice::RunPerRecord(RunCommand); }
+int main() {
+  return sluice::RunPerRecord(RunCommand);
+}
