@@ -6,11 +6,16 @@
 // of valid UTF-8; values valid JSON of at most 400 KiB (kMaxValueBytes) and nesting depth 64;
 // 1-100 update actions; at most 100 conditions; attribute names 1-255 bytes.
 //
+// Conditions follow runtime.proto's KvCondition: EQ and NE compare any JSON values (so values of
+// different types are NE), LT/LE/GT/GE only two numbers or two strings (otherwise false), and
+// every comparison with a missing attribute is false, NE included.
+//
 // Errors are INVALID_ARGUMENT "<what>: <problem>", or FAILED_PRECONDITION
 // "ConditionalCheckFailed: <table>/<key>: <the condition that failed>" for a condition that does
 // not hold. JSON exceptions stop here.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -25,6 +30,10 @@ inline constexpr size_t kMaxValueBytes = 400 << 10;
 
 Status ValidateTableName(const std::string& table);
 Status ValidateKey(const std::string& key);
+// Checks a query's arguments (key_prefix may be empty; exclusive_start_key empty or a valid key;
+// limit 0-1000) and returns the limit to use: `limit`, or 100 for 0.
+Result<uint32_t> ValidateQuery(const std::string& table, const std::string& key_prefix,
+                               uint32_t limit, const std::string& exclusive_start_key);
 // Parses a value; INVALID_ARGUMENT when it is not one valid JSON document within the limits.
 Result<nlohmann::json> ParseValue(const std::string& value_json);
 
