@@ -238,7 +238,7 @@ TEST_CASE("two stages adding to the same attribute both count", "[effect_committ
   REQUIRE(f.Value("c") == R"({"n":6.5})");
 }
 
-TEST_CASE("a dropped stage writes nothing; a checkpoint commits alone", "[effect_committer]") {
+TEST_CASE("a dropped stage writes nothing - a checkpoint commits alone", "[effect_committer]") {
   Fixture f;
   {
     std::unique_ptr<EffectStage> stage = f.NewStage();

@@ -128,7 +128,7 @@ void RequireCode(const Status& status, Code code, const std::vector<std::string>
   }
 }
 
-TEST_CASE("reads see the invoke's own writes; the database sees none of them", "[effect_stage]") {
+TEST_CASE("reads see the invoke's own writes - the database sees none of them", "[effect_stage]") {
   Fixture f;
   f.Commit("a", R"({"v":"committed"})");
   f.Commit("b", R"({"v":"committed"})");

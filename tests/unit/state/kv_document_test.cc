@@ -224,7 +224,7 @@ TEST_CASE("badly formed update actions are INVALID_ARGUMENT naming the problem",
   RequireInvalid(ValidateUpdateActions(many), "got 101");
 }
 
-TEST_CASE("SET, REMOVE and ADD apply in order; a missing item starts as {}", "[kv_document]") {
+TEST_CASE("SET, REMOVE and ADD apply in order - a missing item starts as {}", "[kv_document]") {
   const json after = Must(ApplyUpdate(
       std::nullopt, Actions({Action(Kind::SET, "n", "1"), Action(Kind::ADD, "n", "2"),
                              Action(Kind::SET, "s", "\"x\""), Action(Kind::ADD, "fresh", "4"),

@@ -50,7 +50,7 @@ std::vector<std::string> QueryAll(KvStore& kv, const std::string& table, const s
   return keys;
 }
 
-TEST_CASE("put, get, update and delete; every write bumps the version", "[kv_store]") {
+TEST_CASE("put, get, update and delete - every write bumps the version", "[kv_store]") {
   TestDb test;
   KvStore kv(test.db());
   REQUIRE_FALSE(Must(kv.Get("t", "k")).has_value());

@@ -114,7 +114,7 @@ TEST_CASE("due rows come oldest first, at most the limit, with the current subsc
   }
 }
 
-TEST_CASE("reschedule, deliver and fail; counts and the next due time", "[outbox]") {
+TEST_CASE("reschedule, deliver and fail - counts and the next due time", "[outbox]") {
   Fixture f(2);
   REQUIRE(Must(f.outbox.NextDueUnixMs()) == kNoneDue);
   REQUIRE(f.Enqueue("m-1", 1000) == 2);
