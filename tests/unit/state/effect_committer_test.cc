@@ -2,8 +2,10 @@
 // checkpoints in the same transaction, outbox rows and on_enqueued; sequence number order.
 #include "state/effect_committer.h"
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "state/kv_store.h"
@@ -274,6 +276,40 @@ TEST_CASE("on_enqueued is called only when rows were queued", "[effect_committer
   std::unique_ptr<EffectStage> loud = f.NewStage();
   Fixture::Publish(*loud, "1");
   REQUIRE(Must(quiet.Commit({loud.get(), std::nullopt, {}})).outbox_rows == 2);
+}
+
+TEST_CASE("invokes staging and committing on several threads lose no ADD", "[effect_committer]") {
+  Fixture f;
+  constexpr int kThreads = 4;
+  constexpr int kInvokes = 25;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kInvokes; ++i) {
+        EffectStage stage(f.test.db(), f.function, &f.test.clock());
+        pb::KvUpdateRequest request;
+        request.set_table("t");
+        request.set_key("c");
+        *request.add_actions() = Action(Kind::ADD, "n", "1");
+        pb::KvUpdateResponse response;
+        pb::KvGetRequest get;
+        get.set_table("t");
+        get.set_key("c");
+        pb::KvGetResponse got;
+        if (!stage.KvUpdate(std::to_string(i), request, &response).ok() ||
+            !stage.KvGet("", get, &got).ok() || got.value_json() != response.value_json() ||
+            !f.committer.Commit({&stage, std::nullopt, std::nullopt}).ok()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  REQUIRE(failures == 0);
+  REQUIRE(f.Value("c") == R"({"n":100})");
 }
 
 TEST_CASE("sequence numbers compare numerically", "[effect_committer]") {

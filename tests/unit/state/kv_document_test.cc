@@ -80,6 +80,7 @@ TEST_CASE("values are one JSON document within the size and depth limits", "[kv_
   RequireInvalid(ParseValue("{").status(), "value_json");
   RequireInvalid(ParseValue("").status(), "value_json");
   RequireInvalid(ParseValue("1 2").status(), "not one valid JSON document");
+  RequireInvalid(ParseValue("[1e400]").status(), "out of range");
   RequireInvalid(ParseValue("\"\xff\"").status(), "value_json");
 
   REQUIRE_OK(ParseValue(Nested(64)).status());
