@@ -35,7 +35,9 @@ std::string JsonString(const std::string& content) {
   return quoted;
 }
 
-std::string Nested(int depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+std::string Nested(int depth) {
+  return std::string(depth, '[') + std::string(depth, ']');
+}
 
 // Whether the single condition holds for `item`.
 bool Holds(const std::optional<json>& item, const pb::KvCondition& condition) {
@@ -78,6 +80,7 @@ TEST_CASE("values are one JSON document within the size and depth limits", "[kv_
   RequireInvalid(ParseValue("{").status(), "value_json");
   RequireInvalid(ParseValue("").status(), "value_json");
   RequireInvalid(ParseValue("1 2").status(), "not one valid JSON document");
+  RequireInvalid(ParseValue("[1e400]").status(), "out of range");
   RequireInvalid(ParseValue("\"\xff\"").status(), "value_json");
 
   REQUIRE_OK(ParseValue(Nested(64)).status());
@@ -99,8 +102,7 @@ TEST_CASE("query arguments and the default limit", "[kv_document]") {
   REQUIRE(Must(ValidateQuery("t", "p", 1000, "p1")) == 1000);
   RequireInvalid(ValidateQuery("t", "", 1001, "").status(), "limit");
   RequireInvalid(ValidateQuery("t", "\xff", 1, "").status(), "key_prefix");
-  RequireInvalid(ValidateQuery("t", "", 1, std::string(1025, 'k')).status(),
-                 "exclusive_start_key");
+  RequireInvalid(ValidateQuery("t", "", 1, std::string(1025, 'k')).status(), "exclusive_start_key");
   RequireInvalid(ValidateQuery("", "", 1, "").status(), "table name");
 }
 
@@ -185,12 +187,11 @@ TEST_CASE("a failed condition names the table, key and condition", "[kv_document
 TEST_CASE("badly formed conditions are INVALID_ARGUMENT naming the problem", "[kv_document]") {
   RequireInvalid(ValidateConditions(Conditions({Condition("a", Op::OP_UNSPECIFIED)})),
                  "conditions[0]: op");
-  RequireInvalid(ValidateConditions(Conditions({Condition("a", static_cast<Op::Op>(42))})),
-                 "op");
+  RequireInvalid(ValidateConditions(Conditions({Condition("a", static_cast<Op::Op>(42))})), "op");
   RequireInvalid(ValidateConditions(Conditions({Condition("", Op::EQ, "1")})), "attribute");
-  RequireInvalid(ValidateConditions(Conditions({Condition("a", Op::EXISTS),
-                                                Condition("a", Op::LT, "{")})),
-                 "conditions[1].value_json");
+  RequireInvalid(
+      ValidateConditions(Conditions({Condition("a", Op::EXISTS), Condition("a", Op::LT, "{")})),
+      "conditions[1].value_json");
   RequireInvalid(ValidateConditions(Conditions({Condition("a", Op::EXISTS, "1")})),
                  "EXISTS takes no value_json");
   RequireInvalid(ValidateConditions(Conditions({Condition(std::string(256, 'a'), Op::EXISTS)})),
@@ -204,8 +205,7 @@ TEST_CASE("badly formed conditions are INVALID_ARGUMENT naming the problem", "[k
   REQUIRE_OK(ValidateConditions(many));
 }
 
-TEST_CASE("badly formed update actions are INVALID_ARGUMENT naming the problem",
-          "[kv_document]") {
+TEST_CASE("badly formed update actions are INVALID_ARGUMENT naming the problem", "[kv_document]") {
   REQUIRE_OK(ValidateUpdateActions(Actions(
       {Action(Kind::SET, "a", "{}"), Action(Kind::ADD, "n", "1.5"), Action(Kind::REMOVE, "x")})));
   RequireInvalid(ValidateUpdateActions({}), "actions: must be 1-100");
@@ -225,23 +225,22 @@ TEST_CASE("badly formed update actions are INVALID_ARGUMENT naming the problem",
   RequireInvalid(ValidateUpdateActions(many), "got 101");
 }
 
-TEST_CASE("SET, REMOVE and ADD apply in order; a missing item starts as {}", "[kv_document]") {
-  const json after = Must(ApplyUpdate(std::nullopt, Actions({Action(Kind::SET, "n", "1"),
-                                                             Action(Kind::ADD, "n", "2"),
-                                                             Action(Kind::SET, "s", "\"x\""),
-                                                             Action(Kind::ADD, "fresh", "4"),
-                                                             Action(Kind::SET, "gone", "[1]"),
-                                                             Action(Kind::REMOVE, "gone"),
-                                                             Action(Kind::REMOVE, "never")})));
+TEST_CASE("SET, REMOVE and ADD apply in order - a missing item starts as {}", "[kv_document]") {
+  const json after = Must(ApplyUpdate(
+      std::nullopt, Actions({Action(Kind::SET, "n", "1"), Action(Kind::ADD, "n", "2"),
+                             Action(Kind::SET, "s", "\"x\""), Action(Kind::ADD, "fresh", "4"),
+                             Action(Kind::SET, "gone", "[1]"), Action(Kind::REMOVE, "gone"),
+                             Action(Kind::REMOVE, "never")})));
   REQUIRE(after == json::parse(R"({"n":3,"s":"x","fresh":4})"));
-  const json kept = Must(
-      ApplyUpdate(json::parse(R"({"keep":{"deep":true}})"), Actions({Action(Kind::SET, "a", "1")})));
+  const json kept = Must(ApplyUpdate(json::parse(R"({"keep":{"deep":true}})"),
+                                     Actions({Action(Kind::SET, "a", "1")})));
   REQUIRE(kept == json::parse(R"({"keep":{"deep":true},"a":1})"));
 }
 
 TEST_CASE("ADD keeps integers while they fit in int64, otherwise a double", "[kv_document]") {
   const auto add = [](const std::string& start, const std::string& value) {
-    return Must(ApplyUpdate(json{{"n", json::parse(start)}}, Actions({Action(Kind::ADD, "n", value)})))
+    return Must(ApplyUpdate(json{{"n", json::parse(start)}},
+                            Actions({Action(Kind::ADD, "n", value)})))
         .at("n");
   };
   const json ints = add("40", "2");
@@ -256,9 +255,9 @@ TEST_CASE("ADD keeps integers while they fit in int64, otherwise a double", "[kv
   REQUIRE(overflow.is_number_float());
   REQUIRE(overflow.get<double>() == 9223372036854775808.0);
   REQUIRE(add("18446744073709551615", "1").is_number_float());
-  RequireInvalid(ApplyUpdate(json{{"n", 1e308}}, Actions({Action(Kind::ADD, "n", "1e308")}))
-                     .status(),
-                 "finite");
+  RequireInvalid(
+      ApplyUpdate(json{{"n", 1e308}}, Actions({Action(Kind::ADD, "n", "1e308")})).status(),
+      "finite");
 }
 
 TEST_CASE("ApplyUpdate refuses non-objects, ADD to non-numbers and oversized results",
@@ -268,8 +267,8 @@ TEST_CASE("ApplyUpdate refuses non-objects, ADD to non-numbers and oversized res
   RequireInvalid(ApplyUpdate(json{{"s", "x"}}, Actions({Action(Kind::ADD, "s", "1")})).status(),
                  "ADD to attribute \"s\", which is not a number");
   const std::string half = JsonString(std::string(kMaxValueBytes / 2, 'x'));
-  RequireInvalid(ApplyUpdate(std::nullopt, Actions({Action(Kind::SET, "a", half),
-                                                    Action(Kind::SET, "b", half)}))
+  RequireInvalid(ApplyUpdate(std::nullopt,
+                             Actions({Action(Kind::SET, "a", half), Action(Kind::SET, "b", half)}))
                      .status(),
                  "the updated item");
   // Nesting grows by one inside the item: 64 levels in a value are 65 in the item.

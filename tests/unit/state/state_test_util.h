@@ -25,8 +25,8 @@ class TestDb {
  public:
   TestDb() {
     const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                          "/sluice-state-test-XXXXXX";
+    std::string pattern =
+        std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/sluice-state-test-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) {
       FAIL("mkdtemp " << pattern << " failed");
     }
@@ -59,11 +59,11 @@ class TestDb {
   ManualClock clock_;
 };
 
-#define REQUIRE_OK(expr)                        \
-  do {                                          \
-    const ::sluice::Status status_ = (expr);    \
-    INFO(status_.ToString());                   \
-    REQUIRE(status_.ok());                      \
+#define REQUIRE_OK(expr)                     \
+  do {                                       \
+    const ::sluice::Status status_ = (expr); \
+    INFO(status_.ToString());                \
+    REQUIRE(status_.ok());                   \
   } while (0)
 
 // The value of a Result that must be OK.
