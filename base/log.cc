@@ -41,12 +41,12 @@ void Log(LogLevel level, std::string_view component, std::string_view message) {
   const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
-  const char* level_name =
-      level == LogLevel::kInfo ? "info" : level == LogLevel::kWarning ? "warning" : "error";
+  const char* level_name = level == LogLevel::kInfo      ? "info"
+                           : level == LogLevel::kWarning ? "warning"
+                                                         : "error";
   std::string line;
   line.reserve(80 + component.size() + message.size());
-  line += "{\"time\":\"" + IsoUtcMillis(ms) + "\",\"level\":\"" + level_name +
-          "\",\"component\":";
+  line += "{\"time\":\"" + IsoUtcMillis(ms) + "\",\"level\":\"" + level_name + "\",\"component\":";
   AppendJsonString(&line, component);
   line += ",\"message\":";
   AppendJsonString(&line, message);

@@ -90,9 +90,13 @@ std::array<uint64_t, Histogram::kBounds.size() + 1> Histogram::Buckets() const {
   return cumulative;
 }
 
-double Histogram::sum() const { return sum_nanos_.load(std::memory_order_relaxed) / 1e9; }
+double Histogram::sum() const {
+  return sum_nanos_.load(std::memory_order_relaxed) / 1e9;
+}
 
-uint64_t Histogram::count() const { return Buckets().back(); }
+uint64_t Histogram::count() const {
+  return Buckets().back();
+}
 
 MetricsRegistry& MetricsRegistry::Global() {
   static MetricsRegistry* registry = new MetricsRegistry();  // never destroyed: used at exit

@@ -35,7 +35,8 @@ struct FunctionLogs::PerFunction {
 
 Result<std::unique_ptr<FunctionLogs>> FunctionLogs::Open(FunctionLogOptions options) {
   if (options.dir.empty() || options.max_files < 1 || options.max_file_bytes < 1024) {
-    return InvalidArgument("function logs need a directory, max_files >= 1, max_file_bytes >= 1024");
+    return InvalidArgument(
+        "function logs need a directory, max_files >= 1, max_file_bytes >= 1024");
   }
   std::error_code error;
   std::filesystem::create_directories(options.dir, error);
@@ -70,8 +71,8 @@ void FunctionLogs::Append(const invoker::LogLine& line) {
     if (!MakeDirectory(log.dir).ok()) {
       return;
     }
-    log.fd = UniqueFd(::open(FilePath(log.dir, 0).c_str(),
-                             O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+    log.fd = UniqueFd(
+        ::open(FilePath(log.dir, 0).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
     struct stat st {};
     if (log.fd.get() < 0 || ::fstat(log.fd.get(), &st) != 0) {
       LogWarning("logs", "cannot open " + FilePath(log.dir, 0) + ": " + std::strerror(errno));
@@ -104,8 +105,8 @@ void FunctionLogs::Append(const invoker::LogLine& line) {
   appended_.notify_all();
 }
 
-Result<std::vector<std::string>> FunctionLogs::Tail(const std::string& function,
-                                                    size_t max_lines, uint64_t* last_seq) {
+Result<std::vector<std::string>> FunctionLogs::Tail(const std::string& function, size_t max_lines,
+                                                    uint64_t* last_seq) {
   std::string dir;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -75,8 +75,8 @@ class RuntimeServer::HostServicesService final : public pb::HostServices::Servic
                           "no invoke with request id \"" + request_id +
                               "\" is in flight on this instance, or it offers no host services");
     }
-    const Status status = (services.get()->*call)(Metadata(*context, "sluice-record"), request,
-                                                  response);
+    const Status status =
+        (services.get()->*call)(Metadata(*context, "sluice-record"), request, response);
     return grpc::Status(static_cast<grpc::StatusCode>(status.code()), status.message());
   }
 

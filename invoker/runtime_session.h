@@ -76,7 +76,7 @@ class RuntimeSession {
   runtime::v1::FunctionMessage first_;
   RuntimeStream* stream_ = nullptr;
   grpc::ServerContext* context_ = nullptr;
-  std::string invoke_request_id_;               // "" between invokes
+  std::string invoke_request_id_;  // "" between invokes
   std::shared_ptr<InvokeServices> invoke_services_;
 };
 

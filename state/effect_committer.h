@@ -13,6 +13,9 @@
 // condition aborts the whole commit (ABORTED "ConditionalCheckFailed: <table>/<key>: ..."):
 // nothing is written, not even the checkpoint, and the caller treats the invoke as failed
 // (error type Sluice.ConditionalCheckFailed) and retries it, as any failed invoke.
+// An update whose actions no longer apply to the committed item (an ADD meeting a value that is
+// no longer a number) aborts the commit the same way, ABORTED "<table>/<key>: the update no longer
+// applies ...".
 //
 // Publishes become outbox rows (one per subscriber, see outbox.h), written in the same
 // transaction; on_enqueued (if set) is called after the commit so the notifier wakes.

@@ -313,7 +313,9 @@ std::vector<StagedEffect> EffectStage::Seal() {
   std::lock_guard<std::mutex> lock(mu_);
   sealed_ = true;
   overlay_.clear();
-  return std::move(effects_);
+  std::vector<StagedEffect> effects;
+  effects.swap(effects_);
+  return effects;
 }
 
 }  // namespace sluice::state

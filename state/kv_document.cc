@@ -68,6 +68,8 @@ Result<json> Parse(const std::string& what, const std::string& text) {
     // Not e.what(): it quotes the offending bytes, which need not be valid UTF-8.
     return InvalidArgument(what + ": not one valid JSON document (error at byte " +
                            std::to_string(e.byte) + ")");
+  } catch (const json::exception&) {  // out_of_range: a number too large for a double
+    return InvalidArgument(what + ": holds a number out of range");
   }
 }
 

@@ -2,8 +2,8 @@
 // CLI (`sluice kv ...`) reads and writes directly, what an invoke's reads fall through to, and
 // where EffectCommitter applies staged writes.
 //
-// Every write bumps the item's version (an int64 per item, starting at 1), so a reader can tell
-// whether an item changed.
+// Every write bumps the item's version (an int64 per item, starting at 1; an item deleted and
+// written again starts again at 1), so a reader can tell whether an item changed.
 //
 // Thread-safety: thread-safe (StateDb serialises transactions).
 #pragma once

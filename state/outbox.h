@@ -69,6 +69,9 @@ class Outbox {
   // When the next pending row is due (INT64_MAX when none is pending).
   Result<int64_t> NextDueUnixMs();
 
+  // Each of these records one delivery attempt of a pending row (attempts + 1, the outcome or
+  // error as last_error); NOT_FOUND when row `id` is not pending. Reschedule keeps it pending,
+  // due at `next_attempt_unix_ms`; the others finish it.
   Status MarkDelivered(int64_t id, const std::string& outcome);
   Status MarkFailed(int64_t id, const std::string& reason);
   Status Reschedule(int64_t id, int64_t next_attempt_unix_ms, const std::string& last_error);

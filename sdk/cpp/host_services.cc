@@ -13,11 +13,10 @@ namespace {
 // "PERMISSION_DENIED" -> "PermissionDenied".
 std::string CamelCode(grpc::StatusCode code) {
   static const char* const kNames[] = {
-      "Ok",           "Cancelled",         "Unknown",          "InvalidArgument",
-      "DeadlineExceeded", "NotFound",      "AlreadyExists",    "PermissionDenied",
-      "ResourceExhausted", "FailedPrecondition", "Aborted",    "OutOfRange",
-      "Unimplemented", "Internal",         "Unavailable",      "DataLoss",
-      "Unauthenticated"};
+      "Ok",       "Cancelled",      "Unknown",          "InvalidArgument",   "DeadlineExceeded",
+      "NotFound", "AlreadyExists",  "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
+      "Aborted",  "OutOfRange",     "Unimplemented",    "Internal",          "Unavailable",
+      "DataLoss", "Unauthenticated"};
   const int index = static_cast<int>(code);
   return index >= 0 && index < static_cast<int>(std::size(kNames)) ? kNames[index] : "Unknown";
 }
@@ -41,16 +40,15 @@ void HostChannel::Throw(const grpc::Status& status) {
   throw HostServiceError("Sluice." + CamelCode(status.error_code()), message);
 }
 
-std::string Publish(HostChannel* channel, const std::string& request_id,
-                    const std::string& record, const std::string& topic,
-                    const std::string& subject, const std::string& message) {
+std::string Publish(HostChannel* channel, const std::string& request_id, const std::string& record,
+                    const std::string& topic, const std::string& subject,
+                    const std::string& message) {
   pb::PublishRequest request;
   request.set_topic(topic);
   request.set_subject(subject);
   request.set_message(message);
   pb::PublishResponse response;
-  Require(channel)->Call(&pb::HostServices::Stub::Publish, request_id, record, request,
-                         &response);
+  Require(channel)->Call(&pb::HostServices::Stub::Publish, request_id, record, request, &response);
   return response.message_id();
 }
 
@@ -117,8 +115,8 @@ std::optional<std::string> Kv::Get(const std::string& table, const std::string& 
   request.set_table(table);
   request.set_key(key);
   pb::KvGetResponse response;
-  internal::Require(channel_)->Call(&pb::HostServices::Stub::KvGet, request_id_, record_,
-                                    request, &response);
+  internal::Require(channel_)->Call(&pb::HostServices::Stub::KvGet, request_id_, record_, request,
+                                    &response);
   if (!response.found()) {
     return std::nullopt;
   }
@@ -133,8 +131,8 @@ void Kv::Put(const std::string& table, const std::string& key, const std::string
   request.set_value_json(value_json);
   CopyAll(conditions, request.mutable_conditions());
   pb::KvPutResponse response;
-  internal::Require(channel_)->Call(&pb::HostServices::Stub::KvPut, request_id_, record_,
-                                    request, &response);
+  internal::Require(channel_)->Call(&pb::HostServices::Stub::KvPut, request_id_, record_, request,
+                                    &response);
 }
 
 bool Kv::Delete(const std::string& table, const std::string& key,
@@ -157,8 +155,8 @@ kv::Page Kv::Query(const std::string& table, const std::string& key_prefix, uint
   request.set_limit(limit);
   request.set_exclusive_start_key(exclusive_start_key);
   pb::KvQueryResponse response;
-  internal::Require(channel_)->Call(&pb::HostServices::Stub::KvQuery, request_id_, record_,
-                                    request, &response);
+  internal::Require(channel_)->Call(&pb::HostServices::Stub::KvQuery, request_id_, record_, request,
+                                    &response);
   kv::Page page;
   page.items.reserve(response.items_size());
   for (pb::KvItem& item : *response.mutable_items()) {

@@ -80,8 +80,7 @@ class Connection {
         grpc::CreateCustomChannel("unix:" + env.socket, grpc::InsecureChannelCredentials(), args);
     stub_ = pb::Runtime::NewStub(channel_);
     stream_ = stub_->Connect(&context_);
-    host_ = std::make_unique<internal::HostChannel>(channel_, env.instance_id,
-                                                    env.instance_token);
+    host_ = std::make_unique<internal::HostChannel>(channel_, env.instance_id, env.instance_token);
   }
 
   internal::HostChannel* host() { return host_.get(); }

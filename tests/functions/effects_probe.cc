@@ -1,7 +1,7 @@
 // A test function that runs the host-service commands its records carry, record by record
 // (sluice::RunPerRecord), so integration tests can script what an invoke stages.
 //
-// Each record's data is one JSON command:
+// Each record's data is one JSON command, or an array of them run in order:
 //   {"put": [table, key, value_json]}           {"get": [table, key]}  (logs "get T/K = V|null")
 //   {"delete": [table, key]}                    {"add": [table, key, attribute, number]}
 //   {"put_if_absent": [table, key, value_json]} {"query": [table, prefix]} (logs the keys)
@@ -9,6 +9,7 @@
 //   {"publish": [topic, subject, message]}      (logs "published <MessageId>")
 //   {"fail": "message"}                         fails the record
 //   {"sleep_ms": N}                             {"crash": true}  (aborts the process)
+//   {"log": "text"}                             {"wait_for": [table, key]} (until it is committed)
 // A failed record is reported as the batch's item failure (ReportBatchItemFailures).
 #include <chrono>
 #include <cstdlib>
@@ -27,9 +28,12 @@ std::string Arg(const json& args, size_t i) {
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
-void RunCommand(const sluice::KinesisRecord& record, sluice::Context& ctx) {
-  const json command = json::parse(record.data());
-  if (command.contains("put")) {
+void RunCommand(const json& command, sluice::Context& ctx) {
+  if (command.is_array()) {
+    for (const json& each : command) {
+      RunCommand(each, ctx);
+    }
+  } else if (command.contains("put")) {
     const json& a = command["put"];
     ctx.kv().Put(Arg(a, 0), Arg(a, 1), Arg(a, 2));
   } else if (command.contains("put_if_absent")) {
@@ -71,11 +75,24 @@ void RunCommand(const sluice::KinesisRecord& record, sluice::Context& ctx) {
     std::this_thread::sleep_for(std::chrono::milliseconds(command["sleep_ms"].get<int>()));
   } else if (command.contains("crash")) {
     std::abort();
+  } else if (command.contains("log")) {
+    ctx.Log(command["log"].get<std::string>());
+  } else if (command.contains("wait_for")) {
+    const json& a = command["wait_for"];
+    while (!ctx.kv().Get(Arg(a, 0), Arg(a, 1))) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
   } else {
     throw std::runtime_error("unknown command " + command.dump());
   }
 }
 
+void RunRecord(const sluice::KinesisRecord& record, sluice::Context& ctx) {
+  RunCommand(json::parse(record.data()), ctx);
+}
+
 }  // namespace
 
-int main() { return sluice::RunPerRecord(RunCommand); }
+int main() {
+  return sluice::RunPerRecord(RunRecord);
+}

@@ -119,9 +119,9 @@ class Kv {
 
 namespace internal {
 // Publishes through `channel`; used by Context::Publish.
-std::string Publish(HostChannel* channel, const std::string& request_id,
-                    const std::string& record, const std::string& topic,
-                    const std::string& subject, const std::string& message);
+std::string Publish(HostChannel* channel, const std::string& request_id, const std::string& record,
+                    const std::string& topic, const std::string& subject,
+                    const std::string& message);
 }  // namespace internal
 
 }  // namespace sluice
