@@ -11,6 +11,9 @@
 #include <set>
 #include <sstream>
 
+#include "state/kv_document.h"
+#include "state/topics.h"
+
 namespace sluice::host {
 namespace {
 
@@ -81,13 +84,13 @@ Status Validate(const json& doc, const std::string& base_dir, FunctionManifest* 
   static const std::set<std::string> kKnown = {
       "FunctionName", "Handler",          "Description", "Timeout",
       "MemorySize",   "EphemeralStorage", "Environment", "ReservedConcurrentExecutions",
-      "Files"};
+      "Files",        "Tables",           "Topics"};
   for (const auto& [key, value] : doc.items()) {
     if (!kKnown.count(key)) {
       return InvalidArgument(
           "unknown property \"" + key +
           "\" (known: FunctionName, Handler, Description, Timeout, MemorySize, EphemeralStorage, "
-          "Environment, ReservedConcurrentExecutions, Files)");
+          "Environment, ReservedConcurrentExecutions, Files, Tables, Topics)");
     }
   }
   invoker::FunctionConfig& c = m->config;
@@ -179,6 +182,40 @@ Status Validate(const json& doc, const std::string& base_dir, FunctionManifest* 
     if (total > kMaxEnvironmentBytes) {
       return InvalidArgument("Environment.Variables: " + std::to_string(total) +
                              " bytes in all; the limit is 4096");
+    }
+  }
+
+  auto tables = doc.find("Tables");
+  if (tables != doc.end()) {
+    if (!tables->is_object()) {
+      return InvalidArgument("Tables: must be an object like {\"spend\": \"ReadWrite\"}");
+    }
+    for (const auto& [table, access] : tables->items()) {
+      const std::string where = "Tables." + table;
+      SLUICE_RETURN_IF_ERROR(state::ValidateTableName(table).WithContext(where));
+      if (access == "Read") {
+        c.tables[table] = invoker::TableAccess::kRead;
+      } else if (access == "ReadWrite") {
+        c.tables[table] = invoker::TableAccess::kReadWrite;
+      } else {
+        return InvalidArgument(where + ": must be \"Read\" or \"ReadWrite\", got " + access.dump());
+      }
+    }
+  }
+
+  auto topics = doc.find("Topics");
+  if (topics != doc.end()) {
+    if (!topics->is_array()) {
+      return InvalidArgument("Topics: must be an array of topic names");
+    }
+    for (size_t i = 0; i < topics->size(); ++i) {
+      const std::string where = "Topics[" + std::to_string(i) + "]";
+      if (!(*topics)[i].is_string()) {
+        return InvalidArgument(where + ": must be a string");
+      }
+      const std::string topic = (*topics)[i].get<std::string>();
+      SLUICE_RETURN_IF_ERROR(state::ValidateTopicName(topic).WithContext(where));
+      c.topics.insert(topic);
     }
   }
 

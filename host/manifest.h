@@ -13,8 +13,11 @@
 //     "Environment": {"Variables": {"K": "v"}},  // optional; names [A-Za-z][A-Za-z0-9_]*, not
 //                                                // reserved (SLUICE_*, AWS_*, LAMBDA_*), 4 KB
 //     "ReservedConcurrentExecutions": 4,         // instances at once, 0-1000; default 16
-//     "Files": ["stations.csv", "data/"]         // read-only files/dirs the function needs,
+//     "Files": ["stations.csv", "data/"],        // read-only files/dirs the function needs,
 //                                                // relative to the manifest, inside it
+//     "Tables": {"spend": "ReadWrite",           // key-value tables it may use through the host
+//                "thresholds": "Read"},          // services: "Read" or "ReadWrite"
+//     "Topics": ["billing-alerts"]               // topics it may publish to
 //   }
 //
 // Inside the sandbox the handler and the files appear under /var/task at the same relative

@@ -76,7 +76,7 @@ bool ReadUntil(int fd, const std::string& needle, std::string* seen) {
 
 }  // namespace
 
-TEST_CASE("deploy, list, invoke; an identical deploy changes nothing", "[host]") {
+TEST_CASE("deploy then list then invoke and an identical deploy changes nothing", "[host]") {
   SluiceServer server;
   auto r = Sluice(server, {"deploy", SLUICE_FUNCTIONS_DIR "/hello_stream/function.json"});
   INFO(r.err << server.Log());
@@ -115,17 +115,7 @@ TEST_CASE("a function error prints the error body on stdout and exits 1", "[host
   SluiceServer server;
   FunctionDir fn("misbehave", MISBEHAVE_BIN);
   REQUIRE(Sluice(server, {"deploy", fn.manifest()}).exit_code == 0);
-  std::ofstream(fn.dir() + "/event.json")
-      << json({{"Records",
-                {{{"kinesis",
-                   {{"partitionKey", "p"},
-                    {"sequenceNumber", "1"},
-                    {"data", sluice::Base64Encode("error")},
-                    {"approximateArrivalTimestamp", 1.5}}},
-                  {"eventSource", "aws:kinesis"},
-                  {"eventID", "shardId-000000000000:1"},
-                  {"eventSourceARN", "arn:aws:kinesis:local:000000000000:stream/s"}}}}})
-             .dump();
+  std::ofstream(fn.dir() + "/event.json") << sluice::testing::KinesisEventJson({"error"});
   auto r = Sluice(server, {"invoke", "misbehave", "--event", fn.dir() + "/event.json"});
   CHECK(r.exit_code == 1);
   CHECK(json::parse(r.out) ==
@@ -133,7 +123,7 @@ TEST_CASE("a function error prints the error body on stdout and exits 1", "[host
   CHECK(r.err == "sluice invoke: function error: App.Failure: asked to fail\n");
 }
 
-TEST_CASE("publish freezes a version; $LATEST moves on", "[host]") {
+TEST_CASE("publish freezes a version while $LATEST moves on", "[host]") {
   SluiceServer server;
   FunctionDir v1("echo", ENV_ECHO_BIN, EchoManifestExtra("one"));
   FunctionDir v2("echo", ENV_ECHO_BIN, EchoManifestExtra("two"));
@@ -178,7 +168,7 @@ TEST_CASE("publish freezes a version; $LATEST moves on", "[host]") {
   CHECK(fs::is_empty(server.data_dir() + "/functions/code"));
 }
 
-TEST_CASE("a redeploy under load fails no invoke; new invokes run the new code", "[host]") {
+TEST_CASE("a redeploy under load fails no invoke and new invokes run the new code", "[host]") {
   SluiceServer server;
   FunctionDir v1("echo", ENV_ECHO_BIN, EchoManifestExtra("one"));
   FunctionDir v2("echo", ENV_ECHO_BIN, EchoManifestExtra("two"));

@@ -6,9 +6,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "sluice/base64.h"
 #include "tests/support/run_command.h"
 #include "tests/support/sluice_server.h"
 
@@ -61,6 +63,23 @@ inline const std::string& FirehoseEvent() {
 inline const std::string& KinesisEvent() {
   static const std::string event = SLUICE_FUNCTIONS_DIR "/hello_stream/kinesis-event.json";
   return event;
+}
+
+// A Kinesis event whose records (sequence numbers 1, 2, ...) carry `datas`.
+inline std::string KinesisEventJson(const std::vector<std::string>& datas) {
+  nlohmann::json records = nlohmann::json::array();
+  for (size_t i = 0; i < datas.size(); ++i) {
+    const std::string seq = std::to_string(i + 1);
+    records.push_back({{"kinesis",
+                        {{"partitionKey", "p"},
+                         {"sequenceNumber", seq},
+                         {"data", Base64Encode(datas[i])},
+                         {"approximateArrivalTimestamp", 1.5}}},
+                       {"eventSource", "aws:kinesis"},
+                       {"eventID", "shardId-000000000000:" + seq},
+                       {"eventSourceARN", "arn:aws:kinesis:local:000000000000:stream/s"}});
+  }
+  return nlohmann::json({{"Records", records}}).dump();
 }
 
 }  // namespace sluice::testing

@@ -13,7 +13,7 @@ using sluice::testing::RunCommand;
 using sluice::testing::Sluice;
 using sluice::testing::SluiceServer;
 
-TEST_CASE("kv put, get, scan, tables and delete", "[host]") {
+TEST_CASE("kv put get scan tables and delete", "[host]") {
   SluiceServer server;
   auto r = Sluice(server, {"kv", "put", "thresholds", "cust-1", R"({"limit": 25})"});
   INFO(r.err);
@@ -61,7 +61,7 @@ TEST_CASE("kv put, get, scan, tables and delete", "[host]") {
   CHECK(r.err.find("sluice kv get: missing arguments") == 0);
 }
 
-TEST_CASE("topics create, list, delete; subscribe and unsubscribe", "[host]") {
+TEST_CASE("topics create list delete with subscribe and unsubscribe", "[host]") {
   SluiceServer server;
   auto r = Sluice(server, {"topics", "create", "alerts"});
   INFO(r.err);
@@ -109,7 +109,8 @@ TEST_CASE("topics create, list, delete; subscribe and unsubscribe", "[host]") {
   CHECK(r.out.empty());
 }
 
-TEST_CASE("status shows functions with instances, topics, notifications and streams", "[host]") {
+TEST_CASE("status shows functions with instances and topics and notifications and streams",
+          "[host]") {
   SluiceServer server;
   REQUIRE(
       Sluice(server, {"deploy", SLUICE_FUNCTIONS_DIR "/hello_stream/function.json"}).exit_code ==
