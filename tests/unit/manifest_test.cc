@@ -142,3 +142,29 @@ TEST_CASE("staging copies the handler and files, readable by anyone", "[manifest
   CHECK(fs::is_symlink(code + "/data/link"));
   CHECK(fs::status(outside).permissions() == fs::perms(0600));  // not made world-readable
 }
+
+TEST_CASE("Tables and Topics grant host services", "[manifest]") {
+  FunctionDir dir;
+  auto m = ParseManifest(R"({"FunctionName": "f", "Handler": "handler", "Description": "d",
+      "Tables": {"spend": "ReadWrite", "thresholds": "Read"}, "Topics": ["billing-alerts"]})",
+                         dir.path(), "f.json");
+  REQUIRE(m.ok());
+  CHECK(m->description == "d");
+  CHECK(m->config.tables == std::map<std::string, sluice::invoker::TableAccess>{
+                                {"spend", sluice::invoker::TableAccess::kReadWrite},
+                                {"thresholds", sluice::invoker::TableAccess::kRead}});
+  CHECK(m->config.topics == std::set<std::string>{"billing-alerts"});
+
+  const std::string base = R"({"FunctionName": "f", "Handler": "handler", )";
+  CHECK(ErrorOf(dir, base + R"("Tables": ["spend"]})") ==
+        "function.json: Tables: must be an object like {\"spend\": \"ReadWrite\"}");
+  CHECK(ErrorOf(dir, base + R"("Tables": {"spend": "Write"}})") ==
+        "function.json: Tables.spend: must be \"Read\" or \"ReadWrite\", got \"Write\"");
+  CHECK(ErrorOf(dir, base + R"("Tables": {"bad table": "Read"}})")
+            .rfind("function.json: Tables.bad table: ", 0) == 0);
+  CHECK(ErrorOf(dir, base + R"("Topics": "alerts"})") ==
+        "function.json: Topics: must be an array of topic names");
+  CHECK(ErrorOf(dir, base + R"("Topics": [7]})") == "function.json: Topics[0]: must be a string");
+  CHECK(ErrorOf(dir, base + R"("Topics": ["bad topic"]})").rfind("function.json: Topics[0]: ", 0) ==
+        0);
+}
