@@ -35,4 +35,13 @@ std::string RandomHex(size_t bytes) {
   return out;
 }
 
+std::string RandomUuid() {
+  std::string hex = RandomHex(16);
+  hex[12] = '4';  // the version
+  const int variant = hex[16] <= '9' ? hex[16] - '0' : hex[16] - 'a' + 10;
+  hex[16] = "89ab"[variant & 3];  // the variant, binary 10xx
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+         hex.substr(16, 4) + "-" + hex.substr(20);
+}
+
 }  // namespace sluice

@@ -10,4 +10,8 @@ namespace sluice {
 // character. Kinesis counts partition key lengths this way.
 size_t Utf8CharCount(std::string_view text);
 
+// Whether `text` is well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing
+// above U+10FFFF, no truncated characters.
+bool IsValidUtf8(std::string_view text);
+
 }  // namespace sluice

@@ -31,6 +31,7 @@
 #include "base/clock.h"
 #include "invoker/function_config.h"
 #include "invoker/invoke_services.h"
+#include "state/kv_document.h"
 #include "state/state_db.h"
 
 namespace sluice::state {
@@ -75,7 +76,17 @@ class EffectStage : public invoker::InvokeServices {
   const std::string& function_name() const;
 
  private:
-  // (implementation's choice)
+  // PERMISSION_DENIED unless the manifest lets the function read (or write) `table`.
+  Status CheckTableAccess(const std::string& table, bool write) const;
+  // The checks below need mu_ held.
+  Status CheckOpen() const;                // FAILED_PRECONDITION once sealed
+  Status CheckRoom(uint64_t bytes) const;  // RESOURCE_EXHAUSTED past the limits
+  // The item as this invoke sees it: the overlay, else the committed item (nullopt: none).
+  Result<std::optional<nlohmann::json>> CurrentItem(const std::string& table,
+                                                    const std::string& key);
+  // Records a kv effect and the item it leaves (nullopt: deleted) in the overlay.
+  void Stage(StagedEffect effect, std::optional<std::string> item, uint64_t bytes);
+
   StateDb* db_;
   const invoker::FunctionConfig& function_;
   Clock* clock_;

@@ -11,6 +11,7 @@
 // not hold. JSON exceptions stop here.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -25,6 +26,10 @@ inline constexpr size_t kMaxValueBytes = 400 << 10;
 
 Status ValidateTableName(const std::string& table);
 Status ValidateKey(const std::string& key);
+// Checks a query's arguments (key_prefix may be empty; exclusive_start_key empty or a valid key;
+// limit 0-1000) and returns the limit to use: `limit`, or 100 for 0.
+Result<uint32_t> ValidateQuery(const std::string& table, const std::string& key_prefix,
+                               uint32_t limit, const std::string& exclusive_start_key);
 // Parses a value; INVALID_ARGUMENT when it is not one valid JSON document within the limits.
 Result<nlohmann::json> ParseValue(const std::string& value_json);
 

@@ -26,7 +26,7 @@ struct KvEntry {
 };
 
 struct KvPage {
-  std::vector<KvEntry> items;     // in key order (bytewise)
+  std::vector<KvEntry> items;      // in key order (bytewise)
   std::string last_evaluated_key;  // non-empty when more items may follow
 };
 
@@ -61,6 +61,10 @@ class KvStore {
   // Arguments are assumed valid.
   static Result<std::optional<KvEntry>> Get(Transaction& txn, const std::string& table,
                                             const std::string& key);
+  // The committed item parsed (nullopt: no such item); a stored value that does not parse is
+  // INTERNAL.
+  static Result<std::optional<nlohmann::json>> GetItem(Transaction& txn, const std::string& table,
+                                                       const std::string& key);
   static Status Put(Transaction& txn, const std::string& table, const std::string& key,
                     const std::string& value_json);
   static Result<bool> Delete(Transaction& txn, const std::string& table, const std::string& key);

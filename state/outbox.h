@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/status.h"
 #include "state/state_db.h"
 #include "state/topics.h"
@@ -39,14 +40,17 @@ struct OutboxCounts {
   int64_t failed = 0;  // gave up: a 4xx answer, retries exhausted, or the subscription deleted
 };
 
-// The notification body, as SNS sends it to an HTTP subscriber.
+// The notification body, as SNS sends it to an HTTP subscriber: {"Type": "Notification",
+// "MessageId", "TopicArn", "Subject" (left out when empty, as SNS does), "Message", "Timestamp"
+// (ISO-8601 UTC with milliseconds, "2026-11-22T05:30:00.123Z")}, in that order.
 std::string NotificationBody(const std::string& message_id, const std::string& topic,
                              const std::string& subject, const std::string& message,
                              int64_t timestamp_unix_ms);
 
 class Outbox {
  public:
-  explicit Outbox(StateDb* db) : db_(db) {}
+  // `clock` stamps when a row is finished (delivered or failed), for DeleteFinishedBefore.
+  explicit Outbox(StateDb* db, Clock* clock = &Clock::Real()) : db_(db), clock_(clock) {}
 
   static Status EnsureSchema(Transaction& txn);
 
@@ -55,6 +59,10 @@ class Outbox {
   static Result<int> Enqueue(Transaction& txn, const std::string& topic,
                              const std::string& message_id, const std::string& subject,
                              const std::string& message, int64_t now_unix_ms);
+  // Inside the transaction that deletes a subscription: its pending rows become failed with
+  // `reason`.
+  static Status FailPending(Transaction& txn, const std::string& subscription_id,
+                            const std::string& reason, int64_t now_unix_ms);
 
   // Pending rows due at or before `now_unix_ms`, oldest first, at most `limit`.
   Result<std::vector<OutboxEntry>> Due(int64_t now_unix_ms, size_t limit);
@@ -70,7 +78,11 @@ class Outbox {
   Status DeleteFinishedBefore(int64_t before_unix_ms);
 
  private:
+  // Finishes pending row `id`: state 1 (delivered) or 2 (failed), with `note` as its last_error.
+  Status Finish(int64_t id, int state, const std::string& note);
+
   StateDb* db_;
+  Clock* clock_;
 };
 
 }  // namespace sluice::state

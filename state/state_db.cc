@@ -175,6 +175,11 @@ Status StateDb::Run(const char* begin, const std::function<Status(Transaction&)>
   Transaction txn(this);
   SLUICE_RETURN_IF_ERROR(txn.Exec(begin));
   Status status = body(txn);
+  // A statement the body left before its last row still holds the transaction's read snapshot;
+  // reset them all so that COMMIT or ROLLBACK ends the transaction completely.
+  for (auto& [sql, statement] : statements_) {
+    sqlite3_reset(statement->stmt_);
+  }
   if (status.ok()) {
     status = txn.Exec("COMMIT");
     if (status.ok()) {

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/status.h"
 #include "state/state_db.h"
 
@@ -53,7 +54,8 @@ Status ValidateDeliveryPolicy(const DeliveryPolicy& policy);
 
 class TopicCatalog {
  public:
-  explicit TopicCatalog(StateDb* db) : db_(db) {}
+  // `clock` stamps creation times and the failing of pending notifications.
+  explicit TopicCatalog(StateDb* db, Clock* clock = &Clock::Real()) : db_(db), clock_(clock) {}
 
   static Status EnsureSchema(Transaction& txn);
 
@@ -80,6 +82,7 @@ class TopicCatalog {
 
  private:
   StateDb* db_;
+  Clock* clock_;
 };
 
 }  // namespace sluice::state

@@ -1,0 +1,319 @@
+#include "state/effect_stage.h"
+
+#include "base/random.h"
+#include "base/text.h"
+#include "state/kv_document.h"
+#include "state/kv_store.h"
+#include "state/topics.h"
+
+namespace sluice::state {
+namespace {
+
+namespace pb = runtime::v1;
+using nlohmann::json;
+
+constexpr size_t kMaxEffects = 1000;
+constexpr uint64_t kMaxStagedBytes = 16u << 20;
+constexpr size_t kMaxSubjectChars = 100;
+constexpr size_t kMaxMessageBytes = 256 << 10;
+
+Status ValidateItemAddress(const std::string& table, const std::string& key) {
+  SLUICE_RETURN_IF_ERROR(ValidateTableName(table));
+  return ValidateKey(key);
+}
+
+Status ValidatePublish(const pb::PublishRequest& request) {
+  SLUICE_RETURN_IF_ERROR(ValidateTopicName(request.topic()));
+  if (request.subject().size() > kMaxSubjectChars) {
+    return InvalidArgument("subject: at most " + std::to_string(kMaxSubjectChars) +
+                           " characters, got " + std::to_string(request.subject().size()));
+  }
+  for (char c : request.subject()) {
+    if (c < 0x20 || c > 0x7e) {
+      return InvalidArgument("subject: may hold only printable ASCII characters");
+    }
+  }
+  if (request.message().empty() || request.message().size() > kMaxMessageBytes) {
+    return InvalidArgument("message: must be 1-" + std::to_string(kMaxMessageBytes) +
+                           " bytes, got " + std::to_string(request.message().size()));
+  }
+  if (!IsValidUtf8(request.message())) {
+    return InvalidArgument("message: not valid UTF-8");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+EffectStage::EffectStage(StateDb* db, const invoker::FunctionConfig& function, Clock* clock)
+    : db_(db), function_(function), clock_(clock) {}
+
+const std::string& EffectStage::function_name() const {
+  return function_.name;
+}
+
+Status EffectStage::CheckTableAccess(const std::string& table, bool write) const {
+  auto it = function_.tables.find(table);
+  if (it == function_.tables.end()) {
+    return PermissionDenied("function \"" + function_.name + "\" may not use table \"" + table +
+                            "\": it is not in the manifest property \"Tables\"");
+  }
+  if (write && it->second != invoker::TableAccess::kReadWrite) {
+    return PermissionDenied("function \"" + function_.name + "\" may not write table \"" + table +
+                            "\": the manifest property \"Tables\" gives it \"Read\", not "
+                            "\"ReadWrite\"");
+  }
+  return Status::Ok();
+}
+
+Status EffectStage::CheckOpen() const {
+  if (sealed_) {
+    return FailedPrecondition("the invoke of function \"" + function_.name +
+                              "\" has ended; its effects can no longer change");
+  }
+  return Status::Ok();
+}
+
+Status EffectStage::CheckRoom(uint64_t bytes) const {
+  if (effects_.size() >= kMaxEffects) {
+    return ResourceExhausted("function \"" + function_.name + "\": at most " +
+                             std::to_string(kMaxEffects) + " effects per invoke");
+  }
+  if (staged_bytes_ + bytes > kMaxStagedBytes) {
+    return ResourceExhausted("function \"" + function_.name + "\": at most " +
+                             std::to_string(kMaxStagedBytes) +
+                             " bytes of values and messages per invoke");
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<json>> EffectStage::CurrentItem(const std::string& table,
+                                                     const std::string& key) {
+  auto staged = overlay_.find({table, key});
+  if (staged == overlay_.end()) {
+    std::optional<json> item;
+    SLUICE_RETURN_IF_ERROR(db_->Read([&](Transaction& txn) {
+      Result<std::optional<json>> committed = KvStore::GetItem(txn, table, key);
+      SLUICE_RETURN_IF_ERROR(committed.status());
+      item = std::move(*committed);
+      return Status::Ok();
+    }));
+    return item;
+  }
+  if (!staged->second) {
+    return std::optional<json>();
+  }
+  Result<json> item = ParseValue(*staged->second);
+  SLUICE_RETURN_IF_ERROR(item.status());
+  return std::optional<json>(std::move(*item));
+}
+
+void EffectStage::Stage(StagedEffect effect, std::optional<std::string> item, uint64_t bytes) {
+  overlay_[{effect.table, effect.key}] = std::move(item);
+  staged_bytes_ += bytes;
+  effects_.push_back(std::move(effect));
+}
+
+Status EffectStage::KvGet(const std::string& /*record*/, const pb::KvGetRequest& request,
+                          pb::KvGetResponse* response) {
+  SLUICE_RETURN_IF_ERROR(ValidateItemAddress(request.table(), request.key()));
+  SLUICE_RETURN_IF_ERROR(CheckTableAccess(request.table(), /*write=*/false));
+  std::lock_guard<std::mutex> lock(mu_);
+  SLUICE_RETURN_IF_ERROR(CheckOpen());
+  Result<std::optional<json>> item = CurrentItem(request.table(), request.key());
+  SLUICE_RETURN_IF_ERROR(item.status());
+  response->set_found(item->has_value());
+  if (*item) {
+    response->set_value_json((*item)->dump());
+  }
+  return Status::Ok();
+}
+
+Status EffectStage::KvPut(const std::string& record, const pb::KvPutRequest& request,
+                          pb::KvPutResponse* /*response*/) {
+  SLUICE_RETURN_IF_ERROR(ValidateItemAddress(request.table(), request.key()));
+  Result<json> value = ParseValue(request.value_json());
+  SLUICE_RETURN_IF_ERROR(value.status());
+  SLUICE_RETURN_IF_ERROR(ValidateConditions(request.conditions()));
+  SLUICE_RETURN_IF_ERROR(CheckTableAccess(request.table(), /*write=*/true));
+  std::string compact = value->dump();
+  std::lock_guard<std::mutex> lock(mu_);
+  SLUICE_RETURN_IF_ERROR(CheckOpen());
+  SLUICE_RETURN_IF_ERROR(CheckRoom(compact.size()));
+  Result<std::optional<json>> item = CurrentItem(request.table(), request.key());
+  SLUICE_RETURN_IF_ERROR(item.status());
+  SLUICE_RETURN_IF_ERROR(
+      CheckConditions(request.table(), request.key(), *item, request.conditions()));
+  StagedEffect effect;
+  effect.kind = StagedEffect::Kind::kPut;
+  effect.record = record;
+  effect.table = request.table();
+  effect.key = request.key();
+  effect.value_json = compact;
+  effect.conditions = request.conditions();
+  const uint64_t bytes = compact.size();
+  Stage(std::move(effect), std::move(compact), bytes);
+  return Status::Ok();
+}
+
+Status EffectStage::KvDelete(const std::string& record, const pb::KvDeleteRequest& request,
+                             pb::KvDeleteResponse* response) {
+  SLUICE_RETURN_IF_ERROR(ValidateItemAddress(request.table(), request.key()));
+  SLUICE_RETURN_IF_ERROR(ValidateConditions(request.conditions()));
+  SLUICE_RETURN_IF_ERROR(CheckTableAccess(request.table(), /*write=*/true));
+  std::lock_guard<std::mutex> lock(mu_);
+  SLUICE_RETURN_IF_ERROR(CheckOpen());
+  SLUICE_RETURN_IF_ERROR(CheckRoom(0));
+  Result<std::optional<json>> item = CurrentItem(request.table(), request.key());
+  SLUICE_RETURN_IF_ERROR(item.status());
+  SLUICE_RETURN_IF_ERROR(
+      CheckConditions(request.table(), request.key(), *item, request.conditions()));
+  StagedEffect effect;
+  effect.kind = StagedEffect::Kind::kDelete;
+  effect.record = record;
+  effect.table = request.table();
+  effect.key = request.key();
+  effect.conditions = request.conditions();
+  response->set_existed(item->has_value());
+  Stage(std::move(effect), std::nullopt, 0);
+  return Status::Ok();
+}
+
+Status EffectStage::KvQuery(const std::string& /*record*/, const pb::KvQueryRequest& request,
+                            pb::KvQueryResponse* response) {
+  Result<uint32_t> limit = ValidateQuery(request.table(), request.key_prefix(), request.limit(),
+                                         request.exclusive_start_key());
+  SLUICE_RETURN_IF_ERROR(limit.status());
+  SLUICE_RETURN_IF_ERROR(CheckTableAccess(request.table(), /*write=*/false));
+  std::lock_guard<std::mutex> lock(mu_);
+  SLUICE_RETURN_IF_ERROR(CheckOpen());
+  // This stage's items of the query, in key order: they replace committed items of the same key.
+  // The keys that start with the prefix are the first of those at or after it.
+  const std::string& start = request.exclusive_start_key();
+  auto staged = start >= request.key_prefix()
+                    ? overlay_.upper_bound({request.table(), start})
+                    : overlay_.lower_bound({request.table(), request.key_prefix()});
+  const auto in_query = [&](const auto& it) {
+    return it != overlay_.end() && it->first.first == request.table() &&
+           it->first.second.starts_with(request.key_prefix());
+  };
+  std::vector<KvEntry> merged;
+  SLUICE_RETURN_IF_ERROR(db_->Read([&](Transaction& txn) {
+    std::vector<KvEntry> committed;
+    size_t next_committed = 0;
+    std::string cursor = request.exclusive_start_key();
+    bool more_committed = true;
+    // One item more than the limit tells whether more follow.
+    while (merged.size() <= *limit) {
+      if (next_committed == committed.size() && more_committed) {
+        Result<KvPage> page =
+            KvStore::Query(txn, request.table(), request.key_prefix(), *limit, cursor);
+        SLUICE_RETURN_IF_ERROR(page.status());
+        committed = std::move(page->items);
+        next_committed = 0;
+        more_committed = !page->last_evaluated_key.empty();
+        cursor = page->last_evaluated_key;
+      }
+      const bool have_committed = next_committed < committed.size();
+      const bool have_staged = in_query(staged);
+      if (!have_committed && !have_staged) {
+        break;
+      }
+      if (have_staged &&
+          (!have_committed || staged->first.second <= committed[next_committed].key)) {
+        if (have_committed && staged->first.second == committed[next_committed].key) {
+          ++next_committed;  // replaced (or deleted) by this stage
+        }
+        if (staged->second) {
+          merged.push_back({staged->first.second, *staged->second, 0});
+        }
+        ++staged;
+      } else {
+        merged.push_back(std::move(committed[next_committed++]));
+      }
+    }
+    return Status::Ok();
+  }));
+  if (merged.size() > *limit) {
+    merged.resize(*limit);
+    response->set_last_evaluated_key(merged.back().key);
+  }
+  for (KvEntry& entry : merged) {
+    pb::KvItem* item = response->add_items();
+    item->set_key(std::move(entry.key));
+    item->set_value_json(std::move(entry.value_json));
+  }
+  return Status::Ok();
+}
+
+Status EffectStage::KvUpdate(const std::string& record, const pb::KvUpdateRequest& request,
+                             pb::KvUpdateResponse* response) {
+  SLUICE_RETURN_IF_ERROR(ValidateItemAddress(request.table(), request.key()));
+  SLUICE_RETURN_IF_ERROR(ValidateUpdateActions(request.actions()));
+  SLUICE_RETURN_IF_ERROR(ValidateConditions(request.conditions()));
+  SLUICE_RETURN_IF_ERROR(CheckTableAccess(request.table(), /*write=*/true));
+  std::lock_guard<std::mutex> lock(mu_);
+  SLUICE_RETURN_IF_ERROR(CheckOpen());
+  SLUICE_RETURN_IF_ERROR(CheckRoom(0));
+  Result<std::optional<json>> item = CurrentItem(request.table(), request.key());
+  SLUICE_RETURN_IF_ERROR(item.status());
+  SLUICE_RETURN_IF_ERROR(
+      CheckConditions(request.table(), request.key(), *item, request.conditions()));
+  Result<json> after = ApplyUpdate(*item, request.actions());
+  SLUICE_RETURN_IF_ERROR(after.status());
+  std::string compact = after->dump();
+  SLUICE_RETURN_IF_ERROR(CheckRoom(compact.size()));
+  StagedEffect effect;
+  effect.kind = StagedEffect::Kind::kUpdate;
+  effect.record = record;
+  effect.table = request.table();
+  effect.key = request.key();
+  effect.update = request;
+  response->set_value_json(compact);
+  const uint64_t bytes = compact.size();
+  Stage(std::move(effect), std::move(compact), bytes);
+  return Status::Ok();
+}
+
+Status EffectStage::Publish(const std::string& record, const pb::PublishRequest& request,
+                            pb::PublishResponse* response) {
+  SLUICE_RETURN_IF_ERROR(ValidatePublish(request));
+  if (function_.topics.count(request.topic()) == 0) {
+    return PermissionDenied("function \"" + function_.name + "\" may not publish to topic \"" +
+                            request.topic() + "\": it is not in the manifest property \"Topics\"");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  SLUICE_RETURN_IF_ERROR(CheckOpen());
+  const uint64_t bytes = request.subject().size() + request.message().size();
+  SLUICE_RETURN_IF_ERROR(CheckRoom(bytes));
+  bool exists = false;
+  SLUICE_RETURN_IF_ERROR(db_->Read([&](Transaction& txn) {
+    Result<bool> found = TopicCatalog::Exists(txn, request.topic());
+    SLUICE_RETURN_IF_ERROR(found.status());
+    exists = *found;
+    return Status::Ok();
+  }));
+  if (!exists) {
+    return NotFound("topic \"" + request.topic() + "\" does not exist");
+  }
+  StagedEffect effect;
+  effect.kind = StagedEffect::Kind::kPublish;
+  effect.record = record;
+  effect.topic = request.topic();
+  effect.subject = request.subject();
+  effect.message = request.message();
+  effect.message_id = RandomUuid();
+  response->set_message_id(effect.message_id);
+  staged_bytes_ += bytes;
+  effects_.push_back(std::move(effect));
+  return Status::Ok();
+}
+
+std::vector<StagedEffect> EffectStage::Seal() {
+  std::lock_guard<std::mutex> lock(mu_);
+  sealed_ = true;
+  overlay_.clear();
+  return std::move(effects_);
+}
+
+}  // namespace sluice::state
