@@ -350,47 +350,49 @@ Notifier::Attempt Notifier::PostHttp(Worker* worker, const state::OutboxEntry& e
 void Notifier::Record(const state::OutboxEntry& entry, const Attempt& attempt) {
   const uint32_t tries = entry.attempts + 1;
   const state::DeliveryPolicy& policy = entry.subscription.policy;
+  const bool delivered = attempt.outcome == Outcome::kDelivered;
+  const bool retry = !delivered && !attempt.permanent && entry.attempts < policy.num_retries;
+  const bool give_up = !delivered && !retry;
+  {  // counted before the outbox changes, so whoever sees the outbox change sees the counts
+    std::lock_guard lock(mu_);
+    switch (attempt.outcome) {
+      case Outcome::kDelivered: ++stats_.delivered; break;
+      case Outcome::kRejected: ++stats_.rejected; break;
+      case Outcome::kServerError: ++stats_.server_errors; break;
+      case Outcome::kTimeout: ++stats_.timeouts; break;
+      case Outcome::kNetworkError: ++stats_.network_errors; break;
+      case Outcome::kIoError: ++stats_.io_errors; break;
+      case Outcome::kAbandoned: break;
+    }
+    stats_.retries_scheduled += retry ? 1 : 0;
+    stats_.given_up += give_up ? 1 : 0;
+  }
+
   const std::string what =
       "notification " + entry.message_id + " to " + entry.subscription.endpoint;
   Status recorded;
-  bool retry = false;
-  bool give_up = false;
-  if (attempt.outcome == Outcome::kDelivered) {
+  if (delivered) {
     recorded = outbox_->MarkDelivered(entry.id, attempt.detail);
-  } else if (attempt.permanent) {
-    give_up = true;
-    recorded = outbox_->MarkFailed(entry.id, attempt.detail);
-    LogLimited(errors_, LogLevel::kError, what + " failed: " + attempt.detail);
-  } else if (entry.attempts < policy.num_retries) {
-    retry = true;
+  } else if (retry) {
     const int64_t delay_ms = RetryDelayMs(policy, tries);
     recorded = outbox_->Reschedule(entry.id, clock_->UnixMillis() + delay_ms, attempt.detail);
     LogLimited(warnings_, LogLevel::kWarning,
                what + ": try " + std::to_string(tries) + " of " +
                    std::to_string(policy.num_retries + 1) + " failed (" + attempt.detail +
                    "); retrying in " + std::to_string(delay_ms) + " ms");
+  } else if (attempt.permanent) {
+    recorded = outbox_->MarkFailed(entry.id, attempt.detail);
+    LogLimited(errors_, LogLevel::kError, what + " failed: " + attempt.detail);
   } else {
-    give_up = true;
     recorded = outbox_->MarkFailed(entry.id, "retries exhausted: " + attempt.detail);
     LogLimited(errors_, LogLevel::kError,
                what + " failed after " + std::to_string(tries) + " tries: " + attempt.detail);
   }
-  if (!recorded.ok()) {
+  // NOT_FOUND: the row is no longer pending (its subscription was deleted meanwhile).
+  if (!recorded.ok() && recorded.code() != Code::kNotFound) {
     LogLimited(errors_, LogLevel::kError,
                "recording the outcome of " + what + ": " + recorded.ToString());
   }
-  std::lock_guard lock(mu_);
-  switch (attempt.outcome) {
-    case Outcome::kDelivered: ++stats_.delivered; break;
-    case Outcome::kRejected: ++stats_.rejected; break;
-    case Outcome::kServerError: ++stats_.server_errors; break;
-    case Outcome::kTimeout: ++stats_.timeouts; break;
-    case Outcome::kNetworkError: ++stats_.network_errors; break;
-    case Outcome::kIoError: ++stats_.io_errors; break;
-    case Outcome::kAbandoned: break;
-  }
-  stats_.retries_scheduled += retry ? 1 : 0;
-  stats_.given_up += give_up ? 1 : 0;
 }
 
 void Notifier::LogLimited(LogBudget& budget, LogLevel level, const std::string& message) {
