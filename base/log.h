@@ -1,5 +1,6 @@
-// Host log lines on stderr: "2026-11-22T03:40:00.123Z W stream: message". One line per call,
-// never interleaved. Safe from any thread.
+// Host logs: one JSON object per line on stderr, never interleaved, safe from any thread:
+//   {"time":"2026-11-22T03:40:00.123Z","level":"warning","component":"stream","message":"..."}
+// level is info, warning or error.
 #pragma once
 
 #include <string_view>

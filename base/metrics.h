@@ -50,9 +50,8 @@ class Gauge {
 // Durations in seconds, with fixed buckets from 100 µs to 60 s (roughly x2.5 apart).
 class Histogram {
  public:
-  static constexpr std::array<double, 14> kBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                                     0.005,  0.01,    0.025,  0.05,  0.1,
-                                                     0.25,   1,       10,     60};
+  static constexpr std::array<double, 14> kBounds = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 10, 60};
   void Observe(double seconds);
   // Cumulative counts per bound, then +Inf; the sum in seconds.
   std::array<uint64_t, kBounds.size() + 1> Buckets() const;
@@ -85,6 +84,9 @@ class MetricsRegistry {
 
  private:
   struct Family;
+  // The family `name`, created with `help` on first use. REQUIRES: mu_ held.
+  Family& FamilyFor(const std::string& name, const std::string& help, int kind);
+
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<Family>> families_;
   std::map<int, std::function<void()>> collectors_;

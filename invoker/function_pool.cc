@@ -24,13 +24,14 @@ std::string NewRequestId() {
 }  // namespace
 
 FunctionPool::FunctionPool(FunctionConfig config, InstanceDeps deps)
-    : config_(std::move(config)), deps_(deps) {}
+    : config_(std::move(config)), deps_(deps), metrics_(config_.name, config_.version) {}
 
 FunctionPool::~FunctionPool() {
   std::vector<std::unique_ptr<Instance>> idle;
   {
     std::lock_guard<std::mutex> lock(mu_);
     idle.swap(idle_);
+    metrics_.RecordInstances(-static_cast<int>(live_));  // all idle: no Invoke() is running
   }
   idle.clear();  // each destructor shuts its instance down
 }
@@ -56,6 +57,7 @@ Status FunctionPool::Acquire(std::unique_ptr<Instance>* idle, bool* start_new,
       } else {
         dead.push_back(std::move(candidate));
         --live_;
+        metrics_.RecordInstances(-1);
       }
     }
     if (*idle) {
@@ -69,6 +71,7 @@ Status FunctionPool::Acquire(std::unique_ptr<Instance>* idle, bool* start_new,
             " consecutive init failures; next attempt in " + std::to_string(wait.count()) + " ms)");
       } else {
         ++live_;
+        metrics_.RecordInstances(+1);
         *start_new = true;
       }
     } else {
@@ -88,10 +91,12 @@ void FunctionPool::Release(std::unique_ptr<Instance> instance) {
     idle_.push_back(std::move(instance));
   } else {
     --live_;
+    metrics_.RecordInstances(-1);
   }
 }
 
-Result<InvokeResult> FunctionPool::Invoke(pb::Invoke invoke) {
+Result<InvokeResult> FunctionPool::Invoke(pb::Invoke invoke,
+                                          std::shared_ptr<InvokeServices> services) {
   if (invoke.event_case() == pb::Invoke::EVENT_NOT_SET) {
     return InvalidArgument("the invoke carries no event");
   }
@@ -149,7 +154,7 @@ Result<InvokeResult> FunctionPool::Invoke(pb::Invoke invoke) {
   // The Timeout starts when the instance has the invoke, as in Lambda: init does not count.
   message.mutable_invoke()->set_deadline_unix_ms(deps_.clock->UnixMillis() +
                                                  config_.timeout.count());
-  result = instance->Invoke(message);
+  result = instance->Invoke(message, std::move(services));
   result.cold_start = start_new;
   metrics_.RecordInvoke(result.duration,
                         result.is_function_error() ? result.response.error().error_type() : "");

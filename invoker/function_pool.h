@@ -36,7 +36,10 @@ class FunctionPool {
   // error is a successful Result whose response has error(). Non-OK Status: INVALID_ARGUMENT when
   // the request is over the payload limit or has no event; RESOURCE_EXHAUSTED when throttled
   // (TooManyRequestsException); INTERNAL/UNAVAILABLE when an instance could not be launched.
-  Result<InvokeResult> Invoke(runtime::v1::Invoke invoke);
+  // While the invoke is in flight, the function's host-service calls for it go to `services`;
+  // with none (null), they are refused.
+  Result<InvokeResult> Invoke(runtime::v1::Invoke invoke,
+                              std::shared_ptr<InvokeServices> services = nullptr);
 
   MetricsSnapshot metrics() const { return metrics_.Snapshot(); }
   // Instances running now (busy or idle).

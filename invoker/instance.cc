@@ -193,7 +193,8 @@ Instance::~Instance() {
   std::filesystem::remove_all(scratch_dir_, ignored);
 }
 
-InvokeResult Instance::Invoke(const pb::HostMessage& message) {
+InvokeResult Instance::Invoke(const pb::HostMessage& message,
+                              std::shared_ptr<InvokeServices> services) {
   const pb::Invoke& invoke = message.invoke();
   InvokeResult result;
   result.response.set_request_id(invoke.request_id());
@@ -206,6 +207,7 @@ InvokeResult Instance::Invoke(const pb::HostMessage& message) {
   const uint64_t timer_id = deps_.timer->Arm(deadline, [shared] { shared->KillNow(); });
 
   pb::FunctionMessage reply;
+  shared_->session->BeginInvoke(invoke.request_id(), std::move(services));
   bool answered = shared_->session->Write(message);
   // Anything but this request's response (a late duplicate of an earlier answer, a message sent
   // while idle) is ignored, as Lambda's Runtime API refuses a response for an unknown request:
@@ -214,6 +216,7 @@ InvokeResult Instance::Invoke(const pb::HostMessage& message) {
          !(reply.has_response() && reply.response().request_id() == invoke.request_id())) {
   }
   const bool in_time = deps_.timer->Cancel(timer_id);
+  shared_->session->EndInvoke();
   result.duration = std::chrono::steady_clock::now() - start;
   log_->Drain();  // lines written before the answer belong to this request
 

@@ -17,6 +17,7 @@
 #include "base/status.h"
 #include "invoker/deadline_timer.h"
 #include "invoker/function_config.h"
+#include "invoker/invoke_services.h"
 #include "invoker/log_capture.h"
 #include "invoker/runtime_server.h"
 #include "sandbox/launcher.h"
@@ -66,7 +67,9 @@ class Instance {
   Instance& operator=(const Instance&) = delete;
 
   // REQUIRES: message.has_invoke() with request_id and deadline set; the instance is not lost.
-  InvokeResult Invoke(const runtime::v1::HostMessage& message);
+  // While the invoke is in flight, its host-service calls go to `services` (may be null).
+  InvokeResult Invoke(const runtime::v1::HostMessage& message,
+                      std::shared_ptr<InvokeServices> services);
 
   // False once the process has ended (checked now, without blocking); the instance is then
   // lost.

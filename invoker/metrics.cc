@@ -5,8 +5,38 @@
 
 namespace sluice::invoker {
 
+FunctionMetrics::FunctionMetrics(const std::string& function, const std::string& version)
+    : labels_{{"function", function}, {"version", version}},
+      invocations_(MetricsRegistry::Global().GetCounter(
+          "sluice_invocations_total", "Invokes that reached an instance (success or error).",
+          labels_)),
+      durations_(MetricsRegistry::Global().GetHistogram(
+          "sluice_invocation_duration_seconds", "Invoke durations, as the function ran them.",
+          labels_)),
+      cold_starts_(MetricsRegistry::Global().GetCounter(
+          "sluice_cold_starts_total", "Instances started to serve an invoke.", labels_)),
+      init_failures_(MetricsRegistry::Global().GetCounter(
+          "sluice_init_failures_total", "Instances that failed to initialise.", labels_)),
+      throttles_(MetricsRegistry::Global().GetCounter(
+          "sluice_throttles_total", "Invokes refused at the concurrency limit.", labels_)),
+      instances_(MetricsRegistry::Global().GetGauge(
+          "sluice_instances", "Live function instances (busy, idle or starting).", labels_)) {}
+
+void FunctionMetrics::RecordInstances(int delta) {
+  instances_.Add(delta);
+}
+
 void FunctionMetrics::RecordInvoke(std::chrono::nanoseconds duration,
                                    const std::string& error_type) {
+  invocations_.Increment();
+  durations_.Observe(std::chrono::duration<double>(duration).count());
+  if (!error_type.empty()) {
+    MetricLabels labels = labels_;
+    labels.emplace_back("error_type", error_type);
+    MetricsRegistry::Global()
+        .GetCounter("sluice_invocation_errors_total", "Function errors, by error type.", labels)
+        .Increment();
+  }
   const double us = std::max(1.0, duration.count() / 1000.0);
   const int bucket = std::clamp(static_cast<int>(std::log2(us) * 8), 0, kBuckets - 1);
   std::lock_guard<std::mutex> lock(mu_);
@@ -20,16 +50,19 @@ void FunctionMetrics::RecordInvoke(std::chrono::nanoseconds duration,
 }
 
 void FunctionMetrics::RecordColdStart() {
+  cold_starts_.Increment();
   std::lock_guard<std::mutex> lock(mu_);
   ++counts_.cold_starts;
 }
 
 void FunctionMetrics::RecordInitFailure() {
+  init_failures_.Increment();
   std::lock_guard<std::mutex> lock(mu_);
   ++counts_.init_failures;
 }
 
 void FunctionMetrics::RecordThrottle() {
+  throttles_.Increment();
   std::lock_guard<std::mutex> lock(mu_);
   ++counts_.throttles;
 }

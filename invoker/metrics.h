@@ -1,5 +1,9 @@
 // FunctionMetrics: a function's counters: invocations, errors by type, cold starts, init
-// failures, throttles, and invoke durations (as a log-scale histogram for percentiles).
+// failures, throttles, and invoke durations (as a log-scale histogram for percentiles). Every
+// record also goes to the process-wide Prometheus registry (base/metrics.h), labelled with the
+// function and version, as sluice_invocations_total, sluice_invocation_errors_total{error_type},
+// sluice_invocation_duration_seconds, sluice_cold_starts_total, sluice_init_failures_total,
+// sluice_throttles_total and sluice_instances (live instances of all pools of that version).
 //
 // Thread-safety: all methods are thread-safe.
 #pragma once
@@ -10,6 +14,8 @@
 #include <map>
 #include <mutex>
 #include <string>
+
+#include "base/metrics.h"
 
 namespace sluice::invoker {
 
@@ -27,13 +33,25 @@ struct MetricsSnapshot {
 
 class FunctionMetrics {
  public:
+  FunctionMetrics(const std::string& function, const std::string& version);
+
   void RecordInvoke(std::chrono::nanoseconds duration, const std::string& error_type);
   void RecordColdStart();
   void RecordInitFailure();
   void RecordThrottle();
+  // An instance started (+1) or ended (-1), counting those still initialising.
+  void RecordInstances(int delta);
   MetricsSnapshot Snapshot() const;
 
  private:
+  const MetricLabels labels_;
+  Counter& invocations_;
+  Histogram& durations_;
+  Counter& cold_starts_;
+  Counter& init_failures_;
+  Counter& throttles_;
+  Gauge& instances_;
+
   // Bucket i holds durations in [2^(i/8), 2^((i+1)/8)) microseconds.
   static constexpr int kBuckets = 8 * 40;
   mutable std::mutex mu_;

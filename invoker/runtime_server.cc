@@ -13,10 +13,75 @@ namespace {
 // How long a connection may stay silent before saying who it is. A function connects when its
 // init is done and speaks at once; a stream that stays silent only holds a server thread.
 constexpr auto kFirstMessageTimeout = std::chrono::seconds(5);
-// Streams per connection: an instance needs one (plus a few host-service calls later).
-constexpr int kMaxStreamsPerConnection = 4;
+// Streams per connection: an instance's Runtime.Connect stream plus its host-service calls in
+// flight (further calls wait on the client side).
+constexpr int kMaxStreamsPerConnection = 8;
+
+std::string Metadata(const grpc::ServerContext& context, const char* key) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find(key);
+  return it == metadata.end() ? std::string() : std::string(it->second.data(), it->second.size());
+}
 
 }  // namespace
+
+// Routes each HostServices call to the InvokeServices of the invoke it names, on the instance
+// whose own connection it came in on.
+class RuntimeServer::HostServicesService final : public pb::HostServices::Service {
+ public:
+  explicit HostServicesService(RuntimeServer* server) : server_(server) {}
+
+  grpc::Status KvGet(grpc::ServerContext* context, const pb::KvGetRequest* request,
+                     pb::KvGetResponse* response) override {
+    return Route(context, *request, response, &InvokeServices::KvGet);
+  }
+  grpc::Status KvPut(grpc::ServerContext* context, const pb::KvPutRequest* request,
+                     pb::KvPutResponse* response) override {
+    return Route(context, *request, response, &InvokeServices::KvPut);
+  }
+  grpc::Status KvDelete(grpc::ServerContext* context, const pb::KvDeleteRequest* request,
+                        pb::KvDeleteResponse* response) override {
+    return Route(context, *request, response, &InvokeServices::KvDelete);
+  }
+  grpc::Status KvQuery(grpc::ServerContext* context, const pb::KvQueryRequest* request,
+                       pb::KvQueryResponse* response) override {
+    return Route(context, *request, response, &InvokeServices::KvQuery);
+  }
+  grpc::Status KvUpdate(grpc::ServerContext* context, const pb::KvUpdateRequest* request,
+                        pb::KvUpdateResponse* response) override {
+    return Route(context, *request, response, &InvokeServices::KvUpdate);
+  }
+  grpc::Status Publish(grpc::ServerContext* context, const pb::PublishRequest* request,
+                       pb::PublishResponse* response) override {
+    return Route(context, *request, response, &InvokeServices::Publish);
+  }
+
+ private:
+  template <typename Request, typename Response>
+  grpc::Status Route(grpc::ServerContext* context, const Request& request, Response* response,
+                     Status (InvokeServices::*call)(const std::string&, const Request&,
+                                                    Response*)) {
+    std::shared_ptr<RuntimeSession> session =
+        server_->Find(Metadata(*context, "sluice-instance-id"),
+                      Metadata(*context, "sluice-instance-token"), context->peer());
+    if (!session) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          "unknown instance id or wrong instance token");
+    }
+    const std::string request_id = Metadata(*context, "sluice-request-id");
+    std::shared_ptr<InvokeServices> services = session->ServicesFor(request_id);
+    if (!services) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "no invoke with request id \"" + request_id +
+                              "\" is in flight on this instance, or it offers no host services");
+    }
+    const Status status =
+        (services.get()->*call)(Metadata(*context, "sluice-record"), request, response);
+    return grpc::Status(static_cast<grpc::StatusCode>(status.code()), status.message());
+  }
+
+  RuntimeServer* server_;
+};
 
 class RuntimeServer::Service final : public pb::Runtime::Service {
  public:
@@ -92,8 +157,10 @@ Result<std::unique_ptr<RuntimeServer>> RuntimeServer::Start(const std::string& s
                                                             int max_receive_bytes) {
   std::unique_ptr<RuntimeServer> server(new RuntimeServer());
   server->service_ = std::make_unique<Service>(server.get());
+  server->host_services_ = std::make_unique<HostServicesService>(server.get());
   grpc::ServerBuilder builder;  // no listening port: connections arrive from the listeners
   builder.RegisterService(server->service_.get());
+  builder.RegisterService(server->host_services_.get());
   builder.SetMaxReceiveMessageSize(max_receive_bytes);
   builder.SetMaxSendMessageSize(max_receive_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxStreamsPerConnection);

@@ -1,7 +1,9 @@
 // RuntimeServer: the host's end of the runtime protocol. Gives each instance a Unix socket of its
 // own (OneShotListeners: one connection per instance, so a function cannot make the host hold
 // more), serves Runtime.Connect on those connections, checks each instance's protocol version,
-// id and token, and hands the stream to that instance's RuntimeSession.
+// id and token, and hands the stream to that instance's RuntimeSession. It also serves the
+// HostServices calls an instance makes on the same connection, routing each to the
+// InvokeServices of the invoke in flight that the call names (RuntimeSession::ServicesFor).
 //
 // Thread-safety: all methods are thread-safe. Ownership: the server owns the gRPC server and a
 // registry of shared RuntimeSessions; Expect() adds one, Forget() drops it.
@@ -48,10 +50,12 @@ class RuntimeServer {
 
  private:
   class Service;
+  class HostServicesService;
   RuntimeServer() = default;
 
   DeadlineTimer timer_;  // first-message deadlines
   std::unique_ptr<Service> service_;
+  std::unique_ptr<HostServicesService> host_services_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<OneShotListeners> listeners_;  // declared after server_: stops first
   std::mutex mu_;

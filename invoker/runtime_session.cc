@@ -60,4 +60,25 @@ void RuntimeSession::Close() {
   cv_.notify_all();
 }
 
+void RuntimeSession::BeginInvoke(const std::string& request_id,
+                                 std::shared_ptr<InvokeServices> services) {
+  std::lock_guard<std::mutex> lock(mu_);
+  invoke_request_id_ = request_id;
+  invoke_services_ = std::move(services);
+}
+
+void RuntimeSession::EndInvoke() {
+  std::lock_guard<std::mutex> lock(mu_);
+  invoke_request_id_.clear();
+  invoke_services_.reset();
+}
+
+std::shared_ptr<InvokeServices> RuntimeSession::ServicesFor(const std::string& request_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_ || request_id.empty() || request_id != invoke_request_id_) {
+    return nullptr;
+  }
+  return invoke_services_;
+}
+
 }  // namespace sluice::invoker

@@ -15,10 +15,12 @@
 #include <grpcpp/grpcpp.h>
 
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <string>
 
 #include "base/clock.h"
+#include "invoker/invoke_services.h"
 #include "sluice/runtime/v1/runtime.grpc.pb.h"
 
 namespace sluice::invoker {
@@ -53,6 +55,13 @@ class RuntimeSession {
   // Ends the session: Serve() returns and the RPC completes. Idempotent.
   void Close();
 
+  // Instance side: from now until EndInvoke(), host-service calls naming `request_id` go to
+  // `services` (which may be null: the invoke offers no host services).
+  void BeginInvoke(const std::string& request_id, std::shared_ptr<InvokeServices> services);
+  void EndInvoke();
+  // Host-service side: the services of the invoke in flight if it is `request_id`, else null.
+  std::shared_ptr<InvokeServices> ServicesFor(const std::string& request_id);
+
  private:
   // The published stream, or null once closed (or before Serve()).
   RuntimeStream* OpenStream();
@@ -67,6 +76,8 @@ class RuntimeSession {
   runtime::v1::FunctionMessage first_;
   RuntimeStream* stream_ = nullptr;
   grpc::ServerContext* context_ = nullptr;
+  std::string invoke_request_id_;  // "" between invokes
+  std::shared_ptr<InvokeServices> invoke_services_;
 };
 
 }  // namespace sluice::invoker

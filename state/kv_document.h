@@ -6,6 +6,10 @@
 // of valid UTF-8; values valid JSON of at most 400 KiB (kMaxValueBytes) and nesting depth 64;
 // 1-100 update actions; at most 100 conditions; attribute names 1-255 bytes.
 //
+// Conditions follow runtime.proto's KvCondition: EQ and NE compare any JSON values (so values of
+// different types are NE), LT/LE/GT/GE only two numbers or two strings (otherwise false), and
+// every comparison with a missing attribute is false, NE included.
+//
 // Errors are INVALID_ARGUMENT "<what>: <problem>", or FAILED_PRECONDITION
 // "ConditionalCheckFailed: <table>/<key>: <the condition that failed>" for a condition that does
 // not hold. JSON exceptions stop here.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/text.h"
 #include "sluice/base64.h"
 #include "stream/resume_token.h"
@@ -788,6 +789,10 @@ std::string KinesisApi::Call::GetRecords() {
   if (!read.ok()) {
     FailFrom(read.status(), token->stream_name);
   }
+  MetricsRegistry::Global()
+      .GetCounter("sluice_stream_records_out_total", "Records returned by GetRecords.",
+                  {{"stream", token->stream_name}})
+      .Increment(read->records.size());
   std::string out;
   size_t reserve = 128;
   for (const StoredRecord& record : read->records) {

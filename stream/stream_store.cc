@@ -11,6 +11,7 @@
 
 #include "base/files.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/random.h"
 #include "stream/hash_key.h"
 
@@ -52,6 +53,12 @@ struct StreamStore::Stream {
   std::map<uint32_t, std::shared_ptr<ShardLog>> logs;  // every shard, open or closed
   std::vector<uint32_t> open_by_start;  // open shards, by the start of their hash key range
   bool deleted = false;
+  Counter* records_in = nullptr;  // sluice_stream_records_in_total{stream}
+
+  void SetName(const std::string& name) {
+    records_in = &MetricsRegistry::Global().GetCounter(
+        "sluice_stream_records_in_total", "Records stored by puts.", {{"stream", name}});
+  }
 
   void IndexOpenShards() {
     open_by_start.clear();
@@ -149,6 +156,7 @@ Status StreamStore::Load() {
     auto stream = std::make_shared<Stream>();
     stream->dir = dir;
     stream->metadata = std::move(*metadata);
+    stream->SetName(stream->metadata.name);
     if (stream->metadata.generation >= kMaxGeneration) {
       return FailedPrecondition(dir + ": generation space exhausted");
     }
@@ -238,6 +246,7 @@ Status StreamStore::CreateStream(const std::string& name, uint32_t shard_count) 
 Result<std::shared_ptr<StreamStore::Stream>> StreamStore::MakeStream(const std::string& name,
                                                                      uint32_t shard_count) {
   auto stream = std::make_shared<Stream>();
+  stream->SetName(name);
   stream->dir = streams_dir_ + "/s-" + name;
   SLUICE_RETURN_IF_ERROR(RemoveTree(stream->dir));  // leftovers of an unfinished create
   SLUICE_RETURN_IF_ERROR(MakeDirectory(stream->dir));
@@ -356,6 +365,7 @@ Result<std::vector<PutOutcome>> StreamStore::Put(const std::string& name,
     }
   }
   // Wait outside the stream lock: resharding need not wait for an fsync.
+  uint64_t stored = 0;
   for (Group& group : groups) {
     Status status =
         group.ticket.ok() ? group.log->WaitDurable(*group.ticket) : group.ticket.status();
@@ -366,9 +376,11 @@ Result<std::vector<PutOutcome>> StreamStore::Put(const std::string& name,
       if (status.ok()) {
         outcome.sequence_number = {group.shard_index, group.log->generation(),
                                    group.ticket->first_ordinal + k};
+        ++stored;
       }
     }
   }
+  stream.records_in->Increment(stored);
   return outcomes;
 }
 

@@ -12,8 +12,17 @@ namespace sluice {
 namespace pb = runtime::v1;
 
 Context::Context(const pb::Invoke& invoke, const std::string& function_name,
-                 const std::string& function_version)
-    : invoke_(invoke), function_name_(function_name), function_version_(function_version) {}
+                 const std::string& function_version, internal::HostChannel* host)
+    : invoke_(invoke),
+      function_name_(function_name),
+      function_version_(function_version),
+      host_(host),
+      kv_(host, invoke.request_id(), record_) {}
+
+std::string Context::Publish(const std::string& topic, const std::string& subject,
+                             const std::string& message) {
+  return internal::Publish(host_, request_id(), record_, topic, subject, message);
+}
 
 std::chrono::milliseconds Context::RemainingTime() const {
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -10,6 +10,7 @@
 #include <typeinfo>
 #include <vector>
 
+#include "host_channel.h"
 #include "sluice/function.h"
 #include "sluice/runtime/v1/runtime.grpc.pb.h"
 
@@ -73,11 +74,16 @@ class Connection {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(kMaxReceiveBytes);
     args.SetMaxSendMessageSize(-1);  // the host enforces the response limit, and says so
-    auto channel =
+    // One channel, so the host-service calls share the Runtime.Connect stream's connection:
+    // the host accepts exactly one connection per instance.
+    channel_ =
         grpc::CreateCustomChannel("unix:" + env.socket, grpc::InsecureChannelCredentials(), args);
-    stub_ = pb::Runtime::NewStub(channel);
+    stub_ = pb::Runtime::NewStub(channel_);
     stream_ = stub_->Connect(&context_);
+    host_ = std::make_unique<internal::HostChannel>(channel_, env.instance_id, env.instance_token);
   }
+
+  internal::HostChannel* host() { return host_.get(); }
 
   bool Write(const pb::FunctionMessage& message) { return stream_->Write(message); }
   bool Read(pb::HostMessage* message) { return stream_->Read(message); }
@@ -98,6 +104,8 @@ class Connection {
 
  private:
   const RuntimeEnvironment& env_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<internal::HostChannel> host_;
   grpc::ClientContext context_;
   std::unique_ptr<pb::Runtime::Stub> stub_;
   std::unique_ptr<grpc::ClientReaderWriter<pb::FunctionMessage, pb::HostMessage>> stream_;
@@ -110,6 +118,10 @@ void CallHandler(const Dispatch& dispatch, const pb::Invoke& invoke, Context& co
   try {
     dispatch(invoke, context, response);
   } catch (const FunctionError& e) {
+    response->clear_outcome();
+    response->mutable_error()->set_error_type(e.error_type());
+    response->mutable_error()->set_error_message(e.what());
+  } catch (const HostServiceError& e) {
     response->clear_outcome();
     response->mutable_error()->set_error_type(e.error_type());
     response->mutable_error()->set_error_message(e.what());
@@ -167,7 +179,7 @@ int Serve(const Dispatch& dispatch) {
     out.Clear();
     pb::InvokeResponse* response = out.mutable_response();
     response->set_request_id(invoke.request_id());
-    Context context(invoke, env.function_name, env.function_version);
+    Context context(invoke, env.function_name, env.function_version, connection.host());
     CallHandler(dispatch, invoke, context, response);
     std::fflush(stdout);
     if (!connection.Write(out)) {
@@ -226,6 +238,24 @@ int Run(StreamHandler handler) {
           failures->Add()->set_item_identifier(seq);
         }
       });
+}
+
+int RunPerRecord(RecordHandler handler) {
+  return Run([&handler](const StreamBatch& batch, Context& context) {
+    StreamResponse response;
+    for (const KinesisRecord& record : batch.records()) {
+      context.SetCurrentRecord(record.sequence_number());
+      try {
+        handler(record, context);
+      } catch (const std::exception& e) {
+        context.Log("record " + record.sequence_number() + " failed: " + e.what());
+        response.AddItemFailure(record.sequence_number());
+        break;
+      }
+    }
+    context.SetCurrentRecord("");
+    return response;
+  });
 }
 
 int Run(TransformHandler handler) {

@@ -38,7 +38,7 @@ std::string ReadFile(const std::string& path) {
 
 // The port in the server's "serve: Kinesis API on http://127.0.0.1:PORT" line, or 0.
 uint16_t PortFromLog(const std::string& log) {
-  const std::string marker = " I serve: Kinesis API on http://127.0.0.1:";
+  const std::string marker = "Kinesis API on http://127.0.0.1:";
   const size_t at = log.find(marker);
   if (at == std::string::npos) {
     return 0;

@@ -41,7 +41,7 @@ TEST_CASE("init backoff doubles from 100 ms up to its cap and resets on success"
 }
 
 TEST_CASE("metrics count errors by type and estimate percentiles", "[metrics]") {
-  FunctionMetrics metrics;
+  FunctionMetrics metrics("unit-test", "$LATEST");
   for (int i = 0; i < 98; ++i) {
     metrics.RecordInvoke(1ms, "");
   }

@@ -34,6 +34,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sluice/host_services.h"
 #include "sluice/runtime/v1/runtime.pb.h"
 
 namespace sluice {
@@ -48,8 +49,11 @@ using FirehoseRecord = runtime::v1::FirehoseRecord;
 // What the handler is given about the invoke in progress.
 class Context {
  public:
+  // `host` is the connection for host services; null (outside a host) makes them throw.
   Context(const runtime::v1::Invoke& invoke, const std::string& function_name,
-          const std::string& function_version);
+          const std::string& function_version, internal::HostChannel* host = nullptr);
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
 
   const std::string& request_id() const { return invoke_.request_id(); }
   const std::string& invoked_function_arn() const { return invoke_.invoked_function_arn(); }
@@ -63,10 +67,26 @@ class Context {
   // Writes "<request id>\tINFO\t<message>" as one line to stderr, which the host captures.
   void Log(std::string_view message) const;
 
+  // Host services (sluice/host_services.h): the key-value tables, and notifications. Effects
+  // are staged and commit only when the invoke succeeds.
+  Kv& kv() { return kv_; }
+  // Publishes to every subscriber of `topic`; returns the MessageId they will receive.
+  std::string Publish(const std::string& topic, const std::string& subject,
+                      const std::string& message);
+
+  // Effects made from now on belong to this record (its sequence number), so that with partial
+  // batch failures only those of records before the first failure commit. "" for none.
+  // RunPerRecord sets it for each record.
+  void SetCurrentRecord(std::string sequence_number) { record_ = std::move(sequence_number); }
+  const std::string& current_record() const { return record_; }
+
  private:
   const runtime::v1::Invoke& invoke_;
   const std::string& function_name_;
   const std::string& function_version_;
+  internal::HostChannel* host_;
+  std::string record_;
+  Kv kv_;
 };
 
 // A batch of one shard's records, in sequence order; for a tumbling-window mapping also the
@@ -163,12 +183,20 @@ class FunctionError : public std::runtime_error {
 };
 
 using StreamHandler = std::function<StreamResponse(const StreamBatch&, Context&)>;
+// Handles one record. Throwing marks the record failed.
+using RecordHandler = std::function<void(const KinesisRecord&, Context&)>;
 using TransformHandler = std::function<TransformResponse(const TransformBatch&, Context&)>;
 
 // Connects to the host and serves invokes until shutdown. Returns the process exit code: 0 after
 // a graceful shutdown, non-zero when the host could not be reached or the protocol failed.
 int Run(StreamHandler handler);
 int Run(TransformHandler handler);
+// Handles a stream batch record by record, in order, with the Context's current record set to
+// each. When a record's handler throws, the error is logged, that record is reported as the
+// batch's item failure and the records after it are left for the retry (which starts at the
+// failed record): use it with a mapping that has FunctionResponseTypes ReportBatchItemFailures.
+// Effects of the records before the failed one commit; those of the failed record do not.
+int RunPerRecord(RecordHandler handler);
 
 // Reports a failed initialisation to the host (Runtime.InitError with this type and message)
 // instead of becoming ready. Returns the exit code to return from main (1).

@@ -1,0 +1,225 @@
+#include "host/stack.h"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "state/topics.h"
+#include "stream/stream_store.h"
+
+namespace sluice::host {
+namespace {
+
+using nlohmann::json;
+
+// Reads one JSON object's properties, refusing unknown ones; errors name the JSON path.
+class Fields {
+ public:
+  Fields(const json& object, std::string path) : object_(object), path_(std::move(path)) {}
+
+  Status Check(const std::set<std::string>& known) const {
+    if (!object_.is_object()) {
+      return InvalidArgument((path_.empty() ? std::string("the stack") : path_) +
+                             ": must be an object");
+    }
+    for (const auto& [key, value] : object_.items()) {
+      if (!known.count(key)) {
+        std::string list;
+        for (const std::string& name : known) {
+          list += (list.empty() ? "" : ", ") + name;
+        }
+        return InvalidArgument(Where(key) + ": unknown property (known: " + list + ")");
+      }
+    }
+    return Status::Ok();
+  }
+
+  std::string Where(const std::string& key) const {
+    return path_.empty() ? key : path_ + "." + key;
+  }
+
+  Status String(const std::string& key, bool required, std::string* out) const {
+    auto it = object_.find(key);
+    if (it == object_.end()) {
+      return required ? InvalidArgument(Where(key) + ": required") : Status::Ok();
+    }
+    if (!it->is_string()) {
+      return InvalidArgument(Where(key) + ": must be a string");
+    }
+    *out = it->get<std::string>();
+    return Status::Ok();
+  }
+
+  Status Integer(const std::string& key, int64_t min, int64_t max, int64_t* out) const {
+    auto it = object_.find(key);
+    if (it == object_.end()) {
+      return Status::Ok();
+    }
+    if (!it->is_number_integer() || it->get<int64_t>() < min || it->get<int64_t>() > max) {
+      return InvalidArgument(Where(key) + ": must be an integer from " + std::to_string(min) +
+                             " to " + std::to_string(max) + ", got " + it->dump());
+    }
+    *out = it->get<int64_t>();
+    return Status::Ok();
+  }
+
+  // The array `key` (empty when absent).
+  Result<std::vector<const json*>> Array(const std::string& key) const {
+    std::vector<const json*> elements;
+    auto it = object_.find(key);
+    if (it == object_.end()) {
+      return elements;
+    }
+    if (!it->is_array()) {
+      return InvalidArgument(Where(key) + ": must be an array");
+    }
+    for (const json& element : *it) {
+      elements.push_back(&element);
+    }
+    return elements;
+  }
+
+ private:
+  const json& object_;
+  const std::string path_;
+};
+
+std::string Indexed(const std::string& key, size_t i) {
+  return key + "[" + std::to_string(i) + "]";
+}
+
+Status ParseStreams(const Fields& root, Stack* stack) {
+  Result<std::vector<const json*>> streams = root.Array("Streams");
+  SLUICE_RETURN_IF_ERROR(streams.ok() ? Status::Ok() : streams.status());
+  std::set<std::string> names;
+  for (size_t i = 0; i < streams->size(); ++i) {
+    const Fields fields(*(*streams)[i], Indexed("Streams", i));
+    SLUICE_RETURN_IF_ERROR(fields.Check({"StreamName", "ShardCount", "RetentionPeriodHours"}));
+    StackStream stream;
+    SLUICE_RETURN_IF_ERROR(fields.String("StreamName", true, &stream.name));
+    if (!stream::IsValidStreamName(stream.name)) {
+      return InvalidArgument(fields.Where("StreamName") +
+                             ": must be 1-128 characters of [a-zA-Z0-9_.-], got \"" + stream.name +
+                             "\"");
+    }
+    if (!names.insert(stream.name).second) {
+      return InvalidArgument(fields.Where("StreamName") + ": stream \"" + stream.name +
+                             "\" is declared twice");
+    }
+    int64_t shards = stream.shard_count, retention = stream.retention_hours;
+    SLUICE_RETURN_IF_ERROR(fields.Integer("ShardCount", 1, 500, &shards));
+    SLUICE_RETURN_IF_ERROR(fields.Integer("RetentionPeriodHours", 24, 8760, &retention));
+    stream.shard_count = static_cast<uint32_t>(shards);
+    stream.retention_hours = static_cast<int32_t>(retention);
+    stack->streams.push_back(std::move(stream));
+  }
+  return Status::Ok();
+}
+
+Status ParseFunctions(const Fields& root, const std::string& base_dir, Stack* stack) {
+  Result<std::vector<const json*>> functions = root.Array("Functions");
+  SLUICE_RETURN_IF_ERROR(functions.ok() ? Status::Ok() : functions.status());
+  for (size_t i = 0; i < functions->size(); ++i) {
+    const Fields fields(*(*functions)[i], Indexed("Functions", i));
+    SLUICE_RETURN_IF_ERROR(fields.Check({"Manifest"}));
+    std::string manifest;
+    SLUICE_RETURN_IF_ERROR(fields.String("Manifest", true, &manifest));
+    if (manifest.empty()) {
+      return InvalidArgument(fields.Where("Manifest") + ": must be a path to a function.json");
+    }
+    const std::filesystem::path path(manifest);
+    stack->functions.push_back({(path.is_absolute() ? path : std::filesystem::path(base_dir) / path)
+                                    .lexically_normal()
+                                    .string()});
+  }
+  return Status::Ok();
+}
+
+Status ParseSubscription(const Fields& fields, StackSubscription* subscription) {
+  SLUICE_RETURN_IF_ERROR(fields.Check({"Endpoint", "Secret", "DeliveryPolicy"}));
+  SLUICE_RETURN_IF_ERROR(fields.String("Endpoint", true, &subscription->endpoint));
+  Status endpoint = state::ValidateEndpoint(subscription->endpoint);
+  if (!endpoint.ok()) {
+    return endpoint.WithContext(fields.Where("Endpoint"));
+  }
+  SLUICE_RETURN_IF_ERROR(fields.String("Secret", false, &subscription->secret));
+  return Status::Ok();
+}
+
+Status ParseTopics(const Fields& root, Stack* stack) {
+  Result<std::vector<const json*>> topics = root.Array("Topics");
+  SLUICE_RETURN_IF_ERROR(topics.ok() ? Status::Ok() : topics.status());
+  std::set<std::string> names;
+  for (size_t i = 0; i < topics->size(); ++i) {
+    const json& object = *(*topics)[i];
+    const Fields fields(object, Indexed("Topics", i));
+    SLUICE_RETURN_IF_ERROR(fields.Check({"TopicName", "Subscriptions"}));
+    StackTopic topic;
+    SLUICE_RETURN_IF_ERROR(fields.String("TopicName", true, &topic.name));
+    Status name = state::ValidateTopicName(topic.name);
+    if (!name.ok()) {
+      return name.WithContext(fields.Where("TopicName"));
+    }
+    if (!names.insert(topic.name).second) {
+      return InvalidArgument(fields.Where("TopicName") + ": topic \"" + topic.name +
+                             "\" is declared twice");
+    }
+    Result<std::vector<const json*>> subscriptions = fields.Array("Subscriptions");
+    SLUICE_RETURN_IF_ERROR(subscriptions.ok() ? Status::Ok() : subscriptions.status());
+    std::set<std::string> endpoints;
+    for (size_t k = 0; k < subscriptions->size(); ++k) {
+      const json& sub_object = *(*subscriptions)[k];
+      const Fields sub_fields(sub_object, fields.Where(Indexed("Subscriptions", k)));
+      StackSubscription subscription;
+      SLUICE_RETURN_IF_ERROR(ParseSubscription(sub_fields, &subscription));
+      auto policy = sub_object.find("DeliveryPolicy");
+      if (policy != sub_object.end()) {
+        const Fields policy_fields(*policy, sub_fields.Where("DeliveryPolicy"));
+        SLUICE_RETURN_IF_ERROR(policy_fields.Check({"NumRetries", "MinDelayMs", "MaxDelayMs"}));
+        int64_t retries = subscription.policy.num_retries;
+        SLUICE_RETURN_IF_ERROR(policy_fields.Integer("NumRetries", 0, 100, &retries));
+        subscription.policy.num_retries = static_cast<uint32_t>(retries);
+        SLUICE_RETURN_IF_ERROR(
+            policy_fields.Integer("MinDelayMs", 10, 3'600'000, &subscription.policy.min_delay_ms));
+        SLUICE_RETURN_IF_ERROR(
+            policy_fields.Integer("MaxDelayMs", 10, 3'600'000, &subscription.policy.max_delay_ms));
+        Status valid = state::ValidateDeliveryPolicy(subscription.policy);
+        if (!valid.ok()) {
+          return valid.WithContext(sub_fields.Where("DeliveryPolicy"));
+        }
+      }
+      if (!endpoints.insert(subscription.endpoint).second) {
+        return InvalidArgument(sub_fields.Where("Endpoint") + ": \"" + subscription.endpoint +
+                               "\" is subscribed twice");
+      }
+      topic.subscriptions.push_back(std::move(subscription));
+    }
+    stack->topics.push_back(std::move(topic));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Stack> ParseStack(const std::string& text, const std::string& base_dir,
+                         const std::string& display_name) {
+  const json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) {
+    return InvalidArgument(display_name + ": not valid JSON");
+  }
+  const Fields root(doc, "");
+  Stack stack;
+  Status status = root.Check({"Streams", "Functions", "Topics"});
+  if (status.ok())
+    status = ParseStreams(root, &stack);
+  if (status.ok())
+    status = ParseFunctions(root, base_dir, &stack);
+  if (status.ok())
+    status = ParseTopics(root, &stack);
+  if (!status.ok()) {
+    return status.WithContext(display_name);
+  }
+  return stack;
+}
+
+}  // namespace sluice::host

@@ -1,0 +1,70 @@
+// Stack: a whole pipeline declared in one JSON file, for `sluice apply stack.json`, which makes
+// the host match it. Running apply twice changes nothing the second time.
+//
+//   {
+//     "Streams": [{"StreamName": "tolls", "ShardCount": 2, "RetentionPeriodHours": 24}],
+//     "Functions": [{"Manifest": "functions/billing_threshold/function.json"}],
+//     "Topics": [{"TopicName": "billing-alerts",
+//                 "Subscriptions": [{"Endpoint": "http://127.0.0.1:9000/hook",
+//                                    "Secret": "s3cret",
+//                                    "DeliveryPolicy": {"NumRetries": 12, "MinDelayMs": 1000,
+//                                                       "MaxDelayMs": 300000}}]}]
+//   }
+//
+// Every section is optional. Streams: ShardCount 1-500 (default 1), RetentionPeriodHours
+// 24-8760 (default 24). Functions: Manifest, a path relative to the stack file (or absolute).
+// Topics: Subscriptions default to none; Secret defaults to none (unsigned); DeliveryPolicy's
+// defaults are state::DeliveryPolicy's. Unknown properties are refused (they are usually typos),
+// and so are two resources with the same name.
+//
+// What apply does with each resource: a stream that does not exist is created; one that exists
+// keeps its shards (a different ShardCount is an error: apply never reshards or deletes a
+// stream's data) and gets the stack's retention. A function is deployed from its manifest
+// (unchanged code and configuration change nothing). A topic is created if missing, and its
+// subscriptions are made to be exactly the stack's: missing ones are added, changed ones
+// updated, others removed. Resources the stack does not mention are left alone.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "state/topics.h"
+
+namespace sluice::host {
+
+struct StackStream {
+  std::string name;
+  uint32_t shard_count = 1;
+  int32_t retention_hours = 24;
+};
+
+struct StackFunction {
+  std::string manifest_path;  // absolute
+};
+
+struct StackSubscription {
+  std::string endpoint;
+  std::string secret;
+  state::DeliveryPolicy policy;
+};
+
+struct StackTopic {
+  std::string name;
+  std::vector<StackSubscription> subscriptions;
+};
+
+struct Stack {
+  std::vector<StackStream> streams;
+  std::vector<StackFunction> functions;
+  std::vector<StackTopic> topics;
+};
+
+// Parses and validates stack text; relative manifest paths resolve against `base_dir`. Errors
+// are INVALID_ARGUMENT "<display_name>: <JSON path>: <problem>", e.g.
+// "stack.json: Topics[0].Subscriptions[1].Endpoint: must be http://, https://, file:///... or
+// stdout".
+Result<Stack> ParseStack(const std::string& text, const std::string& base_dir,
+                         const std::string& display_name);
+
+}  // namespace sluice::host
