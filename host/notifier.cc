@@ -5,12 +5,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <random>
 #include <string_view>
 
 #include "base/files.h"
+#include "base/metrics.h"
 #include "host/notification_signature.h"
 #include "state/topics.h"
 
@@ -54,6 +56,33 @@ int64_t RetryDelayMs(const state::DeliveryPolicy& policy, uint32_t retry) {
   thread_local std::minstd_rand random(std::random_device{}());
   std::uniform_real_distribution<double> jitter(0.8, 1.2);
   return std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(delay) * jitter(random)));
+}
+
+// The process-wide Prometheus series, registered on first use.
+struct Series {
+  Counter& delivered;
+  Counter& failed;
+  std::array<Counter*, 6> attempts;  // by Outcome, except kAbandoned (not a try)
+};
+
+const Series& Metrics() {
+  static const Series series = [] {
+    MetricsRegistry& registry = MetricsRegistry::Global();
+    const char* const kAttemptsHelp = "Notification delivery tries, by how they ended.";
+    auto attempts = [&](const char* outcome) {
+      return &registry.GetCounter("sluice_notification_attempts_total", kAttemptsHelp,
+                                  {{"outcome", outcome}});
+    };
+    return Series{
+        registry.GetCounter("sluice_notifications_delivered_total",
+                            "Notifications delivered to a subscriber."),
+        registry.GetCounter("sluice_notifications_failed_total",
+                            "Notifications given up: refused (3xx/4xx), retries exhausted or "
+                            "an unusable endpoint."),
+        {attempts("delivered"), attempts("rejected"), attempts("server_error"), attempts("timeout"),
+         attempts("network_error"), attempts("io_error")}};
+  }();
+  return series;
 }
 
 }  // namespace
@@ -354,6 +383,14 @@ void Notifier::Record(const state::OutboxEntry& entry, const Attempt& attempt) {
   const bool retry = !delivered && !attempt.permanent && entry.attempts < policy.num_retries;
   const bool give_up = !delivered && !retry;
   {  // counted before the outbox changes, so whoever sees the outbox change sees the counts
+    const Series& metrics = Metrics();
+    metrics.attempts[static_cast<size_t>(attempt.outcome)]->Increment();
+    if (delivered) {
+      metrics.delivered.Increment();
+    }
+    if (give_up) {
+      metrics.failed.Increment();
+    }
     std::lock_guard lock(mu_);
     switch (attempt.outcome) {
       case Outcome::kDelivered: ++stats_.delivered; break;

@@ -30,6 +30,11 @@
 // Wake(), a worker finishing while rows wait, or `poll_interval`. Each worker keeps one libcurl
 // handle, so connections to a receiver are kept alive and reused.
 //
+// Metrics (base/metrics.h, the process-wide registry): sluice_notifications_delivered_total,
+// sluice_notifications_failed_total, sluice_notification_attempts_total{outcome=delivered|
+// rejected|server_error|timeout|network_error|io_error}. Rows pending are the outbox's to tell
+// (Outbox::Counts), for whoever renders /metrics.
+//
 // Logs (base/log.h, component "notifier"): a warning per failed try and an error per
 // notification given up, each at most 10 per 10 s (then one line says how many were
 // suppressed).
@@ -118,7 +123,8 @@ class Notifier {
   void WorkLoop(Worker* worker);
   Attempt Deliver(Worker* worker, const state::OutboxEntry& entry);
   Attempt PostHttp(Worker* worker, const state::OutboxEntry& entry);
-  // Records the try's outcome in the outbox, the counters and the log.
+  // Records the try's outcome in the outbox, the counters and the log. REQUIRES: the try was
+  // not abandoned.
   void Record(const state::OutboxEntry& entry, const Attempt& attempt);
   // Logs at most 10 lines per 10 s per level, then says how many were left out.
   struct LogBudget {

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/metrics.h"
 #include "base/random.h"
 #include "host/notification_signature.h"
 #include "state/outbox.h"
@@ -133,6 +134,19 @@ std::unique_ptr<Notifier> StartNotifier(World& world, NotifierOptions options = 
   return std::move(notifier).value();
 }
 
+// The value of one series in the process-wide registry's Prometheus text, e.g.
+// `sluice_notification_attempts_total{outcome="timeout"}`; 0 when absent.
+uint64_t MetricValue(const std::string& series) {
+  const std::string text = MetricsRegistry::Global().RenderPrometheus();
+  const std::string prefix = series + " ";
+  size_t at = text.starts_with(prefix) ? 0 : text.find("\n" + prefix);
+  if (at == std::string::npos) {
+    return 0;
+  }
+  at = text.find(' ', at + 1);
+  return std::stoull(text.substr(at + 1, text.find('\n', at) - at - 1));
+}
+
 // A TCP port on 127.0.0.1 that nothing listens on (bound, then closed).
 uint16_t UnusedPort() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -212,6 +226,9 @@ TEST_CASE("5xx answers are retried with the same MessageId and body until delive
   HttpReceiver receiver;
   receiver.Script({{503}, {500}});
   world.Subscribe("retry", receiver.url("/"), "key", FastPolicy(5));
+  const uint64_t server_errors_before =
+      MetricValue("sluice_notification_attempts_total{outcome=\"server_error\"}");
+  const uint64_t delivered_before = MetricValue("sluice_notifications_delivered_total");
   auto notifier = StartNotifier(world);
   const std::string id = world.Publish("retry", "s", "m");
   notifier->Wake();
@@ -230,6 +247,9 @@ TEST_CASE("5xx answers are retried with the same MessageId and body until delive
   CHECK(stats.retries_scheduled == 2);
   CHECK(stats.delivered == 1);
   CHECK(world.Counts().pending == 0);
+  CHECK(MetricValue("sluice_notification_attempts_total{outcome=\"server_error\"}") ==
+        server_errors_before + 2);
+  CHECK(MetricValue("sluice_notifications_delivered_total") == delivered_before + 1);
 }
 
 TEST_CASE("a 3xx or 4xx answer ends delivery: failed after one request", "[notify]") {
@@ -257,6 +277,7 @@ TEST_CASE("a notification is failed when its retries are exhausted", "[notify]")
   HttpReceiver receiver;
   receiver.SetDefault({502});
   world.Subscribe("down", receiver.url("/"), "", FastPolicy(2));
+  const uint64_t failed_before = MetricValue("sluice_notifications_failed_total");
   auto notifier = StartNotifier(world);
   const std::string id = world.Publish("down", "s", "m");
   notifier->Wake();
@@ -271,6 +292,7 @@ TEST_CASE("a notification is failed when its retries are exhausted", "[notify]")
   CHECK(stats.server_errors == 3);
   CHECK(stats.retries_scheduled == 2);
   CHECK(stats.given_up == 1);
+  CHECK(MetricValue("sluice_notifications_failed_total") == failed_before + 1);
 }
 
 TEST_CASE("a request that times out is retried", "[notify]") {
