@@ -3,12 +3,14 @@
 // polls on outcomes, never timing assertions.
 #include "host/notifier.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -349,6 +351,48 @@ TEST_CASE("a file subscriber gets one JSON line per notification", "[notify]") {
     lines.insert(line);
   }
   CHECK(count == 5);
+  CHECK(lines == expected);
+}
+
+TEST_CASE("a stdout subscriber gets one JSON line per notification on stdout", "[notify]") {
+  World world;
+  world.Subscribe("console", "stdout");
+  const std::string path = world.dir() + "/stdout.txt";
+  std::set<std::string> expected;
+  bool delivered = false;
+  {
+    // stdout goes to a file while the notifier runs; no Catch assertion until it is restored.
+    std::fflush(stdout);
+    const int saved = ::dup(STDOUT_FILENO);
+    const int file = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    ::dup2(file, STDOUT_FILENO);
+    ::close(file);
+    {
+      auto notifier = Notifier::Start({}, world.outbox(), &Clock::Real());
+      for (int i = 0; i < 2; ++i) {
+        const std::string id = world.Publish("console", "", "line " + std::to_string(i));
+        expected.insert(
+            state::NotificationBody(id, "console", "", "line " + std::to_string(i), kPublishedAt));
+      }
+      if (notifier.ok()) {
+        (*notifier)->Wake();
+        delivered = Eventually([&] {
+          auto counts = world.outbox()->Counts();
+          return counts.ok() && counts->delivered == 2;
+        });
+      }
+    }
+    ::dup2(saved, STDOUT_FILENO);
+    ::close(saved);
+  }
+  REQUIRE(delivered);
+  std::ifstream file(path);
+  std::set<std::string> lines;
+  size_t count = 0;
+  for (std::string line; std::getline(file, line); ++count) {
+    lines.insert(line);
+  }
+  CHECK(count == 2);
   CHECK(lines == expected);
 }
 
