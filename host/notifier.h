@@ -64,7 +64,7 @@
 namespace sluice::host {
 
 struct NotifierOptions {
-  unsigned workers = 8;  // delivery threads, each with its own connection
+  unsigned workers = 8;  // 1-256 delivery threads, each with its own connection
   // The whole of one HTTP request (connect, send, wait for the answer); a request that takes
   // longer is a timeout, retried.
   std::chrono::milliseconds request_timeout{15'000};
@@ -76,7 +76,7 @@ struct NotifierOptions {
 // Counts since Start(), by how each try ended.
 struct NotifierStats {
   uint64_t delivered = 0;       // 2xx, or written to the file or stdout
-  uint64_t rejected = 0;        // 3xx or 4xx: failed without retry
+  uint64_t rejected = 0;        // 3xx or 4xx (or an unusable endpoint): failed, no retry
   uint64_t server_errors = 0;   // 5xx (and any other status outside 200-499)
   uint64_t timeouts = 0;        // no complete answer within request_timeout
   uint64_t network_errors = 0;  // connection refused, reset, DNS, TLS, ...
@@ -88,7 +88,9 @@ struct NotifierStats {
 class Notifier {
  public:
   // Starts the dispatcher and the workers; they begin with the rows already due (rows left
-  // pending by a previous run included). INVALID_ARGUMENT for options out of range.
+  // pending by a previous run included). `clock` gives the Unix time rows are due at and
+  // rescheduled to; the dispatcher's sleeps are real time, at most poll_interval each.
+  // INVALID_ARGUMENT for options out of range.
   static Result<std::unique_ptr<Notifier>> Start(NotifierOptions options, state::Outbox* outbox,
                                                  Clock* clock);
   ~Notifier();
