@@ -39,6 +39,19 @@ std::string_view HttpRequest::Header(const char* name) const {
   return value == nullptr ? std::string_view() : std::string_view(value);
 }
 
+std::vector<std::pair<std::string, std::string>> HttpRequest::Headers() const {
+  std::vector<std::pair<std::string, std::string>> headers;
+  MHD_get_connection_values(
+      connection_, MHD_HEADER_KIND,
+      [](void* out, MHD_ValueKind, const char* name, const char* value) {
+        static_cast<std::vector<std::pair<std::string, std::string>>*>(out)->emplace_back(
+            name, value == nullptr ? "" : value);
+        return MHD_YES;
+      },
+      &headers);
+  return headers;
+}
+
 namespace {
 
 void DeleteString(void* body) {

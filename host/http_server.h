@@ -45,6 +45,8 @@ class HttpRequest {
   const std::string& body() const { return body_; }
   // The value of a request header (case-insensitive name), or "" if absent.
   std::string_view Header(const char* name) const;
+  // Every request header (name as sent, value), in the order received.
+  std::vector<std::pair<std::string, std::string>> Headers() const;
 
  private:
   MHD_Connection* connection_;

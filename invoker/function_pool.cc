@@ -1,27 +1,10 @@
 #include "invoker/function_pool.h"
 
-#include <random>
+#include "base/random.h"
 
 namespace sluice::invoker {
 
 namespace pb = runtime::v1;
-
-namespace {
-
-// A UUID v4 in the usual text form, Lambda's request id format.
-std::string NewRequestId() {
-  static thread_local std::mt19937_64 rng(std::random_device{}());
-  const uint64_t hi = (rng() & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
-  const uint64_t lo = (rng() & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
-                static_cast<unsigned>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
-  return buf;
-}
-
-}  // namespace
 
 FunctionPool::FunctionPool(FunctionConfig config, InstanceDeps deps)
     : config_(std::move(config)), deps_(deps), metrics_(config_.name, config_.version) {}
@@ -101,7 +84,7 @@ Result<InvokeResult> FunctionPool::Invoke(pb::Invoke invoke,
     return InvalidArgument("the invoke carries no event");
   }
   if (invoke.request_id().empty()) {
-    invoke.set_request_id(NewRequestId());
+    invoke.set_request_id(RandomUuid());  // Lambda's request ids are UUIDs
   }
   invoke.set_invoked_function_arn(config_.arn);
   pb::HostMessage message;

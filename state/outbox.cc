@@ -1,11 +1,11 @@
 #include "state/outbox.h"
 
-#include <time.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <limits>
 #include <nlohmann/json.hpp>
+
+#include "base/time_format.h"
 
 namespace sluice::state {
 namespace {
@@ -14,19 +14,6 @@ namespace {
 constexpr int kPending = 0;
 constexpr int kDelivered = 1;
 constexpr int kFailed = 2;
-
-// "2026-11-22T05:30:00.123Z".
-std::string IsoTimestamp(int64_t unix_ms) {
-  const int64_t millis = ((unix_ms % 1000) + 1000) % 1000;
-  const time_t seconds = static_cast<time_t>((unix_ms - millis) / 1000);
-  struct tm utc {};
-  gmtime_r(&seconds, &utc);
-  char text[64];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
-                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                static_cast<int>(millis));
-  return text;
-}
 
 }  // namespace
 
@@ -41,7 +28,7 @@ std::string NotificationBody(const std::string& message_id, const std::string& t
     body["Subject"] = subject;
   }
   body["Message"] = message;
-  body["Timestamp"] = IsoTimestamp(timestamp_unix_ms);
+  body["Timestamp"] = IsoUtcMillis(timestamp_unix_ms);
   // Callers pass valid UTF-8; replacing what is not keeps dump() from throwing.
   return body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
