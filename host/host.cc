@@ -8,6 +8,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 
 #include "base/files.h"
 #include "base/log.h"
@@ -19,11 +20,13 @@
 #include "host/function_logs.h"
 #include "host/function_registry.h"
 #include "host/function_store.h"
+#include "host/notifier.h"
 #include "invoker/deadline_timer.h"
 #include "invoker/log_capture.h"
 #include "invoker/runtime_server.h"
 #include "sandbox/launcher.h"
 #include "state/effect_committer.h"
+#include "state/outbox.h"
 #include "stream/kinesis_api.h"
 
 namespace sluice::host {
@@ -72,6 +75,28 @@ Status MakePrivateDir(const std::string& dir) {
   return Status::Ok();
 }
 
+// Registers a MetricsRegistry collector for as long as it lives.
+class ScopedCollector {
+ public:
+  explicit ScopedCollector(std::function<void()> collect)
+      : id_(MetricsRegistry::Global().AddCollector(std::move(collect))) {}
+  ~ScopedCollector() { MetricsRegistry::Global().RemoveCollector(id_); }
+  ScopedCollector(const ScopedCollector&) = delete;
+  ScopedCollector& operator=(const ScopedCollector&) = delete;
+
+ private:
+  const int id_;
+};
+
+// Sets the outbox gauges at every scrape.
+void CollectOutbox(state::Outbox* outbox) {
+  static Gauge& pending = MetricsRegistry::Global().GetGauge(
+      "sluice_notifications_pending", "Notifications waiting in the outbox for delivery.");
+  if (Result<state::OutboxCounts> counts = outbox->Counts(); counts.ok()) {
+    pending.Set(counts->pending);
+  }
+}
+
 HttpResponse ServeMetrics() {
   HttpResponse response;
   response.content_type = "text/plain; version=0.0.4";
@@ -94,6 +119,9 @@ struct Host::Parts {
   std::unique_ptr<invoker::LogCapture> log_capture;
   std::unique_ptr<invoker::DeadlineTimer> timer;
   std::unique_ptr<FunctionRegistry> registry;
+  std::unique_ptr<state::Outbox> outbox;
+  std::unique_ptr<ScopedCollector> outbox_metrics;
+  std::unique_ptr<Notifier> notifier;
   std::unique_ptr<state::EffectCommitter> committer;
   std::unique_ptr<ControlService> control_service;
   std::unique_ptr<ControlServer> control_server;
@@ -113,8 +141,7 @@ const std::string& Host::control_socket() const {
 }
 
 void Host::OnNotificationsEnqueued() {
-  // Nothing delivers notifications yet: the notifier (host/notifier.h) is woken here when it
-  // joins the host. Until then they wait in the outbox.
+  parts_->notifier->Wake();
 }
 
 Result<std::unique_ptr<Host>> Host::Start(const HostOptions& options) {
@@ -211,6 +238,15 @@ Result<std::unique_ptr<Host>> Host::Start(const HostOptions& options) {
   for (const DeployedFunction& row : *deployed) {
     p.registry->Put(row);
   }
+  p.outbox = std::make_unique<state::Outbox>(p.db.get());
+  p.outbox_metrics =
+      std::make_unique<ScopedCollector>([outbox = p.outbox.get()] { CollectOutbox(outbox); });
+  Result<std::unique_ptr<Notifier>> notifier =
+      Notifier::Start(NotifierOptions{}, p.outbox.get(), clock);
+  if (!notifier.ok()) {
+    return notifier.status().WithContext("notifier");
+  }
+  p.notifier = std::move(*notifier);
   p.committer = std::make_unique<state::EffectCommitter>(
       p.db.get(), clock, [raw = host.get()] { raw->OnNotificationsEnqueued(); });
 

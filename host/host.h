@@ -5,9 +5,10 @@
 // host on the same directory is refused), the state database (sluice.db), the function store,
 // the stream store, the sandbox launcher (its layers are logged), the runtime server (sockets
 // under run/), the function logs (logs/functions) and the log capture feeding them, the deadline
-// timer, the function registry (every deployed version loaded from the database), the effect
-// committer, the control API (control.sock) and the HTTP server (the Kinesis API, and
-// Prometheus metrics at /metrics).
+// timer, the function registry (every deployed version loaded from the database), the outbox and
+// the notifier delivering it, the effect committer (which wakes the notifier after a commit
+// queued notifications), the control API (control.sock) and the HTTP server (the Kinesis API,
+// and Prometheus metrics at /metrics).
 //
 // After a kill -9 nothing needs repair: the database and stream logs recover themselves, a stale
 // control.sock is replaced, half-written code directories are removed.
@@ -47,8 +48,7 @@ class Host {
  private:
   struct Parts;
   Host();
-  // Called after a commit queued notifications. The notifier (host/notifier.h) is woken here
-  // once it is part of the host.
+  // Called after a commit queued notifications: wakes the notifier.
   void OnNotificationsEnqueued();
 
   std::unique_ptr<Parts> parts_;

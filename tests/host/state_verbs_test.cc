@@ -134,6 +134,12 @@ TEST_CASE("status shows functions with instances and topics and notifications an
   CHECK(r.out.find("alerts") != std::string::npos);
   CHECK(r.out.find("NOTIFICATIONS  pending 0  delivered 0  failed 0") != std::string::npos);
   CHECK(r.out.find("STREAMS") != std::string::npos);
+
+  // Prometheus metrics next to the Kinesis API.
+  r = RunCommand({"/usr/bin/curl", "-sS", "-i", server.endpoint() + "/metrics"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("Content-Type: text/plain; version=0.0.4") != std::string::npos);
+  CHECK(r.out.find("sluice_notifications_pending 0") != std::string::npos);
 }
 
 TEST_CASE("every verb's bad input exits non-zero with a clear message", "[host]") {
