@@ -201,6 +201,8 @@ Result<std::unique_ptr<Host>> Host::Start(const HostOptions& options) {
   p.launcher = std::move(*launcher);
   LogInfo("serve", sandbox::LayerSummary(p.launcher->layers()));
 
+  // Whatever a killed host's instances left in run/ (sockets, scratch) is of no use now.
+  fs::remove_all(dir + "/run", ec);
   SLUICE_RETURN_IF_ERROR(MakePrivateDir(dir + "/run/scratch"));
   Result<std::unique_ptr<invoker::RuntimeServer>> runtime_server =
       invoker::RuntimeServer::Start(dir + "/run/runtime", !p.launcher->FunctionSeesFixedPaths());
