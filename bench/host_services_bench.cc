@@ -136,8 +136,7 @@ void BenchFromFunction(const std::string& binary, const std::string& dir,
   record->set_data(std::to_string(calls) + " " + std::to_string(keys));
   record->set_partition_key("bench");
   record->set_sequence_number("1");
-  auto stage =
-      std::make_shared<sluice::state::EffectStage>(db, pool.config(), &sluice::Clock::Real());
+  auto stage = std::make_shared<sluice::state::EffectStage>(db, pool.config());
   auto result = pool.Invoke(invoke, stage);
   if (!result.ok())
     Die(result.status().ToString());
@@ -180,7 +179,7 @@ void BenchCommit(const std::string& path, sluice::state::DbDurability durability
   *request.mutable_actions() = AddOne();
   const auto start = SteadyClock::now();
   for (int s = 0; s < stages; ++s) {
-    sluice::state::EffectStage stage(db.get(), config, &sluice::Clock::Real());
+    sluice::state::EffectStage stage(db.get(), config);
     for (int e = 0; e < effects; ++e) {
       request.set_key("c-" + std::to_string((s * effects + e) % 5000));
       pb::KvUpdateResponse response;

@@ -142,7 +142,7 @@ grpc::Status ControlService::Invoke(Ctx*, const pb::InvokeRequest* request,
   if (!aws_json::EventFromJson(request->event_json(), &invoke, &error)) {
     return Invalid(error);
   }
-  auto stage = std::make_shared<state::EffectStage>(deps_.db, live->pool->config(), deps_.clock);
+  auto stage = std::make_shared<state::EffectStage>(deps_.db, live->pool->config());
   Result<invoker::InvokeResult> result = live->pool->Invoke(std::move(invoke), stage);
   if (!result.ok()) {
     return ToGrpc(result.status());

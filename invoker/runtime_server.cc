@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "base/metrics.h"
+
 namespace sluice::invoker {
 
 namespace pb = runtime::v1;
@@ -33,34 +35,49 @@ class RuntimeServer::HostServicesService final : public pb::HostServices::Servic
 
   grpc::Status KvGet(grpc::ServerContext* context, const pb::KvGetRequest* request,
                      pb::KvGetResponse* response) override {
-    return Route(context, *request, response, &InvokeServices::KvGet);
+    return Route("KvGet", context, *request, response, &InvokeServices::KvGet);
   }
   grpc::Status KvPut(grpc::ServerContext* context, const pb::KvPutRequest* request,
                      pb::KvPutResponse* response) override {
-    return Route(context, *request, response, &InvokeServices::KvPut);
+    return Route("KvPut", context, *request, response, &InvokeServices::KvPut);
   }
   grpc::Status KvDelete(grpc::ServerContext* context, const pb::KvDeleteRequest* request,
                         pb::KvDeleteResponse* response) override {
-    return Route(context, *request, response, &InvokeServices::KvDelete);
+    return Route("KvDelete", context, *request, response, &InvokeServices::KvDelete);
   }
   grpc::Status KvQuery(grpc::ServerContext* context, const pb::KvQueryRequest* request,
                        pb::KvQueryResponse* response) override {
-    return Route(context, *request, response, &InvokeServices::KvQuery);
+    return Route("KvQuery", context, *request, response, &InvokeServices::KvQuery);
   }
   grpc::Status KvUpdate(grpc::ServerContext* context, const pb::KvUpdateRequest* request,
                         pb::KvUpdateResponse* response) override {
-    return Route(context, *request, response, &InvokeServices::KvUpdate);
+    return Route("KvUpdate", context, *request, response, &InvokeServices::KvUpdate);
   }
   grpc::Status Publish(grpc::ServerContext* context, const pb::PublishRequest* request,
                        pb::PublishResponse* response) override {
-    return Route(context, *request, response, &InvokeServices::Publish);
+    return Route("Publish", context, *request, response, &InvokeServices::Publish);
   }
 
  private:
   template <typename Request, typename Response>
-  grpc::Status Route(grpc::ServerContext* context, const Request& request, Response* response,
+  grpc::Status Route(const char* method, grpc::ServerContext* context, const Request& request,
+                     Response* response,
                      Status (InvokeServices::*call)(const std::string&, const Request&,
                                                     Response*)) {
+    const grpc::Status status = Call(context, request, response, call);
+    MetricsRegistry::Global()
+        .GetCounter(
+            "sluice_host_service_calls_total",
+            "Host-service calls by functions (key-value operations and publishes), by "
+            "method and outcome.",
+            {{"method", method}, {"code", CodeName(static_cast<Code>(status.error_code()))}})
+        .Increment();
+    return status;
+  }
+
+  template <typename Request, typename Response>
+  grpc::Status Call(grpc::ServerContext* context, const Request& request, Response* response,
+                    Status (InvokeServices::*call)(const std::string&, const Request&, Response*)) {
     std::shared_ptr<RuntimeSession> session =
         server_->Find(Metadata(*context, "sluice-instance-id"),
                       Metadata(*context, "sluice-instance-token"), context->peer());

@@ -45,8 +45,8 @@ Status ValidatePublish(const pb::PublishRequest& request) {
 
 }  // namespace
 
-EffectStage::EffectStage(StateDb* db, const invoker::FunctionConfig& function, Clock* clock)
-    : db_(db), function_(function), clock_(clock) {}
+EffectStage::EffectStage(StateDb* db, const invoker::FunctionConfig& function)
+    : db_(db), function_(function) {}
 
 const std::string& EffectStage::function_name() const {
   return function_.name;

@@ -28,7 +28,6 @@
 #include <string>
 #include <vector>
 
-#include "base/clock.h"
 #include "invoker/function_config.h"
 #include "invoker/invoke_services.h"
 #include "state/kv_document.h"
@@ -43,10 +42,10 @@ struct StagedEffect {
   std::string record;  // the record's sequence number; "" when made outside any record
   std::string table;   // kv effects
   std::string key;
-  std::string value_json;  // kPut: the new value
-  runtime::v1::KvUpdateRequest update;          // kUpdate: actions and conditions
+  std::string value_json;               // kPut: the new value
+  runtime::v1::KvUpdateRequest update;  // kUpdate: actions and conditions
   google::protobuf::RepeatedPtrField<runtime::v1::KvCondition> conditions;  // kPut, kDelete
-  std::string topic;  // kPublish
+  std::string topic;                                                        // kPublish
   std::string subject;
   std::string message;
   std::string message_id;  // kPublish: a UUID fixed when staged
@@ -55,7 +54,7 @@ struct StagedEffect {
 class EffectStage : public invoker::InvokeServices {
  public:
   // `function` supplies the name (for messages) and the permissions; it must outlive the stage.
-  EffectStage(StateDb* db, const invoker::FunctionConfig& function, Clock* clock);
+  EffectStage(StateDb* db, const invoker::FunctionConfig& function);
 
   Status KvGet(const std::string& record, const runtime::v1::KvGetRequest& request,
                runtime::v1::KvGetResponse* response) override;
@@ -89,7 +88,6 @@ class EffectStage : public invoker::InvokeServices {
 
   StateDb* db_;
   const invoker::FunctionConfig& function_;
-  Clock* clock_;
   std::mutex mu_;
   bool sealed_ = false;
   std::vector<StagedEffect> effects_;

@@ -148,6 +148,20 @@ TEST_CASE("an invoke reads its own staged writes, and each success commits exact
   r = InvokeProbe(server, {R"({"add": ["spend", "n", "c", 5]})"});
   CHECK(r.exit_code == 0);
   CHECK(json::parse(Get(server, "n")) == json({{"c", 10}}));
+
+  // The calls and the invokes are counted.
+  r = sluice::testing::RunCommand({"/usr/bin/curl", "-sS", server.endpoint() + "/metrics"});
+  CHECK(r.out.find(R"(sluice_host_service_calls_total{method="KvPut",code="OK"} 1)") !=
+        std::string::npos);
+  CHECK(r.out.find(R"(sluice_host_service_calls_total{method="KvUpdate",code="OK"} 2)") !=
+        std::string::npos);
+  CHECK(r.out.find(R"(sluice_invocations_total{function="probe",version="$LATEST"} 2)") !=
+        std::string::npos);
+  CHECK(r.out.find(
+            R"(sluice_invocation_duration_seconds_count{function="probe",version="$LATEST"} 2)") !=
+        std::string::npos);
+  CHECK(r.out.find(R"(sluice_instances{function="probe",version="$LATEST"} 1)") !=
+        std::string::npos);
 }
 
 TEST_CASE("a timed-out invoke commits nothing", "[host]") {

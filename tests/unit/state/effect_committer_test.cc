@@ -44,7 +44,7 @@ struct Fixture {
   }
 
   std::unique_ptr<EffectStage> NewStage() {
-    return std::make_unique<EffectStage>(test.db(), function, &test.clock());
+    return std::make_unique<EffectStage>(test.db(), function);
   }
   static void Put(EffectStage& stage, const std::string& record, const std::string& key,
                   const std::string& value, const KvConditions& conditions = {}) {
@@ -287,7 +287,7 @@ TEST_CASE("invokes staging and committing on several threads lose no ADD", "[eff
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < kInvokes; ++i) {
-        EffectStage stage(f.test.db(), f.function, &f.test.clock());
+        EffectStage stage(f.test.db(), f.function);
         pb::KvUpdateRequest request;
         request.set_table("t");
         request.set_key("c");

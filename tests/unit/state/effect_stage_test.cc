@@ -33,7 +33,7 @@ invoker::FunctionConfig Function() {
 
 // A stage of function "fn" on a fresh database, with short ways to call it.
 struct Fixture {
-  Fixture() : stage(test.db(), function, &test.clock()) {}
+  Fixture() : stage(test.db(), function) {}
 
   Status Put(const std::string& table, const std::string& key, const std::string& value,
              const std::string& record = "", const KvConditions& conditions = {}) {
