@@ -1,0 +1,92 @@
+// The billing_threshold sample function on the real host: spend per customer and month in the
+// key-value table, one notification when the monthly limit is reached, never two.
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "tests/host/host_cli.h"
+
+using nlohmann::json;
+using sluice::testing::CommandResult;
+using sluice::testing::KinesisEventJson;
+using sluice::testing::Sluice;
+using sluice::testing::SluiceServer;
+
+namespace {
+
+std::string Toll(const std::string& customer, double amount, const std::string& time) {
+  return json{{"transaction_id", "T-" + customer + time},
+              {"customer_id", customer},
+              {"station_id", "S-07"},
+              {"amount", amount},
+              {"event_time", time}}
+      .dump();
+}
+
+std::vector<std::string> Lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+}  // namespace
+
+TEST_CASE("billing_threshold notifies once per customer and month when the limit is reached",
+          "[host]") {
+  SluiceServer server;
+  const std::string alerts = server.temp_dir() + "/billing-alerts.jsonl";
+  REQUIRE(Sluice(server, {"deploy", SLUICE_FUNCTIONS_DIR "/billing_threshold/function.json"})
+              .exit_code == 0);
+  REQUIRE(Sluice(server, {"topics", "create", "billing-alerts"}).exit_code == 0);
+  REQUIRE(Sluice(server, {"subscribe", "billing-alerts", "file://" + alerts}).exit_code == 0);
+  REQUIRE(
+      Sluice(server, {"kv", "put", "thresholds", "C-1", R"({"monthly_limit": 5.00})"}).exit_code ==
+      0);
+
+  auto invoke = [&](const std::vector<std::string>& records) {
+    const CommandResult r =
+        Sluice(server, {"invoke", "billing_threshold", "--event", "-"}, KinesisEventJson(records));
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    return r;
+  };
+  // 2.50 + 2.50 reaches 5.00 in the second record; the third (same month) must not notify again,
+  // nor must a later batch. C-2 has no limit.
+  invoke({Toll("C-1", 2.50, "2026-11-01T08:00:00Z"), Toll("C-2", 9.99, "2026-11-01T08:00:01Z"),
+          Toll("C-1", 2.50, "2026-11-02T08:00:00Z"), Toll("C-1", 1.00, "2026-11-03T08:00:00Z")});
+  invoke({Toll("C-1", 4.00, "2026-11-04T08:00:00Z")});
+  // A new month starts from zero.
+  invoke({Toll("C-1", 6.00, "2026-12-01T08:00:00Z")});
+  // A malformed record fails alone; the records before it commit.
+  const CommandResult partial = invoke({Toll("C-3", 1.25, "2026-11-05T08:00:00Z"), "not json"});
+  CHECK(json::parse(partial.out) ==
+        json::parse(R"({"batchItemFailures":[{"itemIdentifier":"2"}]})"));
+
+  CHECK(json::parse(Sluice(server, {"kv", "get", "spend", "C-1#2026-11"}).out) ==
+        json{{"cents", 1000}});
+  CHECK(json::parse(Sluice(server, {"kv", "get", "spend", "C-1#2026-12"}).out) ==
+        json{{"cents", 600}});
+  CHECK(json::parse(Sluice(server, {"kv", "get", "spend", "C-2#2026-11"}).out) ==
+        json{{"cents", 999}});
+  CHECK(json::parse(Sluice(server, {"kv", "get", "spend", "C-3#2026-11"}).out) ==
+        json{{"cents", 125}});
+
+  // Two notifications (November and December), each delivered once.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (Lines(alerts).size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const std::vector<std::string> lines = Lines(alerts);
+  REQUIRE(lines.size() == 2);
+  const json november = json::parse(json::parse(lines[0])["Message"].get<std::string>());
+  CHECK(november ==
+        json{{"customer_id", "C-1"}, {"month", "2026-11"}, {"spend", 5.0}, {"monthly_limit", 5.0}});
+  const json december = json::parse(json::parse(lines[1])["Message"].get<std::string>());
+  CHECK(december["month"] == "2026-12");
+  CHECK(december["spend"] == 6.0);
+}
