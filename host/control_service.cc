@@ -143,14 +143,16 @@ grpc::Status ControlService::Invoke(Ctx*, const pb::InvokeRequest* request,
     return Invalid(error);
   }
   auto stage = std::make_shared<state::EffectStage>(deps_.db, live->pool->config());
+  // The records' sequence numbers decide which effects commit: keep the event (Invoke takes it).
+  const runtime::v1::Invoke sent = invoke;
   Result<invoker::InvokeResult> result = live->pool->Invoke(std::move(invoke), stage);
   if (!result.ok()) {
     return ToGrpc(result.status());
   }
   runtime::v1::InvokeResponse& answer = result->response;
   if (!result->is_function_error()) {
-    Result<state::CommitResult> commit =
-        deps_.committer->Commit({stage.get(), state::FirstFailedRecord(answer), std::nullopt});
+    Result<state::CommitResult> commit = deps_.committer->Commit(
+        {stage.get(), state::FirstFailedRecord(sent, answer), std::nullopt});
     if (!commit.ok() && commit.status().code() != Code::kAborted) {
       return ToGrpc(commit.status().WithContext("committing the invoke's effects"));
     }

@@ -17,7 +17,9 @@
 namespace sluice::host {
 namespace {
 
-constexpr size_t kFollowBacklog = 10'000;
+// What followers can catch up on, per function: the last lines up to these bounds.
+constexpr size_t kFollowBacklogLines = 10'000;
+constexpr size_t kFollowBacklogBytes = 4 << 20;
 
 std::string FilePath(const std::string& dir, int index) {
   return index == 0 ? dir + "/current.log" : dir + "/" + std::to_string(index) + ".log";
@@ -30,7 +32,8 @@ struct FunctionLogs::PerFunction {
   UniqueFd fd;  // current.log, O_APPEND
   uint64_t size = 0;
   uint64_t last_seq = 0;
-  std::deque<FunctionLogLine> recent;  // the last kFollowBacklog lines, for followers
+  std::deque<FunctionLogLine> recent;  // the last lines, for followers (see the bounds above)
+  size_t recent_bytes = 0;
 };
 
 Result<std::unique_ptr<FunctionLogs>> FunctionLogs::Open(FunctionLogOptions options) {
@@ -98,8 +101,11 @@ void FunctionLogs::Append(const invoker::LogLine& line) {
     log.size += text.size();
   }
   text.pop_back();
+  log.recent_bytes += text.size();
   log.recent.push_back({++log.last_seq, std::move(text)});
-  if (log.recent.size() > kFollowBacklog) {
+  while (log.recent.size() > 1 &&
+         (log.recent.size() > kFollowBacklogLines || log.recent_bytes > kFollowBacklogBytes)) {
+    log.recent_bytes -= log.recent.front().text.size();
     log.recent.pop_front();
   }
   appended_.notify_all();

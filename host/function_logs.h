@@ -48,8 +48,8 @@ class FunctionLogs {
   Result<std::vector<std::string>> Tail(const std::string& function, size_t max_lines,
                                         uint64_t* last_seq);
   // Lines of `function` appended after `after_seq`, waiting until at least one exists or
-  // `deadline` passes (then empty). At most the last 10,000 lines are held for followers; a
-  // follower that falls further behind skips the lines it missed.
+  // `deadline` passes (then empty). At most the last 10,000 lines and 4 MiB are held for
+  // followers; a follower that falls further behind skips the lines it missed.
   std::vector<FunctionLogLine> Follow(const std::string& function, uint64_t after_seq,
                                       std::chrono::steady_clock::time_point deadline);
 

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -72,6 +74,33 @@ Status MakePrivateDir(const std::string& dir) {
     return Internal("creating " + dir + ": " + ec.message());
   }
   fs::permissions(dir, fs::perms(0711), ec);
+  return Status::Ok();
+}
+
+// What only the host may read: the database (with its -wal and -shm, which SQLite creates with
+// the database's mode), the stream logs and the function logs, 0600 files and 0700 directories.
+// The data directory stays 0711 (see MakePrivateDir), so the function's user can reach the
+// runtime sockets and the code store when the mount layer is off, and nothing else.
+Status MakeHostOnly(const std::string& dir) {
+  const std::string db = dir + "/sluice.db";
+  const int fd = ::open(db.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return ErrnoStatus("creating " + db);
+  }
+  ::close(fd);
+  for (const std::string& file : {db, db + "-wal", db + "-shm"}) {
+    if (::chmod(file.c_str(), 0600) != 0 && errno != ENOENT) {
+      return ErrnoStatus("making " + file + " private");
+    }
+  }
+  for (const std::string& sub : {dir + "/streams", dir + "/logs"}) {
+    std::error_code ec;
+    fs::create_directories(sub, ec);
+    fs::permissions(sub, fs::perms(0700), ec);
+    if (ec) {
+      return Internal("making " + sub + " private: " + ec.message());
+    }
+  }
   return Status::Ok();
 }
 
@@ -150,10 +179,8 @@ Result<std::unique_ptr<Host>> Host::Start(const HostOptions& options) {
   if (!socket_path.ok()) {
     return socket_path.status();
   }
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) {
-    return Unavailable("cannot create the data directory " + dir + ": " + ec.message());
+  if (Status made = MakePrivateDir(dir); !made.ok()) {
+    return Unavailable("cannot create the data directory: " + made.message());
   }
   std::unique_ptr<Host> host(new Host());
   Parts& p = *host->parts_;
@@ -164,6 +191,7 @@ Result<std::unique_ptr<Host>> Host::Start(const HostOptions& options) {
     return lock.status();
   }
   p.lock = std::move(*lock);
+  SLUICE_RETURN_IF_ERROR(MakeHostOnly(dir));
 
   Result<std::unique_ptr<state::StateDb>> db =
       state::StateDb::Open(dir + "/sluice.db", options.durability == stream::Durability::kFsync
@@ -202,6 +230,7 @@ Result<std::unique_ptr<Host>> Host::Start(const HostOptions& options) {
   LogInfo("serve", sandbox::LayerSummary(p.launcher->layers()));
 
   // Whatever a killed host's instances left in run/ (sockets, scratch) is of no use now.
+  std::error_code ec;
   fs::remove_all(dir + "/run", ec);
   SLUICE_RETURN_IF_ERROR(MakePrivateDir(dir + "/run/scratch"));
   Result<std::unique_ptr<invoker::RuntimeServer>> runtime_server =

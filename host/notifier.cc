@@ -178,8 +178,19 @@ NotifierStats Notifier::stats() const {
 
 void Notifier::DispatchLoop() {
   const size_t low_water = options_.batch_size / 2;
+  constexpr int64_t kHousekeepingEveryMs = 3600 * 1000;
+  int64_t next_housekeeping = 0;  // at start, then hourly
   std::unique_lock lock(mu_);
   while (!stop_) {
+    if (const int64_t now = clock_->UnixMillis(); now >= next_housekeeping) {
+      next_housekeeping = now + kHousekeepingEveryMs;
+      lock.unlock();
+      const Status deleted = outbox_->DeleteFinishedBefore(now - options_.keep_finished.count());
+      lock.lock();
+      if (!deleted.ok()) {
+        LogLimited(errors_, LogLevel::kError, "outbox housekeeping: " + deleted.ToString());
+      }
+    }
     wake_ = false;
     const uint64_t seen_finished = finished_;
     const size_t room = options_.batch_size - std::min(queue_.size(), options_.batch_size);

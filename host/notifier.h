@@ -71,6 +71,9 @@ struct NotifierOptions {
   size_t batch_size = 256;  // rows read per Outbox::Due, and the most queued for the workers
   // The outbox is read at least this often even without Wake(), and after a database error.
   std::chrono::milliseconds poll_interval{1'000};
+  // Delivered and failed rows are deleted once they are this old (checked about hourly), so the
+  // outbox keeps what is pending plus a week of history for `sluice status` and debugging.
+  std::chrono::milliseconds keep_finished{7LL * 24 * 3600 * 1000};
 };
 
 // Counts since Start(), by how each try ended.

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
+
+#include "invoker/instance.h"
 
 namespace sluice::invoker {
 
@@ -31,8 +34,14 @@ void FunctionMetrics::RecordInvoke(std::chrono::nanoseconds duration,
   invocations_.Increment();
   durations_.Observe(std::chrono::duration<double>(duration).count());
   if (!error_type.empty()) {
+    // The host's own error types are a fixed set; a function's are whatever it throws, so they
+    // share one series rather than letting a function create series without bound.
+    static const std::set<std::string> kHostTypes = {
+        kSandboxTimedout,  kRuntimeExitError,       kRuntimeOutOfMemory,
+        kRuntimeInitError, kRuntimeInvalidResponse, kResponseSizeTooLarge};
+    const bool host_type = kHostTypes.count(error_type) != 0;
     MetricLabels labels = labels_;
-    labels.emplace_back("error_type", error_type);
+    labels.emplace_back("error_type", host_type ? error_type : "Handled");
     MetricsRegistry::Global()
         .GetCounter("sluice_invocation_errors_total", "Function errors, by error type.", labels)
         .Increment();

@@ -1,7 +1,9 @@
 // FunctionMetrics: a function's counters: invocations, errors by type, cold starts, init
 // failures, throttles, and invoke durations (as a log-scale histogram for percentiles). Every
 // record also goes to the process-wide Prometheus registry (base/metrics.h), labelled with the
-// function and version, as sluice_invocations_total, sluice_invocation_errors_total{error_type},
+// function and version, as sluice_invocations_total, sluice_invocation_errors_total{error_type}
+// (the host's error types of invoker/instance.h, such as Sandbox.Timedout, or "Handled" for
+// any type the function reports itself),
 // sluice_invocation_duration_seconds, sluice_cold_starts_total, sluice_init_failures_total,
 // sluice_throttles_total and sluice_instances (live instances of all pools of that version).
 //

@@ -33,8 +33,7 @@ class Checkpoints {
 
   static Status EnsureSchema(Transaction& txn);
 
-  Result<std::optional<Checkpoint>> Get(const std::string& mapping_id,
-                                        const std::string& shard_id);
+  Result<std::optional<Checkpoint>> Get(const std::string& mapping_id, const std::string& shard_id);
   Result<std::vector<Checkpoint>> ForMapping(const std::string& mapping_id);
   Status DeleteMapping(const std::string& mapping_id);
 

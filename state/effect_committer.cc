@@ -1,5 +1,7 @@
 #include "state/effect_committer.h"
 
+#include <set>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -73,7 +75,8 @@ int CompareSequenceNumbers(const std::string& a, const std::string& b) {
   return (order > 0) - (order < 0);
 }
 
-std::optional<std::string> FirstFailedRecord(const pb::InvokeResponse& response) {
+std::optional<std::string> FirstFailedRecord(const pb::Invoke& invoke,
+                                             const pb::InvokeResponse& response) {
   const google::protobuf::RepeatedPtrField<pb::BatchItemFailure>* failures = nullptr;
   if (response.has_kinesis()) {
     failures = &response.kinesis().batch_item_failures();
@@ -82,8 +85,21 @@ std::optional<std::string> FirstFailedRecord(const pb::InvokeResponse& response)
   } else {
     return std::nullopt;
   }
+  const pb::KinesisBatch* batch = invoke.has_kinesis()          ? &invoke.kinesis()
+                                  : invoke.has_kinesis_window() ? &invoke.kinesis_window().batch()
+                                                                : nullptr;
+  if (failures->empty() || batch == nullptr || batch->records().empty()) {
+    return std::nullopt;
+  }
+  std::set<std::string_view> in_batch;
+  for (const pb::KinesisRecord& record : batch->records()) {
+    in_batch.insert(record.sequence_number());
+  }
   std::optional<std::string> first;
   for (const pb::BatchItemFailure& failure : *failures) {
+    if (!in_batch.count(failure.item_identifier())) {
+      return batch->records(0).sequence_number();  // unknown, empty or malformed: all failed
+    }
     if (!first || CompareSequenceNumbers(failure.item_identifier(), *first) < 0) {
       first = failure.item_identifier();
     }
@@ -105,6 +121,9 @@ Result<CommitResult> EffectCommitter::Commit(const CommitRequest& request) {
         ++result.effects_dropped;
       }
     }
+  }
+  if (effects.empty() && !request.checkpoint) {
+    return result;  // nothing to write: no transaction, no fsync
   }
   const int64_t now = clock_->UnixMillis();
   SLUICE_RETURN_IF_ERROR(db_->Write([&](Transaction& txn) {

@@ -52,9 +52,12 @@ struct CommitResult {
   int effects_dropped = 0;  // staged but not committed (records at or after the failure)
 };
 
-// The lowest sequence number among a Kinesis response's batch item failures (numeric order), or
-// nullopt when it reports none. REQUIRES: the identifiers were validated by the caller.
-std::optional<std::string> FirstFailedRecord(const runtime::v1::InvokeResponse& response);
+// The record from which nothing of a Kinesis (or window) batch commits: the lowest sequence
+// number among the response's batch item failures (numeric order), or nullopt when it reports
+// none. An identifier that is empty or not a sequence number of the batch fails the whole batch,
+// as Lambda does: the result is then the batch's first record.
+std::optional<std::string> FirstFailedRecord(const runtime::v1::Invoke& invoke,
+                                             const runtime::v1::InvokeResponse& response);
 // Numeric order of two decimal sequence numbers without leading zeros (-1, 0, 1).
 int CompareSequenceNumbers(const std::string& a, const std::string& b);
 

@@ -22,6 +22,23 @@ Status ValidateItemAddress(const std::string& table, const std::string& key) {
   return ValidateKey(key);
 }
 
+// The record an effect belongs to: "" or a sequence number (decimal, no leading zero), which the
+// committer compares with the first failed record's.
+Status ValidateRecord(const std::string& record) {
+  if (record.empty()) {
+    return Status::Ok();
+  }
+  const bool digits = record.size() <= 128 && (record[0] != '0' || record.size() == 1) &&
+                      record.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits) {
+    return InvalidArgument(
+        "sluice-record: must be the sequence number of the record being "
+        "handled (decimal digits, no leading zero), got \"" +
+        record.substr(0, 64) + "\"");
+  }
+  return Status::Ok();
+}
+
 Status ValidatePublish(const pb::PublishRequest& request) {
   SLUICE_RETURN_IF_ERROR(ValidateTopicName(request.topic()));
   if (request.subject().size() > kMaxSubjectChars) {
@@ -131,15 +148,18 @@ Status EffectStage::KvGet(const std::string& /*record*/, const pb::KvGetRequest&
 
 Status EffectStage::KvPut(const std::string& record, const pb::KvPutRequest& request,
                           pb::KvPutResponse* /*response*/) {
+  SLUICE_RETURN_IF_ERROR(ValidateRecord(record));
   SLUICE_RETURN_IF_ERROR(ValidateItemAddress(request.table(), request.key()));
   Result<json> value = ParseValue(request.value_json());
   SLUICE_RETURN_IF_ERROR(value.status());
   SLUICE_RETURN_IF_ERROR(ValidateConditions(request.conditions()));
   SLUICE_RETURN_IF_ERROR(CheckTableAccess(request.table(), /*write=*/true));
   std::string compact = value->dump();
+  // What the stage keeps: the value twice (effect and overlay) and the conditions.
+  const uint64_t bytes = request.ByteSizeLong() + compact.size();
   std::lock_guard<std::mutex> lock(mu_);
   SLUICE_RETURN_IF_ERROR(CheckOpen());
-  SLUICE_RETURN_IF_ERROR(CheckRoom(compact.size()));
+  SLUICE_RETURN_IF_ERROR(CheckRoom(bytes));
   Result<std::optional<json>> item = CurrentItem(request.table(), request.key());
   SLUICE_RETURN_IF_ERROR(item.status());
   SLUICE_RETURN_IF_ERROR(
@@ -151,19 +171,20 @@ Status EffectStage::KvPut(const std::string& record, const pb::KvPutRequest& req
   effect.key = request.key();
   effect.value_json = compact;
   effect.conditions = request.conditions();
-  const uint64_t bytes = compact.size();
   Stage(std::move(effect), std::move(compact), bytes);
   return Status::Ok();
 }
 
 Status EffectStage::KvDelete(const std::string& record, const pb::KvDeleteRequest& request,
                              pb::KvDeleteResponse* response) {
+  SLUICE_RETURN_IF_ERROR(ValidateRecord(record));
   SLUICE_RETURN_IF_ERROR(ValidateItemAddress(request.table(), request.key()));
   SLUICE_RETURN_IF_ERROR(ValidateConditions(request.conditions()));
   SLUICE_RETURN_IF_ERROR(CheckTableAccess(request.table(), /*write=*/true));
+  const uint64_t bytes = request.ByteSizeLong();
   std::lock_guard<std::mutex> lock(mu_);
   SLUICE_RETURN_IF_ERROR(CheckOpen());
-  SLUICE_RETURN_IF_ERROR(CheckRoom(0));
+  SLUICE_RETURN_IF_ERROR(CheckRoom(bytes));
   Result<std::optional<json>> item = CurrentItem(request.table(), request.key());
   SLUICE_RETURN_IF_ERROR(item.status());
   SLUICE_RETURN_IF_ERROR(
@@ -175,7 +196,7 @@ Status EffectStage::KvDelete(const std::string& record, const pb::KvDeleteReques
   effect.key = request.key();
   effect.conditions = request.conditions();
   response->set_existed(item->has_value());
-  Stage(std::move(effect), std::nullopt, 0);
+  Stage(std::move(effect), std::nullopt, bytes);
   return Status::Ok();
 }
 
@@ -203,8 +224,9 @@ Status EffectStage::KvQuery(const std::string& /*record*/, const pb::KvQueryRequ
     size_t next_committed = 0;
     std::string cursor = request.exclusive_start_key();
     bool more_committed = true;
-    // One item more than the limit tells whether more follow.
-    while (merged.size() <= *limit) {
+    size_t bytes = 0;
+    // One item more than the limit (or than the page's bytes allow) tells whether more follow.
+    while (merged.size() <= *limit && bytes <= kMaxQueryPageBytes) {
       if (next_committed == committed.size() && more_committed) {
         Result<KvPage> page =
             KvStore::Query(txn, request.table(), request.key_prefix(), *limit, cursor);
@@ -226,16 +248,31 @@ Status EffectStage::KvQuery(const std::string& /*record*/, const pb::KvQueryRequ
         }
         if (staged->second) {
           merged.push_back({staged->first.second, *staged->second, 0});
+        } else {
+          ++staged;
+          continue;
         }
         ++staged;
       } else {
         merged.push_back(std::move(committed[next_committed++]));
       }
+      bytes += merged.back().key.size() + merged.back().value_json.size();
     }
     return Status::Ok();
   }));
-  if (merged.size() > *limit) {
-    merged.resize(*limit);
+  // Trim to the limit and to the page's bytes (keeping at least one item).
+  size_t keep = 0;
+  size_t kept_bytes = 0;
+  while (keep < merged.size() && keep < *limit) {
+    const size_t entry_bytes = merged[keep].key.size() + merged[keep].value_json.size();
+    if (keep > 0 && kept_bytes + entry_bytes > kMaxQueryPageBytes) {
+      break;
+    }
+    kept_bytes += entry_bytes;
+    ++keep;
+  }
+  if (keep < merged.size()) {
+    merged.resize(keep);
     response->set_last_evaluated_key(merged.back().key);
   }
   for (KvEntry& entry : merged) {
@@ -248,13 +285,15 @@ Status EffectStage::KvQuery(const std::string& /*record*/, const pb::KvQueryRequ
 
 Status EffectStage::KvUpdate(const std::string& record, const pb::KvUpdateRequest& request,
                              pb::KvUpdateResponse* response) {
+  SLUICE_RETURN_IF_ERROR(ValidateRecord(record));
   SLUICE_RETURN_IF_ERROR(ValidateItemAddress(request.table(), request.key()));
   SLUICE_RETURN_IF_ERROR(ValidateUpdateActions(request.actions()));
   SLUICE_RETURN_IF_ERROR(ValidateConditions(request.conditions()));
   SLUICE_RETURN_IF_ERROR(CheckTableAccess(request.table(), /*write=*/true));
+  const uint64_t request_bytes = request.ByteSizeLong();
   std::lock_guard<std::mutex> lock(mu_);
   SLUICE_RETURN_IF_ERROR(CheckOpen());
-  SLUICE_RETURN_IF_ERROR(CheckRoom(0));
+  SLUICE_RETURN_IF_ERROR(CheckRoom(request_bytes));
   Result<std::optional<json>> item = CurrentItem(request.table(), request.key());
   SLUICE_RETURN_IF_ERROR(item.status());
   SLUICE_RETURN_IF_ERROR(
@@ -262,7 +301,9 @@ Status EffectStage::KvUpdate(const std::string& record, const pb::KvUpdateReques
   Result<json> after = ApplyUpdate(*item, request.actions());
   SLUICE_RETURN_IF_ERROR(after.status());
   std::string compact = after->dump();
-  SLUICE_RETURN_IF_ERROR(CheckRoom(compact.size()));
+  // What the stage keeps: the request (actions and conditions) and the item after it.
+  const uint64_t bytes = request_bytes + compact.size();
+  SLUICE_RETURN_IF_ERROR(CheckRoom(bytes));
   StagedEffect effect;
   effect.kind = StagedEffect::Kind::kUpdate;
   effect.record = record;
@@ -270,13 +311,13 @@ Status EffectStage::KvUpdate(const std::string& record, const pb::KvUpdateReques
   effect.key = request.key();
   effect.update = request;
   response->set_value_json(compact);
-  const uint64_t bytes = compact.size();
   Stage(std::move(effect), std::move(compact), bytes);
   return Status::Ok();
 }
 
 Status EffectStage::Publish(const std::string& record, const pb::PublishRequest& request,
                             pb::PublishResponse* response) {
+  SLUICE_RETURN_IF_ERROR(ValidateRecord(record));
   SLUICE_RETURN_IF_ERROR(ValidatePublish(request));
   if (function_.topics.count(request.topic()) == 0) {
     return PermissionDenied("function \"" + function_.name + "\" may not publish to topic \"" +

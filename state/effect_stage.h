@@ -53,7 +53,8 @@ struct StagedEffect {
 
 class EffectStage : public invoker::InvokeServices {
  public:
-  // `function` supplies the name (for messages) and the permissions; it must outlive the stage.
+  // `function` supplies the name (for messages) and the permissions; the stage keeps a copy, so a
+  // call still running after its invoke (and its function's pool) has gone is safe.
   EffectStage(StateDb* db, const invoker::FunctionConfig& function);
 
   Status KvGet(const std::string& record, const runtime::v1::KvGetRequest& request,
@@ -87,7 +88,7 @@ class EffectStage : public invoker::InvokeServices {
   void Stage(StagedEffect effect, std::optional<std::string> item, uint64_t bytes);
 
   StateDb* db_;
-  const invoker::FunctionConfig& function_;
+  const invoker::FunctionConfig function_;
   std::mutex mu_;
   bool sealed_ = false;
   std::vector<StagedEffect> effects_;

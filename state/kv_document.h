@@ -27,6 +27,9 @@
 namespace sluice::state {
 
 inline constexpr size_t kMaxValueBytes = 400 << 10;
+// A query page stops before the item that would take its keys and values past this (DynamoDB's
+// 1 MB rule), with at least one item, so a page always fits in a message.
+inline constexpr size_t kMaxQueryPageBytes = 1 << 20;
 
 Status ValidateTableName(const std::string& table);
 Status ValidateKey(const std::string& key);

@@ -196,17 +196,22 @@ Result<KvPage> KvStore::Query(Transaction& txn, const std::string& table,
   }
   query.Bind(5, static_cast<int64_t>(limit) + 1);
   KvPage page;
+  size_t bytes = 0;
   while (true) {
     Result<bool> row = query.Step();
     SLUICE_RETURN_IF_ERROR(row.status());
     if (!*row) {
       return page;
     }
-    if (page.items.size() == limit) {
-      page.last_evaluated_key = page.items.back().key;  // the extra row: more follow
-    } else {
-      page.items.push_back({query.ColumnText(0), query.ColumnText(1), query.ColumnInt(2)});
+    KvEntry entry{query.ColumnText(0), query.ColumnText(1), query.ColumnInt(2)};
+    const size_t entry_bytes = entry.key.size() + entry.value_json.size();
+    if (page.items.size() == limit ||
+        (!page.items.empty() && bytes + entry_bytes > kMaxQueryPageBytes)) {
+      page.last_evaluated_key = page.items.back().key;  // more follow
+      return page;
     }
+    bytes += entry_bytes;
+    page.items.push_back(std::move(entry));
   }
 }
 

@@ -41,9 +41,13 @@ Status Transaction::Exec(const char* sql) {
   return Status::Ok();
 }
 
-int64_t Transaction::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_->db_); }
+int64_t Transaction::LastInsertRowId() const {
+  return sqlite3_last_insert_rowid(db_->db_);
+}
 
-int Transaction::Changes() const { return sqlite3_changes(db_->db_); }
+int Transaction::Changes() const {
+  return sqlite3_changes(db_->db_);
+}
 
 Statement& Statement::Bind(int index, int64_t value) {
   if (sqlite3_bind_int64(stmt_, index, value) != SQLITE_OK && bind_error_.ok()) {
@@ -53,8 +57,8 @@ Statement& Statement::Bind(int index, int64_t value) {
 }
 
 Statement& Statement::Bind(int index, std::string_view text) {
-  if (sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT,
-                          SQLITE_UTF8) != SQLITE_OK &&
+  if (sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8) !=
+          SQLITE_OK &&
       bind_error_.ok()) {
     bind_error_ = Internal("binding parameter " + std::to_string(index));
   }
@@ -89,8 +93,8 @@ Result<bool> Statement::Step() {
     return false;
   }
   sqlite3* db = sqlite3_db_handle(stmt_);
-  const std::string message = std::string(sqlite3_errmsg(db)) + " (in \"" + sqlite3_sql(stmt_) +
-                              "\")";
+  const std::string message =
+      std::string(sqlite3_errmsg(db)) + " (in \"" + sqlite3_sql(stmt_) + "\")";
   sqlite3_reset(stmt_);
   if ((rc & 0xff) == SQLITE_CONSTRAINT) {
     return Status(Code::kAlreadyExists, message);
@@ -110,7 +114,9 @@ Status Statement::Run() {
   }
 }
 
-int64_t Statement::ColumnInt(int index) const { return sqlite3_column_int64(stmt_, index); }
+int64_t Statement::ColumnInt(int index) const {
+  return sqlite3_column_int64(stmt_, index);
+}
 
 std::string Statement::ColumnText(int index) const {
   const unsigned char* text = sqlite3_column_text(stmt_, index);

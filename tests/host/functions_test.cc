@@ -288,6 +288,17 @@ TEST_CASE("the control socket is private and one host owns a data directory", "[
   REQUIRE(::stat(server.control_socket().c_str(), &st) == 0);
   CHECK(S_ISSOCK(st.st_mode));
   CHECK((st.st_mode & 0777) == 0600);
+  // The state is the host's alone: tables, secrets and logs are not for other users.
+  const auto mode = [](const std::string& path) {
+    struct stat s {};
+    return ::stat(path.c_str(), &s) == 0 ? static_cast<int>(s.st_mode & 0777) : -1;
+  };
+  CHECK(mode(server.data_dir()) == 0711);
+  CHECK(mode(server.data_dir() + "/sluice.db") == 0600);
+  CHECK(mode(server.data_dir() + "/sluice.db-wal") == 0600);
+  CHECK(mode(server.data_dir() + "/sluice.db-shm") == 0600);
+  CHECK(mode(server.data_dir() + "/streams") == 0700);
+  CHECK(mode(server.data_dir() + "/logs") == 0700);
 
   auto r = sluice::testing::RunCommand(
       {SLUICE_BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", server.data_dir()});

@@ -323,25 +323,50 @@ TEST_CASE("sequence numbers compare numerically", "[effect_committer]") {
                                  "18446744073709551616") == 1);
 }
 
-TEST_CASE("FirstFailedRecord picks the numeric minimum", "[effect_committer]") {
+pb::Invoke KinesisBatchOf(const std::vector<std::string>& sequence_numbers, bool window = false) {
+  pb::Invoke invoke;
+  pb::KinesisBatch* batch =
+      window ? invoke.mutable_kinesis_window()->mutable_batch() : invoke.mutable_kinesis();
+  for (const std::string& seq : sequence_numbers) {
+    batch->add_records()->set_sequence_number(seq);
+  }
+  return invoke;
+}
+
+TEST_CASE("FirstFailedRecord picks the numeric minimum of the batch's failed records",
+          "[effect_committer]") {
+  const std::string big = "49590338271490256608559692538361571095921575989136588898";
+  const pb::Invoke invoke = KinesisBatchOf({"99", "100", "1000", big});
   pb::InvokeResponse response;
-  REQUIRE_FALSE(FirstFailedRecord(response).has_value());
+  REQUIRE_FALSE(FirstFailedRecord(invoke, response).has_value());
   response.mutable_kinesis();
-  REQUIRE_FALSE(FirstFailedRecord(response).has_value());
-  for (const char* id :
-       {"49590338271490256608559692538361571095921575989136588898", "100", "99", "1000"}) {
+  REQUIRE_FALSE(FirstFailedRecord(invoke, response).has_value());
+  for (const std::string& id : {big, std::string("100"), std::string("1000")}) {
     response.mutable_kinesis()->add_batch_item_failures()->set_item_identifier(id);
   }
-  REQUIRE(FirstFailedRecord(response) == std::optional<std::string>("99"));
+  REQUIRE(FirstFailedRecord(invoke, response) == std::optional<std::string>("100"));
 
   pb::InvokeResponse window;
   window.mutable_kinesis_window()->add_batch_item_failures()->set_item_identifier("20");
   window.mutable_kinesis_window()->add_batch_item_failures()->set_item_identifier("3");
-  REQUIRE(FirstFailedRecord(window) == std::optional<std::string>("3"));
+  REQUIRE(FirstFailedRecord(KinesisBatchOf({"3", "20"}, true), window) ==
+          std::optional<std::string>("3"));
 
   pb::InvokeResponse firehose;
   firehose.mutable_firehose();
-  REQUIRE_FALSE(FirstFailedRecord(firehose).has_value());
+  REQUIRE_FALSE(FirstFailedRecord(invoke, firehose).has_value());
+}
+
+TEST_CASE("an empty, unknown or malformed item identifier fails the whole batch",
+          "[effect_committer]") {
+  const pb::Invoke invoke = KinesisBatchOf({"7", "8", "9"});
+  for (const char* id : {"", "10", "08", "x", " 8"}) {
+    pb::InvokeResponse response;
+    response.mutable_kinesis()->add_batch_item_failures()->set_item_identifier("9");
+    response.mutable_kinesis()->add_batch_item_failures()->set_item_identifier(id);
+    INFO("identifier \"" << id << "\"");
+    REQUIRE(FirstFailedRecord(invoke, response) == std::optional<std::string>("7"));
+  }
 }
 
 }  // namespace

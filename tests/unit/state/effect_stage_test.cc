@@ -350,13 +350,14 @@ TEST_CASE("at most 1,000 effects per invoke", "[effect_stage]") {
   REQUIRE(f.stage.Seal().size() == 1000);
 }
 
-TEST_CASE("at most 16 MiB of values and messages per invoke", "[effect_stage]") {
+TEST_CASE("at most 16 MiB of requests, values and messages per invoke", "[effect_stage]") {
   Fixture f;
   REQUIRE_OK(TopicCatalog(f.test.db(), &f.test.clock()).CreateTopic("alerts"));
   std::string value(400 << 10, 'v');  // a JSON string of 400 KiB
   value.front() = '"';
   value.back() = '"';
-  for (int i = 0; i < 40; ++i) {  // 40 x 400 KiB = 16,000 KiB
+  // A put keeps its request and the value: 800 KiB each, 20 x 800 KiB = 16,000 KiB.
+  for (int i = 0; i < 20; ++i) {
     REQUIRE_OK(f.Put("rw", "k", value));
   }
   RequireCode(f.Put("rw", "k", value), Code::kResourceExhausted, {"bytes"});
@@ -364,7 +365,68 @@ TEST_CASE("at most 16 MiB of values and messages per invoke", "[effect_stage]") 
   RequireCode(f.Publish("alerts", std::string(200 << 10, 'm')).status(), Code::kResourceExhausted,
               {"bytes"});
   REQUIRE_OK(f.Publish("alerts", std::string(100 << 10, 'm')).status());  // 16,356 KiB
-  REQUIRE(f.stage.Seal().size() == 42);
+  REQUIRE(f.stage.Seal().size() == 22);
+}
+
+TEST_CASE("conditions count toward the 16 MiB, so large conditions cannot bypass it",
+          "[effect_stage]") {
+  Fixture f;
+  std::string big(390 << 10, 'c');  // a JSON string of 390 KiB
+  big.front() = '"';
+  big.back() = '"';
+  KvConditions conditions;
+  for (int i = 0; i < 50; ++i) {  // 19.5 MiB of conditions on a 1-byte value
+    *conditions.Add() = Condition("a", Op::NE, big);
+  }
+  RequireCode(f.Put("rw", "k", "1", "", conditions), Code::kResourceExhausted, {"bytes"});
+  REQUIRE(f.stage.Seal().empty());
+}
+
+TEST_CASE("an effect's record must be a sequence number", "[effect_stage]") {
+  Fixture f;
+  for (const char* record : {"0123", "12a", "-1", " 1", "1.5"}) {
+    INFO(record);
+    RequireCode(f.Put("rw", "k", "1", record), Code::kInvalidArgument, {"sluice-record"});
+  }
+  REQUIRE_OK(f.Put("rw", "k", "1", "49590338271490256608559692538361571095921575989136588898"));
+  REQUIRE(f.stage.Seal().size() == 1);
+}
+
+TEST_CASE("a query page stops at 1 MiB of items and goes on from there", "[effect_stage]") {
+  Fixture f;
+  std::string value(300 << 10, 'v');  // 300 KiB
+  value.front() = '"';
+  value.back() = '"';
+  for (const char* key : {"a", "c", "e"}) {
+    f.Commit(key, value);
+  }
+  for (const char* key : {"b", "d"}) {  // staged, interleaved with the committed ones
+    REQUIRE_OK(f.Put("rw", key, value));
+  }
+  std::vector<std::string> keys;
+  std::string start;
+  int pages = 0;
+  do {
+    pb::KvQueryResponse page = Must(f.Query("", 100, start));
+    size_t bytes = 0;
+    for (const pb::KvItem& item : page.items()) {
+      keys.push_back(item.key());
+      bytes += item.key().size() + item.value_json().size();
+    }
+    REQUIRE(!page.items().empty());
+    REQUIRE(bytes <= kMaxQueryPageBytes);
+    start = page.last_evaluated_key();
+    ++pages;
+  } while (!start.empty() && pages < 10);
+  REQUIRE(keys == std::vector<std::string>{"a", "b", "c", "d", "e"});
+  REQUIRE(pages == 2);  // 3 x 300 KiB, then 2
+  // KvStore pages the same way.
+  KvPage first = Must(KvStore(f.test.db()).Query("rw", "", 100));
+  REQUIRE(first.items.size() == 3 - 0);  // a, c, e: 900 KiB fit
+  f.Commit("f", value);
+  first = Must(KvStore(f.test.db()).Query("rw", "", 100));
+  REQUIRE(first.items.size() == 3);
+  REQUIRE(first.last_evaluated_key == "e");
 }
 
 }  // namespace
