@@ -71,7 +71,7 @@ std::string SubscriptionChanges(const state::Subscription& have, const StackSubs
   if (have.secret != want.secret) {
     changes = "secret";
   }
-  if (!(have.policy == want.policy)) {
+  if (have.policy != want.policy) {
     changes += (changes.empty() ? "" : ", ") + std::string("delivery policy");
   }
   return changes;
