@@ -1,6 +1,7 @@
 // The CLI verbs that talk to a running host over its control API (host/control_client.h):
 //   functions: deploy, publish, functions, delete-function, invoke, logs   (function_cli.cc)
 //   state:     kv, topics, subscribe, unsubscribe, status                  (state_cli.cc)
+//   stacks:    apply                                                       (apply_cli.cc)
 // Each takes the arguments after the verb and returns the process exit code.
 #pragma once
 
@@ -21,5 +22,7 @@ int TopicsMain(const std::vector<std::string>& args);
 int SubscribeMain(const std::vector<std::string>& args);
 int UnsubscribeMain(const std::vector<std::string>& args);
 int StatusMain(const std::vector<std::string>& args);
+
+int ApplyMain(const std::vector<std::string>& args);
 
 }  // namespace sluice::host

@@ -60,4 +60,18 @@ class ControlClient {
   std::unique_ptr<control::v1::Control::Stub> stub_;
 };
 
+// Connects to the host and runs one unary call (e.g. &Control::Stub::KvGet); prints the error and
+// returns its exit code, or 0.
+template <typename Request, typename Response, typename Call>
+int CallHost(const ControlVerb& verb, const CliFlags& flags, Call call, const Request& request,
+             Response* response) {
+  Result<std::unique_ptr<ControlClient>> client = ControlClient::Connect(flags);
+  if (!client.ok()) {
+    return verb.Fail(client.status());
+  }
+  grpc::ClientContext context;
+  Status status = (*client)->Check(((*client)->stub().*call)(&context, request, response));
+  return status.ok() ? 0 : verb.Fail(status);
+}
+
 }  // namespace sluice::host

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "host/stack.h"
+#include "host/stack_apply.h"
 #include "invoker/instance.h"
 #include "sluice/aws_json.h"
 #include "state/effect_stage.h"
@@ -57,6 +59,16 @@ void FillTopic(const state::Topic& t, pb::Topic* out) {
   }
 }
 
+pb::ApplyResponse::Change ToProto(StackChange change) {
+  switch (change) {
+    case StackChange::kCreated: return pb::ApplyResponse::CREATED;
+    case StackChange::kUpdated: return pb::ApplyResponse::UPDATED;
+    case StackChange::kUnchanged: return pb::ApplyResponse::UNCHANGED;
+    case StackChange::kRemoved: return pb::ApplyResponse::REMOVED;
+  }
+  return pb::ApplyResponse::CHANGE_UNSPECIFIED;
+}
+
 }  // namespace
 
 grpc::Status ControlService::Deploy(Ctx*, const pb::DeployRequest* request,
@@ -69,16 +81,23 @@ grpc::Status ControlService::Deploy(Ctx*, const pb::DeployRequest* request,
   if (!manifest.ok()) {
     return ToGrpc(manifest.status());
   }
-  std::lock_guard<std::mutex> lock(admin_mu_);
-  Result<DeployOutcome> outcome = deps_.functions->Deploy(*manifest);
+  Result<DeployOutcome> outcome = DeployManifest(*manifest);
   if (!outcome.ok()) {
     return ToGrpc(outcome.status());
   }
-  deps_.registry->Put(outcome->latest);
   response->set_function_name(outcome->latest.name);
   response->set_code_sha256(outcome->latest.code_sha256);
   response->set_unchanged(outcome->unchanged);
   return grpc::Status::OK;
+}
+
+Result<DeployOutcome> ControlService::DeployManifest(const FunctionManifest& manifest) {
+  std::lock_guard<std::mutex> lock(admin_mu_);
+  Result<DeployOutcome> outcome = deps_.functions->Deploy(manifest);
+  if (outcome.ok()) {
+    deps_.registry->Put(outcome->latest);
+  }
+  return outcome;
 }
 
 grpc::Status ControlService::Publish(Ctx*, const pb::PublishRequest* request,
@@ -329,6 +348,31 @@ grpc::Status ControlService::Unsubscribe(Ctx*, const pb::UnsubscribeRequest* req
     return ToGrpc(topics.Unsubscribe(request->subscription_id()));
   }
   return ToGrpc(topics.Unsubscribe(request->topic(), request->endpoint()));
+}
+
+grpc::Status ControlService::Apply(Ctx*, const pb::ApplyRequest* request,
+                                   pb::ApplyResponse* response) {
+  const std::string& base_dir = request->base_dir();
+  if (base_dir.empty() || base_dir[0] != '/') {
+    return Invalid("base_dir: must be an absolute path, got \"" + base_dir + "\"");
+  }
+  Result<Stack> stack = ParseStack(request->stack_json(), base_dir, request->display_name());
+  if (!stack.ok()) {
+    return ToGrpc(stack.status());
+  }
+  const StackTargets targets{deps_.streams, deps_.db, [this](const FunctionManifest& manifest) {
+                               return DeployManifest(manifest);
+                             }};
+  Result<std::vector<StackAction>> actions = ApplyStack(*stack, targets, request->display_name());
+  if (!actions.ok()) {
+    return ToGrpc(actions.status());
+  }
+  for (const StackAction& action : *actions) {
+    pb::ApplyResponse::Action* out = response->add_actions();
+    out->set_change(ToProto(action.change));
+    out->set_line(action.line);
+  }
+  return grpc::Status::OK;
 }
 
 grpc::Status ControlService::GetStatus(Ctx*, const pb::GetStatusRequest*,

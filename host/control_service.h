@@ -9,8 +9,11 @@
 // succeeded, commits the staged effects with the EffectCommitter; a commit whose condition failed
 // (ABORTED) turns the response into a function error of type Sluice.ConditionalCheckFailed.
 //
-// Owns nothing: every pointer in ControlDeps must outlive the service. To add an RPC (Apply,
-// mappings, delivery streams), add it to the proto and a method here.
+// Apply parses the stack (host/stack.h) and applies it with ApplyStack (host/stack_apply.h),
+// deploying its functions as Deploy does.
+//
+// Owns nothing: every pointer in ControlDeps must outlive the service. To add an RPC (mappings,
+// delivery streams), add it to the proto and a method here.
 //
 // Thread-safety: gRPC calls the methods from many threads at once. Deploy, Publish and
 // DeleteFunction are serialised, so the registry sees versions in the order they were stored.
@@ -24,6 +27,7 @@
 #include "host/function_logs.h"
 #include "host/function_registry.h"
 #include "host/function_store.h"
+#include "host/manifest.h"
 #include "sluice/control/v1/control.grpc.pb.h"
 #include "state/effect_committer.h"
 #include "state/state_db.h"
@@ -81,10 +85,15 @@ class ControlService final : public control::v1::Control::Service {
   grpc::Status Unsubscribe(Ctx*, const control::v1::UnsubscribeRequest*,
                            control::v1::UnsubscribeResponse*) override;
 
+  grpc::Status Apply(Ctx*, const control::v1::ApplyRequest*, control::v1::ApplyResponse*) override;
+
   grpc::Status GetStatus(Ctx*, const control::v1::GetStatusRequest*,
                          control::v1::GetStatusResponse*) override;
 
  private:
+  // Stores the function and makes it $LATEST in the registry (Deploy and Apply).
+  Result<DeployOutcome> DeployManifest(const FunctionManifest& manifest);
+
   const ControlDeps deps_;
   std::mutex admin_mu_;  // Deploy, Publish, DeleteFunction
 };

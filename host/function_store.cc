@@ -298,10 +298,12 @@ Result<DeployOutcome> FunctionStore::Deploy(const FunctionManifest& manifest) {
     if (!rows.ok()) {
       return rows.status();
     }
+    outcome.created = true;
     for (const DeployedFunction& old : *rows) {
       if (old.version != kLatest) {
         continue;
       }
+      outcome.created = false;
       row.created_unix_ms = old.created_unix_ms;
       if (old.code_sha256 == row.code_sha256 && old.config_json == row.config_json &&
           old.description == row.description) {

@@ -55,6 +55,7 @@ bool VersionBefore(const std::string& a, const std::string& b);
 struct DeployOutcome {
   DeployedFunction latest;
   bool unchanged = false;  // the same code, config and description were already $LATEST
+  bool created = false;    // the function had no $LATEST before
 };
 
 struct PublishOutcome {

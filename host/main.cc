@@ -38,6 +38,8 @@ constexpr char kUsage[] =
     "  subscribe TOPIC ENDPOINT             subscribe an endpoint to a topic\n"
     "  unsubscribe TOPIC ENDPOINT | ID      remove a subscription\n"
     "  status                               functions, topics, notifications and streams\n"
+    "  apply STACK                          make the host match a stack file: streams, topics,\n"
+    "                                       subscriptions and functions\n"
     "  The verbs above talk to the host running on --data-dir DIR (default $SLUICE_DATA_DIR,\n"
     "  else the host's default); each prints its own help with -h.\n"
     "\n"
@@ -65,7 +67,8 @@ int main(int argc, char** argv) {
       {"topics", sluice::host::TopicsMain},
       {"subscribe", sluice::host::SubscribeMain},
       {"unsubscribe", sluice::host::UnsubscribeMain},
-      {"status", sluice::host::StatusMain}};
+      {"status", sluice::host::StatusMain},
+      {"apply", sluice::host::ApplyMain}};
   if (auto verb = kControlVerbs.find(command); verb != kControlVerbs.end()) {
     return verb->second(args);
   }

@@ -23,6 +23,7 @@
 // (unchanged code and configuration change nothing). A topic is created if missing, and its
 // subscriptions are made to be exactly the stack's: missing ones are added, changed ones
 // updated, others removed. Resources the stack does not mention are left alone.
+// ApplyStack (host/stack_apply.h) does this.
 #pragma once
 
 #include <string>

@@ -42,25 +42,12 @@ constexpr char kStatusUsage[] =
     "  Shows the host: functions with instances, invocations, errors and latency; topics;\n"
     "  notifications; streams.\n";
 
-// Runs one unary call on a connected client; prints the error and returns its exit code, or 0.
-template <typename Request, typename Response, typename Call>
-int Run(const ControlVerb& verb, const CliFlags& flags, Call call, const Request& request,
-        Response* response) {
-  Result<std::unique_ptr<ControlClient>> client = ControlClient::Connect(flags);
-  if (!client.ok()) {
-    return verb.Fail(client.status());
-  }
-  grpc::ClientContext context;
-  Status status = (*client)->Check(((*client)->stub().*call)(&context, request, response));
-  return status.ok() ? 0 : verb.Fail(status);
-}
-
 int KvGet(const ControlVerb& verb, const CliFlags& flags) {
   pb::KvGetRequest request;
   request.set_table(flags.positionals()[1]);
   request.set_key(flags.positionals()[2]);
   pb::KvGetResponse response;
-  if (int code = Run(verb, flags, &pb::Control::Stub::KvGet, request, &response); code != 0) {
+  if (int code = CallHost(verb, flags, &pb::Control::Stub::KvGet, request, &response); code != 0) {
     return code;
   }
   std::cout << response.item().value_json() << std::endl;
@@ -73,7 +60,7 @@ int KvPut(const ControlVerb& verb, const CliFlags& flags) {
   request.set_key(flags.positionals()[2]);
   request.set_value_json(flags.positionals()[3]);
   pb::KvPutResponse response;
-  if (int code = Run(verb, flags, &pb::Control::Stub::KvPut, request, &response); code != 0) {
+  if (int code = CallHost(verb, flags, &pb::Control::Stub::KvPut, request, &response); code != 0) {
     return code;
   }
   std::cout << "put " << request.table() << "/" << request.key() << std::endl;
@@ -85,7 +72,8 @@ int KvDelete(const ControlVerb& verb, const CliFlags& flags) {
   request.set_table(flags.positionals()[1]);
   request.set_key(flags.positionals()[2]);
   pb::KvDeleteResponse response;
-  if (int code = Run(verb, flags, &pb::Control::Stub::KvDelete, request, &response); code != 0) {
+  if (int code = CallHost(verb, flags, &pb::Control::Stub::KvDelete, request, &response);
+      code != 0) {
     return code;
   }
   std::cout << (response.existed() ? "deleted " : "no item ") << request.table() << "/"
@@ -103,7 +91,7 @@ int KvScan(const ControlVerb& verb, const CliFlags& flags) {
   request.set_prefix(flags.Get("--prefix").value_or(""));
   request.set_limit(static_cast<uint32_t>(*limit));
   pb::KvScanResponse response;
-  if (int code = Run(verb, flags, &pb::Control::Stub::KvScan, request, &response); code != 0) {
+  if (int code = CallHost(verb, flags, &pb::Control::Stub::KvScan, request, &response); code != 0) {
     return code;
   }
   for (const pb::KvItem& item : response.items()) {
@@ -118,7 +106,8 @@ int KvScan(const ControlVerb& verb, const CliFlags& flags) {
 
 int KvTables(const ControlVerb& verb, const CliFlags& flags) {
   pb::KvTablesResponse response;
-  if (int code = Run(verb, flags, &pb::Control::Stub::KvTables, pb::KvTablesRequest(), &response);
+  if (int code =
+          CallHost(verb, flags, &pb::Control::Stub::KvTables, pb::KvTablesRequest(), &response);
       code != 0) {
     return code;
   }
@@ -133,7 +122,7 @@ int KvTables(const ControlVerb& verb, const CliFlags& flags) {
 int TopicsList(const ControlVerb& verb, const CliFlags& flags) {
   pb::ListTopicsResponse response;
   if (int code =
-          Run(verb, flags, &pb::Control::Stub::ListTopics, pb::ListTopicsRequest(), &response);
+          CallHost(verb, flags, &pb::Control::Stub::ListTopics, pb::ListTopicsRequest(), &response);
       code != 0) {
     return code;
   }
@@ -207,7 +196,7 @@ int TopicsMain(const std::vector<std::string>& args) {
     pb::CreateTopicRequest request;
     request.set_name(name);
     pb::CreateTopicResponse response;
-    if (int code = Run(verb, *flags, &pb::Control::Stub::CreateTopic, request, &response);
+    if (int code = CallHost(verb, *flags, &pb::Control::Stub::CreateTopic, request, &response);
         code != 0) {
       return code;
     }
@@ -217,7 +206,7 @@ int TopicsMain(const std::vector<std::string>& args) {
   pb::DeleteTopicRequest request;
   request.set_name(name);
   pb::DeleteTopicResponse response;
-  if (int code = Run(verb, *flags, &pb::Control::Stub::DeleteTopic, request, &response);
+  if (int code = CallHost(verb, *flags, &pb::Control::Stub::DeleteTopic, request, &response);
       code != 0) {
     return code;
   }
@@ -262,7 +251,8 @@ int SubscribeMain(const std::vector<std::string>& args) {
   request.mutable_policy()->set_min_delay_ms(policy.min_delay_ms);
   request.mutable_policy()->set_max_delay_ms(policy.max_delay_ms);
   pb::SubscribeResponse response;
-  if (int code = Run(verb, *flags, &pb::Control::Stub::Subscribe, request, &response); code != 0) {
+  if (int code = CallHost(verb, *flags, &pb::Control::Stub::Subscribe, request, &response);
+      code != 0) {
     return code;
   }
   std::cout << "subscribed " << request.endpoint() << " to " << request.topic() << " (subscription "
@@ -285,7 +275,7 @@ int UnsubscribeMain(const std::vector<std::string>& args) {
     request.set_endpoint(flags->positionals()[1]);
   }
   pb::UnsubscribeResponse response;
-  if (int code = Run(verb, *flags, &pb::Control::Stub::Unsubscribe, request, &response);
+  if (int code = CallHost(verb, *flags, &pb::Control::Stub::Unsubscribe, request, &response);
       code != 0) {
     return code;
   }
@@ -304,7 +294,7 @@ int StatusMain(const std::vector<std::string>& args) {
     return exit_code;
   }
   pb::GetStatusResponse s;
-  if (int code = Run(verb, *flags, &pb::Control::Stub::GetStatus, pb::GetStatusRequest(), &s);
+  if (int code = CallHost(verb, *flags, &pb::Control::Stub::GetStatus, pb::GetStatusRequest(), &s);
       code != 0) {
     return code;
   }

@@ -28,6 +28,8 @@ struct DeliveryPolicy {
   uint32_t num_retries = 12;       // 0-100. Default 12 (about 30 minutes with the delays below)
   int64_t min_delay_ms = 1000;     // 10 ms-1 hour. Default 1 s
   int64_t max_delay_ms = 300'000;  // min_delay_ms-1 hour. Default 5 min
+
+  friend bool operator==(const DeliveryPolicy&, const DeliveryPolicy&) = default;
 };
 
 struct Subscription {

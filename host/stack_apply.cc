@@ -1,0 +1,201 @@
+#include "host/stack_apply.h"
+
+#include <map>
+
+#include "state/topics.h"
+
+namespace sluice::host {
+namespace {
+
+constexpr size_t kHashPrefix = 12;
+
+std::string Indexed(const std::string& key, size_t i) {
+  return key + "[" + std::to_string(i) + "]";
+}
+
+std::string Plural(int64_t n, const std::string& noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
+uint32_t OpenShards(const stream::StreamMetadata& meta) {
+  uint32_t open = 0;
+  for (const stream::ShardMetadata& shard : meta.shards) {
+    open += shard.closed ? 0 : 1;
+  }
+  return open;
+}
+
+// Creates the stream, or checks its shards and sets its retention.
+Status ApplyStream(stream::StreamStore& streams, const StackStream& want,
+                   std::vector<StackAction>* actions) {
+  Result<stream::StreamMetadata> meta = streams.Describe(want.name);
+  const bool created = !meta.ok() && meta.status().code() == Code::kNotFound;
+  if (created) {
+    SLUICE_RETURN_IF_ERROR(streams.CreateStream(want.name, want.shard_count));
+    meta = streams.Describe(want.name);
+  }
+  SLUICE_RETURN_IF_ERROR(meta.ok() ? Status::Ok() : meta.status());
+  const uint32_t open = OpenShards(*meta);
+  if (open != want.shard_count) {
+    return FailedPrecondition("stream " + want.name + " has " + Plural(open, "open shard") +
+                              ", the stack says ShardCount " + std::to_string(want.shard_count) +
+                              "; apply never reshards a stream (set ShardCount to " +
+                              std::to_string(open) + ", or reshard it with the Kinesis API)");
+  }
+  const int32_t old_retention = meta->retention_hours;
+  if (old_retention != want.retention_hours) {
+    SLUICE_RETURN_IF_ERROR(streams.SetRetention(want.name, want.retention_hours));
+  }
+  if (created) {
+    actions->push_back(
+        {StackChange::kCreated,
+         "created stream " + want.name + " (" + Plural(want.shard_count, "shard") +
+             (old_retention == want.retention_hours
+                  ? ""
+                  : ", retention " + std::to_string(want.retention_hours) + " hours") +
+             ")"});
+  } else if (old_retention != want.retention_hours) {
+    actions->push_back({StackChange::kUpdated, "updated stream " + want.name + ": retention " +
+                                                   std::to_string(old_retention) + " -> " +
+                                                   std::to_string(want.retention_hours) +
+                                                   " hours"});
+  } else {
+    actions->push_back({StackChange::kUnchanged, "unchanged stream " + want.name});
+  }
+  return Status::Ok();
+}
+
+// What differs between an existing subscription and the stack's: "secret, delivery policy".
+std::string SubscriptionChanges(const state::Subscription& have, const StackSubscription& want) {
+  std::string changes;
+  if (have.secret != want.secret) {
+    changes = "secret";
+  }
+  if (have.policy != want.policy) {
+    changes += (changes.empty() ? "" : ", ") + std::string("delivery policy");
+  }
+  return changes;
+}
+
+// Creates the topic if missing and makes its subscriptions exactly the stack's.
+Status ApplyTopic(state::TopicCatalog& catalog, const StackTopic& want,
+                  std::vector<StackAction>* actions) {
+  Result<state::Topic> topic = catalog.Get(want.name);
+  std::map<std::string, state::Subscription> existing;  // by endpoint
+  if (topic.ok()) {
+    for (state::Subscription& s : topic->subscriptions) {
+      existing.emplace(s.endpoint, std::move(s));
+    }
+    actions->push_back({StackChange::kUnchanged, "unchanged topic " + want.name});
+  } else if (topic.status().code() == Code::kNotFound) {
+    SLUICE_RETURN_IF_ERROR(catalog.CreateTopic(want.name));
+    actions->push_back({StackChange::kCreated, "created topic " + want.name});
+  } else {
+    return topic.status();
+  }
+  for (const StackSubscription& sub : want.subscriptions) {
+    auto have = existing.find(sub.endpoint);
+    const std::string changes =
+        have == existing.end() ? "" : SubscriptionChanges(have->second, sub);
+    if (have != existing.end() && changes.empty()) {
+      actions->push_back(
+          {StackChange::kUnchanged, "unchanged subscription " + sub.endpoint + " on " + want.name});
+    } else {
+      Result<state::Subscription> made =
+          catalog.Subscribe(want.name, sub.endpoint, sub.secret, sub.policy);
+      SLUICE_RETURN_IF_ERROR(made.ok() ? Status::Ok() : made.status());
+      actions->push_back(
+          have == existing.end()
+              ? StackAction{StackChange::kCreated,
+                            "subscribed " + sub.endpoint + " to " + want.name}
+              : StackAction{StackChange::kUpdated, "updated subscription " + sub.endpoint + " on " +
+                                                       want.name + " (" + changes + ")"});
+    }
+    if (have != existing.end()) {
+      existing.erase(have);
+    }
+  }
+  for (const auto& [endpoint, subscription] : existing) {
+    SLUICE_RETURN_IF_ERROR(catalog.Unsubscribe(subscription.id));
+    actions->push_back({StackChange::kRemoved, "unsubscribed " + endpoint + " from " + want.name});
+  }
+  return Status::Ok();
+}
+
+Status DeployFunction(const StackTargets& targets, const FunctionManifest& manifest,
+                      std::vector<StackAction>* actions) {
+  Result<DeployOutcome> outcome = targets.deploy(manifest);
+  SLUICE_RETURN_IF_ERROR(outcome.ok() ? Status::Ok() : outcome.status());
+  const std::string& name = outcome->latest.name;
+  if (outcome->unchanged) {
+    actions->push_back({StackChange::kUnchanged, "unchanged function " + name});
+  } else {
+    actions->push_back({outcome->created ? StackChange::kCreated : StackChange::kUpdated,
+                        "deployed function " + name + " ($LATEST code " +
+                            outcome->latest.code_sha256.substr(0, kHashPrefix) + ")"});
+  }
+  return Status::Ok();
+}
+
+// Every manifest, validated; errors name the stack's JSON path.
+Result<std::vector<FunctionManifest>> LoadManifests(const Stack& stack) {
+  std::vector<FunctionManifest> manifests;
+  std::map<std::string, size_t> names;
+  for (size_t i = 0; i < stack.functions.size(); ++i) {
+    const std::string where = Indexed("Functions", i) + ".Manifest";
+    Result<FunctionManifest> manifest = LoadManifest(stack.functions[i].manifest_path);
+    if (!manifest.ok()) {
+      return manifest.status().WithContext(where);
+    }
+    auto [it, inserted] = names.emplace(manifest->config.name, i);
+    if (!inserted) {
+      return InvalidArgument(where + ": function " + manifest->config.name +
+                             " is declared twice (also by " + Indexed("Functions", it->second) +
+                             ")");
+    }
+    manifests.push_back(std::move(*manifest));
+  }
+  return manifests;
+}
+
+Status ApplyAll(const Stack& stack, const std::vector<FunctionManifest>& manifests,
+                const StackTargets& targets, std::vector<StackAction>* actions) {
+  for (size_t i = 0; i < stack.streams.size(); ++i) {
+    Status status = ApplyStream(*targets.streams, stack.streams[i], actions);
+    SLUICE_RETURN_IF_ERROR(status.WithContext(Indexed("Streams", i)));
+  }
+  state::TopicCatalog catalog(targets.db);
+  for (size_t i = 0; i < stack.topics.size(); ++i) {
+    Status status = ApplyTopic(catalog, stack.topics[i], actions);
+    SLUICE_RETURN_IF_ERROR(status.WithContext(Indexed("Topics", i)));
+  }
+  for (size_t i = 0; i < manifests.size(); ++i) {
+    Status status = DeployFunction(targets, manifests[i], actions);
+    SLUICE_RETURN_IF_ERROR(status.WithContext(Indexed("Functions", i)));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::vector<StackAction>> ApplyStack(const Stack& stack, const StackTargets& targets,
+                                            const std::string& display_name) {
+  Result<std::vector<FunctionManifest>> manifests = LoadManifests(stack);
+  if (!manifests.ok()) {
+    return manifests.status().WithContext(display_name);
+  }
+  std::vector<StackAction> actions;
+  Status status = ApplyAll(stack, *manifests, targets, &actions);
+  if (status.ok()) {
+    return actions;
+  }
+  status = status.WithContext(display_name);
+  if (actions.empty()) {
+    return status;
+  }
+  return Status(status.code(), status.message() + " (stopped after applying " +
+                                   Plural(static_cast<int64_t>(actions.size()), "resource") +
+                                   "; they stay applied)");
+}
+
+}  // namespace sluice::host
