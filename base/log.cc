@@ -3,39 +3,12 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "base/time_format.h"
 
 namespace sluice {
-namespace {
-
-// Appends `text` as a JSON string (quotes included). Bytes that are not valid UTF-8 are not
-// checked here: messages are the host's own, and names in them were validated on the way in.
-void AppendJsonString(std::string* out, std::string_view text) {
-  out->push_back('"');
-  for (const char c : text) {
-    switch (c) {
-      case '"': *out += "\\\""; break;
-      case '\\': *out += "\\\\"; break;
-      case '\n': *out += "\\n"; break;
-      case '\r': *out += "\\r"; break;
-      case '\t': *out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof(escaped), "\\u%04x", static_cast<unsigned>(c));
-          *out += escaped;
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
-}
-
-}  // namespace
 
 void Log(LogLevel level, std::string_view component, std::string_view message) {
   const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -44,13 +17,14 @@ void Log(LogLevel level, std::string_view component, std::string_view message) {
   const char* level_name = level == LogLevel::kInfo      ? "info"
                            : level == LogLevel::kWarning ? "warning"
                                                          : "error";
-  std::string line;
-  line.reserve(80 + component.size() + message.size());
-  line += "{\"time\":\"" + IsoUtcMillis(ms) + "\",\"level\":\"" + level_name + "\",\"component\":";
-  AppendJsonString(&line, component);
-  line += ",\"message\":";
-  AppendJsonString(&line, message);
-  line += "}\n";
+  // Invalid UTF-8 (a receiver's error text, say) becomes U+FFFD: every line stays valid JSON.
+  std::string line = nlohmann::ordered_json{
+      {"time", IsoUtcMillis(ms)},
+      {"level", level_name},
+      {"component", component},
+      {"message",
+       message}}.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  line.push_back('\n');
   // One write(2) per line: lines from different threads never interleave.
   const char* p = line.data();
   size_t left = line.size();
