@@ -1,9 +1,7 @@
 // apply.
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
-#include <sstream>
 
 #include "host/control_cli.h"
 #include "host/control_client.h"
@@ -23,20 +21,6 @@ constexpr char kApplyUsage[] =
     "  resource and a summary. Resources the stack does not mention are left alone; applying\n"
     "  the same stack again changes nothing. Format: docs/stacks.md.\n";
 
-Result<std::string> ReadStack(const std::string& path) {
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) {
-    return InvalidArgument(path + ": no such stack file");
-  }
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in) {
-    return InvalidArgument(path + ": cannot read the stack file");
-  }
-  return text.str();
-}
-
 }  // namespace
 
 int ApplyMain(const std::vector<std::string>& args) {
@@ -47,7 +31,7 @@ int ApplyMain(const std::vector<std::string>& args) {
     return exit_code;
   }
   const std::string& path = flags->positionals()[0];
-  Result<std::string> text = ReadStack(path);
+  Result<std::string> text = ReadCliInput(path, "stack file");
   if (!text.ok()) {
     return verb.Fail(text.status());
   }

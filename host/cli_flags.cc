@@ -1,6 +1,10 @@
 #include "host/cli_flags.h"
 
 #include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
 
 namespace sluice::host {
 
@@ -64,6 +68,24 @@ Result<int64_t> CliFlags::Integer(const std::string& name, int64_t fallback, int
                            std::to_string(max) + ", got '" + *text + "'");
   }
   return value;
+}
+
+Result<std::string> ReadCliInput(const std::string& path, const std::string& what) {
+  std::stringstream text;
+  if (path == "-") {
+    text << std::cin.rdbuf();
+    return text.str();
+  }
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return NotFound(path + ": no such " + what);
+  }
+  std::ifstream in(path);
+  text << in.rdbuf();
+  if (!in || std::filesystem::is_directory(path, ec)) {
+    return InvalidArgument(path + ": cannot read the " + what);
+  }
+  return text.str();
 }
 
 }  // namespace sluice::host

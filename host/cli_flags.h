@@ -32,4 +32,9 @@ class CliFlags {
   std::map<std::string, std::string> values_;
 };
 
+// The whole of a CLI verb's input file `path` ("-" reads stdin), for the "event file", the
+// "stack file", ... (`what`). Errors read "<path>: no such <what>" (NOT_FOUND) or
+// "<path>: cannot read the <what>" (INVALID_ARGUMENT).
+Result<std::string> ReadCliInput(const std::string& path, const std::string& what);
+
 }  // namespace sluice::host

@@ -1,9 +1,7 @@
 // deploy, publish, functions, delete-function, invoke, logs.
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "host/control_cli.h"
 #include "host/control_client.h"
@@ -43,20 +41,6 @@ constexpr char kLogsUsage[] =
 
 std::string ShortHash(const std::string& hash) {
   return hash.substr(0, kHashPrefix);
-}
-
-Result<std::string> ReadEvent(const std::string& path) {
-  std::stringstream text;
-  if (path == "-") {
-    text << std::cin.rdbuf();
-    return text.str();
-  }
-  std::ifstream in(path);
-  if (!in) {
-    return InvalidArgument(path + ": cannot read the event file");
-  }
-  text << in.rdbuf();
-  return text.str();
 }
 
 }  // namespace
@@ -190,7 +174,7 @@ int InvokeMain(const std::vector<std::string>& args) {
   if (!event_path) {
     return verb.Usage("--event is required");
   }
-  Result<std::string> event = ReadEvent(*event_path);
+  Result<std::string> event = ReadCliInput(*event_path, "event file");
   if (!event.ok()) {
     return verb.Fail(event.status());
   }

@@ -5,11 +5,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <mutex>
-#include <sstream>
 
+#include "host/cli_flags.h"
 #include "host/manifest.h"
 #include "invoker/function_pool.h"
 #include "sandbox/launcher.h"
@@ -29,20 +28,6 @@ constexpr char kUsage[] =
 int Fail(const std::string& message) {
   std::cerr << "sluice local-invoke: " << message << std::endl;
   return 2;
-}
-
-Result<std::string> ReadInput(const std::string& path) {
-  std::stringstream text;
-  if (path == "-") {
-    text << std::cin.rdbuf();
-    return text.str();
-  }
-  std::ifstream in(path);
-  if (!in) {
-    return NotFound(path + ": cannot read the event file");
-  }
-  text << in.rdbuf();
-  return text.str();
 }
 
 // A private work directory (under $TMPDIR, default /tmp) for the runtime sockets, the staged code
@@ -98,7 +83,7 @@ int LocalInvokeMain(const std::vector<std::string>& args) {
   if (!manifest.ok()) {
     return Fail(manifest.status().message());
   }
-  Result<std::string> event_text = ReadInput(event_path);
+  Result<std::string> event_text = ReadCliInput(event_path, "event file");
   if (!event_text.ok()) {
     return Fail(event_text.status().message());
   }

@@ -129,7 +129,7 @@ TEST_CASE("bad input gets a clear message and exit code 2", "[cli]") {
 
   r = RunCommand({SLUICE_BIN, "local-invoke", good.manifest(), "--event", "/nonexistent.json"});
   CHECK(r.exit_code == 2);
-  CHECK(r.err == "sluice local-invoke: /nonexistent.json: cannot read the event file\n");
+  CHECK(r.err == "sluice local-invoke: /nonexistent.json: no such event file\n");
 
   r = RunCommand({SLUICE_BIN, "local-invoke", "/nonexistent/function.json", "--event", "x"});
   CHECK(r.exit_code == 2);

@@ -162,7 +162,7 @@ TEST_CASE("every verb's bad input exits non-zero with a clear message", "[host]"
       {{"invoke", "nope", "--event", KinesisEvent()},
        "sluice invoke: function nope does not exist"},
       {{"invoke", "nope", "--event", "/no/event.json"},
-       "sluice invoke: /no/event.json: cannot read the event file"},
+       "sluice invoke: /no/event.json: no such event file"},
       {{"logs", "nope"}, "sluice logs: function nope does not exist"},
       {{"logs", "x", "--lines", "-1"}, "sluice logs: --lines: must be an integer"},
       {{"functions", "extra"}, "sluice functions: unexpected argument 'extra'"},
