@@ -26,6 +26,18 @@ Result<std::string> ControlSocketPath(const std::string& data_dir) {
                            std::to_string(path.size()) + " bytes; a Unix socket path may have " +
                            std::to_string(kMax) + " at most: use a shorter --data-dir");
   }
+  // The longest socket the host makes: an instance's runtime socket (OneShotListeners names it
+  // with 16 hex digits).
+  const std::string runtime = data_dir + "/run/runtime/0123456789abcdef.sock";
+  if (runtime.size() > kMax) {
+    return InvalidArgument(
+        "the data directory " + data_dir +
+        " is too long: function instances' "
+        "sockets inside it (like " +
+        runtime + ", " + std::to_string(runtime.size()) + " bytes) must fit in " +
+        std::to_string(kMax) + " bytes; use a --data-dir of at most " +
+        std::to_string(kMax - (runtime.size() - data_dir.size())) + " characters");
+  }
   return path;
 }
 

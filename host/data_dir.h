@@ -19,8 +19,9 @@ namespace sluice::host {
 // $SLUICE_DATA_DIR if set, else /var/lib/sluice for root, else ~/.local/share/sluice.
 std::string DefaultDataDir();
 
-// <data_dir>/control.sock. INVALID_ARGUMENT when the path is longer than a Unix socket address
-// allows (107 bytes).
+// <data_dir>/control.sock. INVALID_ARGUMENT when it, or the runtime sockets the host makes for
+// function instances under <data_dir>/run/runtime/, would be longer than a Unix socket address
+// allows (107 bytes): a data directory of at most 73 characters.
 Result<std::string> ControlSocketPath(const std::string& data_dir);
 
 }  // namespace sluice::host

@@ -316,6 +316,13 @@ TEST_CASE("the control socket is private and one host owns a data directory", "[
   r = sluice::testing::RunCommand({SLUICE_BIN, "functions", "--data-dir", long_dir});
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("use a shorter --data-dir") != std::string::npos);
+  // Short enough for the control socket, too long for the instances' runtime sockets.
+  const std::string middle_dir = "/tmp/" + std::string(80, 'm');
+  r = sluice::testing::RunCommand(
+      {SLUICE_BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", middle_dir});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("use a --data-dir of at most 73 characters") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(middle_dir));
 }
 
 TEST_CASE("an event larger than gRPC's default 4 MB message limit is invoked", "[host]") {
