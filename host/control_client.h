@@ -10,6 +10,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -61,17 +62,18 @@ class ControlClient {
 };
 
 // Connects to the host and runs one unary call (e.g. &Control::Stub::KvGet); prints the error and
-// returns its exit code, or 0.
-template <typename Request, typename Response, typename Call>
+// returns its exit code, or 0. `explain` may add to the status of a failed call (not to a failure
+// to connect) first.
+template <typename Request, typename Response, typename Call, typename Explain = std::identity>
 int CallHost(const ControlVerb& verb, const CliFlags& flags, Call call, const Request& request,
-             Response* response) {
+             Response* response, Explain explain = {}) {
   Result<std::unique_ptr<ControlClient>> client = ControlClient::Connect(flags);
   if (!client.ok()) {
     return verb.Fail(client.status());
   }
   grpc::ClientContext context;
   Status status = (*client)->Check(((*client)->stub().*call)(&context, request, response));
-  return status.ok() ? 0 : verb.Fail(status);
+  return status.ok() ? 0 : verb.Fail(explain(std::move(status)));
 }
 
 }  // namespace sluice::host

@@ -57,17 +57,12 @@ int DeployMain(const std::vector<std::string>& args) {
   if (ec || !fs::is_regular_file(manifest, ec)) {
     return verb.Fail(InvalidArgument(flags->positionals()[0] + ": no such manifest file"));
   }
-  Result<std::unique_ptr<ControlClient>> client = ControlClient::Connect(*flags);
-  if (!client.ok()) {
-    return verb.Fail(client.status());
-  }
-  grpc::ClientContext context;
   pb::DeployRequest request;
   request.set_manifest_path(manifest);
   pb::DeployResponse response;
-  Status status = (*client)->Check((*client)->stub().Deploy(&context, request, &response));
-  if (!status.ok()) {
-    return verb.Fail(status);
+  if (int code = CallHost(verb, *flags, &pb::Control::Stub::Deploy, request, &response);
+      code != 0) {
+    return code;
   }
   std::cout << (response.unchanged() ? "unchanged: " : "deployed ") << response.function_name()
             << " $LATEST (code " << ShortHash(response.code_sha256()) << ")" << std::endl;
@@ -81,18 +76,13 @@ int PublishMain(const std::vector<std::string>& args) {
   if (!flags) {
     return exit_code;
   }
-  Result<std::unique_ptr<ControlClient>> client = ControlClient::Connect(*flags);
-  if (!client.ok()) {
-    return verb.Fail(client.status());
-  }
-  grpc::ClientContext context;
   pb::PublishRequest request;
   request.set_function_name(flags->positionals()[0]);
   request.set_description(flags->Get("--description").value_or(""));
   pb::PublishResponse response;
-  Status status = (*client)->Check((*client)->stub().Publish(&context, request, &response));
-  if (!status.ok()) {
-    return verb.Fail(status);
+  if (int code = CallHost(verb, *flags, &pb::Control::Stub::Publish, request, &response);
+      code != 0) {
+    return code;
   }
   if (response.existing()) {
     std::cout << "unchanged: " << response.function_name() << " version " << response.version()
@@ -111,16 +101,11 @@ int FunctionsMain(const std::vector<std::string>& args) {
   if (!flags) {
     return exit_code;
   }
-  Result<std::unique_ptr<ControlClient>> client = ControlClient::Connect(*flags);
-  if (!client.ok()) {
-    return verb.Fail(client.status());
-  }
-  grpc::ClientContext context;
   pb::ListFunctionsResponse response;
-  Status status = (*client)->Check(
-      (*client)->stub().ListFunctions(&context, pb::ListFunctionsRequest(), &response));
-  if (!status.ok()) {
-    return verb.Fail(status);
+  if (int code = CallHost(verb, *flags, &pb::Control::Stub::ListFunctions,
+                          pb::ListFunctionsRequest(), &response);
+      code != 0) {
+    return code;
   }
   std::printf("%-24s %-16s %-12s %-24s %-8s %s\n", "NAME", "VERSIONS", "CODE", "LAST MODIFIED",
               "TIMEOUT", "MEMORY");
@@ -145,17 +130,12 @@ int DeleteFunctionMain(const std::vector<std::string>& args) {
   if (!flags) {
     return exit_code;
   }
-  Result<std::unique_ptr<ControlClient>> client = ControlClient::Connect(*flags);
-  if (!client.ok()) {
-    return verb.Fail(client.status());
-  }
-  grpc::ClientContext context;
   pb::DeleteFunctionRequest request;
   request.set_function_name(flags->positionals()[0]);
   pb::DeleteFunctionResponse response;
-  Status status = (*client)->Check((*client)->stub().DeleteFunction(&context, request, &response));
-  if (!status.ok()) {
-    return verb.Fail(status);
+  if (int code = CallHost(verb, *flags, &pb::Control::Stub::DeleteFunction, request, &response);
+      code != 0) {
+    return code;
   }
   std::cout << "deleted " << request.function_name() << " (" << response.versions_deleted()
             << (response.versions_deleted() == 1 ? " version)" : " versions)") << std::endl;
@@ -178,22 +158,20 @@ int InvokeMain(const std::vector<std::string>& args) {
   if (!event.ok()) {
     return verb.Fail(event.status());
   }
-  Result<std::unique_ptr<ControlClient>> client = ControlClient::Connect(*flags);
-  if (!client.ok()) {
-    return verb.Fail(client.status());
-  }
-  grpc::ClientContext context;
   pb::InvokeRequest request;
   request.set_function_name(flags->positionals()[0]);
   request.set_qualifier(flags->Get("--qualifier").value_or(""));
   request.set_event_json(*event);
   pb::InvokeResponse response;
-  Status status = (*client)->Check((*client)->stub().Invoke(&context, request, &response));
-  if (!status.ok()) {
-    if (status.code() == Code::kInvalidArgument) {
-      status = status.WithContext(*event_path == "-" ? "the event on stdin" : *event_path);
-    }
-    return verb.Fail(status);
+  // The host rejects a bad event as INVALID_ARGUMENT: say which event.
+  const auto name_event = [&](Status status) {
+    return status.code() == Code::kInvalidArgument
+               ? status.WithContext(*event_path == "-" ? "the event on stdin" : *event_path)
+               : status;
+  };
+  if (int code = CallHost(verb, *flags, &pb::Control::Stub::Invoke, request, &response, name_event);
+      code != 0) {
+    return code;
   }
   std::cout << response.response_json() << std::endl;
   if (response.function_error()) {

@@ -125,10 +125,40 @@ Result<std::optional<json>> EffectStage::CurrentItem(const std::string& table,
   return std::optional<json>(std::move(*item));
 }
 
-void EffectStage::Stage(StagedEffect effect, std::optional<std::string> item, uint64_t bytes) {
-  overlay_[{effect.table, effect.key}] = std::move(item);
+void EffectStage::Stage(StagedEffect effect, uint64_t bytes) {
   staged_bytes_ += bytes;
   effects_.push_back(std::move(effect));
+}
+
+template <typename Request>
+Status EffectStage::StageKvWrite(const std::string& record, const Request& request,
+                                 const KvWrite& write) {
+  SLUICE_RETURN_IF_ERROR(ValidateRecord(record));
+  SLUICE_RETURN_IF_ERROR(ValidateItemAddress(request.table(), request.key()));
+  Result<uint64_t> known_bytes = write.validate();
+  SLUICE_RETURN_IF_ERROR(known_bytes.status());
+  SLUICE_RETURN_IF_ERROR(ValidateConditions(request.conditions()));
+  SLUICE_RETURN_IF_ERROR(CheckTableAccess(request.table(), /*write=*/true));
+  const uint64_t request_bytes = request.ByteSizeLong();
+  std::lock_guard<std::mutex> lock(mu_);
+  SLUICE_RETURN_IF_ERROR(CheckOpen());
+  SLUICE_RETURN_IF_ERROR(CheckRoom(request_bytes + *known_bytes));
+  Result<std::optional<json>> item = CurrentItem(request.table(), request.key());
+  SLUICE_RETURN_IF_ERROR(item.status());
+  SLUICE_RETURN_IF_ERROR(
+      CheckConditions(request.table(), request.key(), *item, request.conditions()));
+  StagedEffect effect;
+  effect.kind = write.kind;
+  effect.record = record;
+  effect.table = request.table();
+  effect.key = request.key();
+  Result<std::optional<std::string>> after = write.apply(*item, &effect);
+  SLUICE_RETURN_IF_ERROR(after.status());
+  const uint64_t bytes = request_bytes + (*after ? (*after)->size() : 0);
+  SLUICE_RETURN_IF_ERROR(CheckRoom(bytes));
+  overlay_[{effect.table, effect.key}] = std::move(*after);
+  Stage(std::move(effect), bytes);
+  return Status::Ok();
 }
 
 Status EffectStage::KvGet(const std::string& /*record*/, const pb::KvGetRequest& request,
@@ -148,55 +178,37 @@ Status EffectStage::KvGet(const std::string& /*record*/, const pb::KvGetRequest&
 
 Status EffectStage::KvPut(const std::string& record, const pb::KvPutRequest& request,
                           pb::KvPutResponse* /*response*/) {
-  SLUICE_RETURN_IF_ERROR(ValidateRecord(record));
-  SLUICE_RETURN_IF_ERROR(ValidateItemAddress(request.table(), request.key()));
-  Result<json> value = ParseValue(request.value_json());
-  SLUICE_RETURN_IF_ERROR(value.status());
-  SLUICE_RETURN_IF_ERROR(ValidateConditions(request.conditions()));
-  SLUICE_RETURN_IF_ERROR(CheckTableAccess(request.table(), /*write=*/true));
-  std::string compact = value->dump();
-  // What the stage keeps: the value twice (effect and overlay) and the conditions.
-  const uint64_t bytes = request.ByteSizeLong() + compact.size();
-  std::lock_guard<std::mutex> lock(mu_);
-  SLUICE_RETURN_IF_ERROR(CheckOpen());
-  SLUICE_RETURN_IF_ERROR(CheckRoom(bytes));
-  Result<std::optional<json>> item = CurrentItem(request.table(), request.key());
-  SLUICE_RETURN_IF_ERROR(item.status());
-  SLUICE_RETURN_IF_ERROR(
-      CheckConditions(request.table(), request.key(), *item, request.conditions()));
-  StagedEffect effect;
-  effect.kind = StagedEffect::Kind::kPut;
-  effect.record = record;
-  effect.table = request.table();
-  effect.key = request.key();
-  effect.value_json = compact;
-  effect.conditions = request.conditions();
-  Stage(std::move(effect), std::move(compact), bytes);
-  return Status::Ok();
+  // The stage keeps the value twice (the request's in the effect, the compact one in the overlay).
+  std::string compact;
+  return StageKvWrite(record, request,
+                      {StagedEffect::Kind::kPut,
+                       [&]() -> Result<uint64_t> {
+                         Result<json> value = ParseValue(request.value_json());
+                         SLUICE_RETURN_IF_ERROR(value.status());
+                         compact = value->dump();
+                         return compact.size();
+                       },
+                       [&](const std::optional<json>& /*item*/,
+                           StagedEffect* effect) -> Result<std::optional<std::string>> {
+                         effect->value_json = compact;
+                         effect->conditions = request.conditions();
+                         return std::optional<std::string>(std::move(compact));
+                       }});
 }
 
 Status EffectStage::KvDelete(const std::string& record, const pb::KvDeleteRequest& request,
                              pb::KvDeleteResponse* response) {
-  SLUICE_RETURN_IF_ERROR(ValidateRecord(record));
-  SLUICE_RETURN_IF_ERROR(ValidateItemAddress(request.table(), request.key()));
-  SLUICE_RETURN_IF_ERROR(ValidateConditions(request.conditions()));
-  SLUICE_RETURN_IF_ERROR(CheckTableAccess(request.table(), /*write=*/true));
-  const uint64_t bytes = request.ByteSizeLong();
-  std::lock_guard<std::mutex> lock(mu_);
-  SLUICE_RETURN_IF_ERROR(CheckOpen());
-  SLUICE_RETURN_IF_ERROR(CheckRoom(bytes));
-  Result<std::optional<json>> item = CurrentItem(request.table(), request.key());
-  SLUICE_RETURN_IF_ERROR(item.status());
+  bool existed = false;
   SLUICE_RETURN_IF_ERROR(
-      CheckConditions(request.table(), request.key(), *item, request.conditions()));
-  StagedEffect effect;
-  effect.kind = StagedEffect::Kind::kDelete;
-  effect.record = record;
-  effect.table = request.table();
-  effect.key = request.key();
-  effect.conditions = request.conditions();
-  response->set_existed(item->has_value());
-  Stage(std::move(effect), std::nullopt, bytes);
+      StageKvWrite(record, request,
+                   {StagedEffect::Kind::kDelete, []() -> Result<uint64_t> { return 0; },
+                    [&](const std::optional<json>& item,
+                        StagedEffect* effect) -> Result<std::optional<std::string>> {
+                      existed = item.has_value();
+                      effect->conditions = request.conditions();
+                      return std::optional<std::string>();
+                    }}));
+  response->set_existed(existed);
   return Status::Ok();
 }
 
@@ -285,33 +297,23 @@ Status EffectStage::KvQuery(const std::string& /*record*/, const pb::KvQueryRequ
 
 Status EffectStage::KvUpdate(const std::string& record, const pb::KvUpdateRequest& request,
                              pb::KvUpdateResponse* response) {
-  SLUICE_RETURN_IF_ERROR(ValidateRecord(record));
-  SLUICE_RETURN_IF_ERROR(ValidateItemAddress(request.table(), request.key()));
-  SLUICE_RETURN_IF_ERROR(ValidateUpdateActions(request.actions()));
-  SLUICE_RETURN_IF_ERROR(ValidateConditions(request.conditions()));
-  SLUICE_RETURN_IF_ERROR(CheckTableAccess(request.table(), /*write=*/true));
-  const uint64_t request_bytes = request.ByteSizeLong();
-  std::lock_guard<std::mutex> lock(mu_);
-  SLUICE_RETURN_IF_ERROR(CheckOpen());
-  SLUICE_RETURN_IF_ERROR(CheckRoom(request_bytes));
-  Result<std::optional<json>> item = CurrentItem(request.table(), request.key());
-  SLUICE_RETURN_IF_ERROR(item.status());
+  std::string compact;
   SLUICE_RETURN_IF_ERROR(
-      CheckConditions(request.table(), request.key(), *item, request.conditions()));
-  Result<json> after = ApplyUpdate(*item, request.actions());
-  SLUICE_RETURN_IF_ERROR(after.status());
-  std::string compact = after->dump();
-  // What the stage keeps: the request (actions and conditions) and the item after it.
-  const uint64_t bytes = request_bytes + compact.size();
-  SLUICE_RETURN_IF_ERROR(CheckRoom(bytes));
-  StagedEffect effect;
-  effect.kind = StagedEffect::Kind::kUpdate;
-  effect.record = record;
-  effect.table = request.table();
-  effect.key = request.key();
-  effect.update = request;
-  response->set_value_json(compact);
-  Stage(std::move(effect), std::move(compact), bytes);
+      StageKvWrite(record, request,
+                   {StagedEffect::Kind::kUpdate,
+                    [&]() -> Result<uint64_t> {
+                      SLUICE_RETURN_IF_ERROR(ValidateUpdateActions(request.actions()));
+                      return 0;
+                    },
+                    [&](const std::optional<json>& item,
+                        StagedEffect* effect) -> Result<std::optional<std::string>> {
+                      Result<json> after = ApplyUpdate(item, request.actions());
+                      SLUICE_RETURN_IF_ERROR(after.status());
+                      compact = after->dump();
+                      effect->update = request;
+                      return std::optional<std::string>(compact);
+                    }}));
+  response->set_value_json(std::move(compact));
   return Status::Ok();
 }
 
@@ -345,8 +347,7 @@ Status EffectStage::Publish(const std::string& record, const pb::PublishRequest&
   effect.message = request.message();
   effect.message_id = RandomUuid();
   response->set_message_id(effect.message_id);
-  staged_bytes_ += bytes;
-  effects_.push_back(std::move(effect));
+  Stage(std::move(effect), bytes);
   return Status::Ok();
 }
 

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -84,8 +85,28 @@ class EffectStage : public invoker::InvokeServices {
   // The item as this invoke sees it: the overlay, else the committed item (nullopt: none).
   Result<std::optional<nlohmann::json>> CurrentItem(const std::string& table,
                                                     const std::string& key);
-  // Records a kv effect and the item it leaves (nullopt: deleted) in the overlay.
-  void Stage(StagedEffect effect, std::optional<std::string> item, uint64_t bytes);
+  // Records an effect that keeps `bytes` in the stage.
+  void Stage(StagedEffect effect, uint64_t bytes);
+
+  // What one kind of kv write (put, delete, update) adds to the sequence StageKvWrite runs.
+  struct KvWrite {
+    StagedEffect::Kind kind;
+    // Checks the kind's own arguments (after the record and the address, before the conditions);
+    // returns the bytes the stage will keep beyond the request that are known before the current
+    // item is read.
+    std::function<Result<uint64_t>()> validate;
+    // Fills in the effect's own fields, given the item as this invoke sees it (nullopt: none);
+    // returns the item the write leaves (nullopt: deleted).
+    std::function<Result<std::optional<std::string>>(const std::optional<nlohmann::json>& item,
+                                                     StagedEffect* effect)>
+        apply;
+  };
+  // The sequence every kv write runs: validates the record, the address, the kind's own arguments
+  // and the conditions; checks write access; then, under mu_, that the stage is open and has room,
+  // that the conditions hold against the current item; stages the effect and, in the overlay, the
+  // item it leaves. The stage keeps the request and that item.
+  template <typename Request>
+  Status StageKvWrite(const std::string& record, const Request& request, const KvWrite& write);
 
   StateDb* db_;
   const invoker::FunctionConfig function_;

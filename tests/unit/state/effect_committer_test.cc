@@ -13,25 +13,8 @@
 #include "state/topics.h"
 #include "state_test_util.h"
 
-namespace sluice::state {
+namespace sluice::state::testing {
 namespace {
-
-namespace pb = runtime::v1;
-using testing::Action;
-using testing::Condition;
-using testing::Conditions;
-using testing::Must;
-using testing::TestDb;
-using Op = pb::KvCondition;
-using Kind = pb::KvUpdateAction;
-
-invoker::FunctionConfig Function() {
-  invoker::FunctionConfig function;
-  function.name = "fn";
-  function.tables = {{"t", invoker::TableAccess::kReadWrite}};
-  function.topics = {"alerts"};
-  return function;
-}
 
 // A database with topic "alerts" (two subscribers), a committer counting its wake-ups, and
 // short ways to stage effects.
@@ -98,7 +81,7 @@ struct Fixture {
   }
 
   TestDb test;
-  invoker::FunctionConfig function = Function();
+  invoker::FunctionConfig function = Function({{"t", invoker::TableAccess::kReadWrite}});
   int wakeups = 0;
   EffectCommitter committer{test.db(), &test.clock(), [this] { ++wakeups; }};
 };
@@ -370,4 +353,4 @@ TEST_CASE("an empty, unknown or malformed item identifier fails the whole batch"
 }
 
 }  // namespace
-}  // namespace sluice::state
+}  // namespace sluice::state::testing

@@ -11,25 +11,8 @@
 #include "state/topics.h"
 #include "state_test_util.h"
 
-namespace sluice::state {
+namespace sluice::state::testing {
 namespace {
-
-namespace pb = runtime::v1;
-using testing::Action;
-using testing::Condition;
-using testing::IsUuidV4;
-using testing::Must;
-using testing::TestDb;
-using Op = pb::KvCondition;
-using Kind = pb::KvUpdateAction;
-
-invoker::FunctionConfig Function() {
-  invoker::FunctionConfig function;
-  function.name = "fn";
-  function.tables = {{"rw", invoker::TableAccess::kReadWrite}, {"ro", invoker::TableAccess::kRead}};
-  function.topics = {"alerts"};
-  return function;
-}
 
 // A stage of function "fn" on a fresh database, with short ways to call it.
 struct Fixture {
@@ -103,7 +86,8 @@ struct Fixture {
   }
 
   TestDb test;
-  invoker::FunctionConfig function = Function();
+  invoker::FunctionConfig function =
+      Function({{"rw", invoker::TableAccess::kReadWrite}, {"ro", invoker::TableAccess::kRead}});
   EffectStage stage;
 };
 
@@ -266,22 +250,21 @@ TEST_CASE("publish checks the topic, subject and message and returns a UUID", "[
 TEST_CASE("a condition failing at call time stages nothing", "[effect_stage]") {
   Fixture f;
   f.Commit("k", R"({"n":1})");
-  const Status put =
-      f.Put("rw", "k", "2", "", testing::Conditions({Condition("", Op::NOT_EXISTS)}));
+  const Status put = f.Put("rw", "k", "2", "", Conditions({Condition("", Op::NOT_EXISTS)}));
   RequireCode(put, Code::kFailedPrecondition, {"ConditionalCheckFailed: rw/k"});
   REQUIRE_THAT(put.message(), Catch::StartsWith("ConditionalCheckFailed"));
-  RequireCode(f.Update("rw", "k", Action(Kind::ADD, "n", "1"),
-                       testing::Conditions({Condition("n", Op::GT, "1")}))
-                  .status(),
-              Code::kFailedPrecondition, {"ConditionalCheckFailed"});
-  RequireCode(f.Delete("rw", "k", testing::Conditions({Condition("n", Op::EQ, "2")})).status(),
+  RequireCode(
+      f.Update("rw", "k", Action(Kind::ADD, "n", "1"), Conditions({Condition("n", Op::GT, "1")}))
+          .status(),
+      Code::kFailedPrecondition, {"ConditionalCheckFailed"});
+  RequireCode(f.Delete("rw", "k", Conditions({Condition("n", Op::EQ, "2")})).status(),
               Code::kFailedPrecondition, {"ConditionalCheckFailed"});
   REQUIRE(Must(f.Get("rw", "k")) == R"({"n":1})");
 
   // Conditions see the stage's own writes.
   REQUIRE_OK(f.Put("rw", "k", R"({"n":2})"));
-  REQUIRE(Must(f.Delete("rw", "k", testing::Conditions({Condition("n", Op::EQ, "2")}))));
-  REQUIRE_OK(f.Put("rw", "k", "3", "", testing::Conditions({Condition("", Op::NOT_EXISTS)})));
+  REQUIRE(Must(f.Delete("rw", "k", Conditions({Condition("n", Op::EQ, "2")}))));
+  REQUIRE_OK(f.Put("rw", "k", "3", "", Conditions({Condition("", Op::NOT_EXISTS)})));
   REQUIRE(f.stage.Seal().size() == 3);
 }
 
@@ -430,4 +413,4 @@ TEST_CASE("a query page stops at 1 MiB of items and goes on from there", "[effec
 }
 
 }  // namespace
-}  // namespace sluice::state
+}  // namespace sluice::state::testing

@@ -8,17 +8,9 @@
 
 #include "state_test_util.h"
 
-namespace sluice::state {
+namespace sluice::state::testing {
 namespace {
 
-namespace pb = runtime::v1;
-using testing::Action;
-using testing::Actions;
-using testing::Condition;
-using testing::Conditions;
-using testing::Must;
-using Op = pb::KvCondition;
-using Kind = pb::KvUpdateAction;
 using nlohmann::json;
 
 void RequireInvalid(const Status& status, const std::string& mentions) {
@@ -278,4 +270,4 @@ TEST_CASE("ApplyUpdate refuses non-objects, ADD to non-numbers and oversized res
 }
 
 }  // namespace
-}  // namespace sluice::state
+}  // namespace sluice::state::testing

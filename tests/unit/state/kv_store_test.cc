@@ -8,18 +8,8 @@
 
 #include "state_test_util.h"
 
-namespace sluice::state {
+namespace sluice::state::testing {
 namespace {
-
-namespace pb = runtime::v1;
-using testing::Action;
-using testing::Actions;
-using testing::Condition;
-using testing::Conditions;
-using testing::Must;
-using testing::TestDb;
-using Op = pb::KvCondition;
-using Kind = pb::KvUpdateAction;
 
 std::vector<std::string> Keys(const KvPage& page) {
   std::vector<std::string> keys;
@@ -224,4 +214,4 @@ TEST_CASE("items survive closing and reopening the database", "[kv_store]") {
 }
 
 }  // namespace
-}  // namespace sluice::state
+}  // namespace sluice::state::testing

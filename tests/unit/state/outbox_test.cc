@@ -12,11 +12,8 @@
 
 #include "state_test_util.h"
 
-namespace sluice::state {
+namespace sluice::state::testing {
 namespace {
-
-using testing::Must;
-using testing::TestDb;
 
 constexpr int64_t kNoneDue = std::numeric_limits<int64_t>::max();
 
@@ -176,4 +173,4 @@ TEST_CASE("finished rows older than the cutoff are deleted", "[outbox]") {
 }
 
 }  // namespace
-}  // namespace sluice::state
+}  // namespace sluice::state::testing

@@ -1,5 +1,7 @@
 // Helpers shared by the state module's unit tests: a real StateDb in a fresh temporary directory
-// (removed at the end), a manual clock, and short ways to build conditions and update actions.
+// (removed at the end), a manual clock, a function's configuration, and short ways to build
+// conditions and update actions. The tests live in this namespace (in an anonymous one inside it)
+// and use these without further declarations.
 #pragma once
 
 #include <unistd.h>
@@ -7,18 +9,22 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "invoker/function_config.h"
 #include "state/kv_document.h"
 #include "state/state_db.h"
 
 namespace sluice::state::testing {
 
 namespace pb = runtime::v1;
+using Op = pb::KvCondition;       // Op::EQ, ...
+using Kind = pb::KvUpdateAction;  // Kind::SET, ...
 
 // A StateDb at <fresh temporary directory>/sluice.db; the directory goes at the end.
 class TestDb {
@@ -84,11 +90,7 @@ inline pb::KvCondition Condition(const std::string& attribute, pb::KvCondition::
 }
 
 inline KvConditions Conditions(std::initializer_list<pb::KvCondition> list) {
-  KvConditions conditions;
-  for (const pb::KvCondition& condition : list) {
-    *conditions.Add() = condition;
-  }
-  return conditions;
+  return KvConditions(list.begin(), list.end());
 }
 
 inline pb::KvUpdateAction Action(pb::KvUpdateAction::Kind kind, const std::string& attribute,
@@ -101,11 +103,16 @@ inline pb::KvUpdateAction Action(pb::KvUpdateAction::Kind kind, const std::strin
 }
 
 inline KvUpdateActions Actions(std::initializer_list<pb::KvUpdateAction> list) {
-  KvUpdateActions actions;
-  for (const pb::KvUpdateAction& action : list) {
-    *actions.Add() = action;
-  }
-  return actions;
+  return KvUpdateActions(list.begin(), list.end());
+}
+
+// Function "fn" with `tables`, which may publish to topic "alerts".
+inline invoker::FunctionConfig Function(std::map<std::string, invoker::TableAccess> tables) {
+  invoker::FunctionConfig function;
+  function.name = "fn";
+  function.tables = std::move(tables);
+  function.topics = {"alerts"};
+  return function;
 }
 
 // "xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx".

@@ -8,12 +8,8 @@
 #include "state/outbox.h"
 #include "state_test_util.h"
 
-namespace sluice::state {
+namespace sluice::state::testing {
 namespace {
-
-using testing::IsUuidV4;
-using testing::Must;
-using testing::TestDb;
 
 void RequireInvalid(const Status& status, const std::string& mentions) {
   INFO(status.ToString());
@@ -171,4 +167,4 @@ TEST_CASE("delivery policies", "[topics]") {
 }
 
 }  // namespace
-}  // namespace sluice::state
+}  // namespace sluice::state::testing
