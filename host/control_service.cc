@@ -161,7 +161,8 @@ grpc::Status ControlService::Invoke(Ctx*, const pb::InvokeRequest* request,
   if (!aws_json::EventFromJson(request->event_json(), &invoke, &error)) {
     return Invalid(error);
   }
-  auto stage = std::make_shared<state::EffectStage>(deps_.db, live->pool->config());
+  auto stage = std::make_shared<state::EffectStage>(deps_.db, live->pool->config(),
+                                                    state::BatchRecords(invoke));
   // The records' sequence numbers decide which effects commit: keep the event (Invoke takes it).
   const runtime::v1::Invoke sent = invoke;
   Result<invoker::InvokeResult> result = live->pool->Invoke(std::move(invoke), stage);
@@ -264,8 +265,8 @@ grpc::Status ControlService::KvDelete(Ctx*, const pb::KvDeleteRequest* request,
 
 grpc::Status ControlService::KvScan(Ctx*, const pb::KvScanRequest* request,
                                     pb::KvScanResponse* response) {
-  Result<state::KvPage> page =
-      state::KvStore(deps_.db).Query(request->table(), request->prefix(), request->limit());
+  Result<state::KvPage> page = state::KvStore(deps_.db).Query(
+      request->table(), request->prefix(), request->limit(), request->exclusive_start_key());
   if (!page.ok()) {
     return ToGrpc(page.status());
   }
@@ -276,6 +277,7 @@ grpc::Status ControlService::KvScan(Ctx*, const pb::KvScanRequest* request,
     item->set_version(entry.version);
   }
   response->set_more(!page->last_evaluated_key.empty());
+  response->set_last_evaluated_key(page->last_evaluated_key);
   return grpc::Status::OK;
 }
 
@@ -363,6 +365,7 @@ grpc::Status ControlService::Apply(Ctx*, const pb::ApplyRequest* request,
   const StackTargets targets{deps_.streams, deps_.db, [this](const FunctionManifest& manifest) {
                                return DeployManifest(manifest);
                              }};
+  std::lock_guard<std::mutex> lock(apply_mu_);
   Result<std::vector<StackAction>> actions = ApplyStack(*stack, targets, request->display_name());
   if (!actions.ok()) {
     return ToGrpc(actions.status());

@@ -96,6 +96,9 @@ class ControlService final : public control::v1::Control::Service {
 
   const ControlDeps deps_;
   std::mutex admin_mu_;  // Deploy, Publish, DeleteFunction
+  // One Apply at a time: two applies of one stack would both see a stream missing and both
+  // create it. (Deploys inside an apply take admin_mu_ too.)
+  std::mutex apply_mu_;
 };
 
 }  // namespace sluice::host

@@ -79,8 +79,8 @@ Status MakePrivateDir(const std::string& dir) {
 
 // What only the host may read: the database (with its -wal and -shm, which SQLite creates with
 // the database's mode), the stream logs and the function logs, 0600 files and 0700 directories.
-// The data directory stays 0711 (see MakePrivateDir), so the function's user can reach the
-// runtime sockets and the code store when the mount layer is off, and nothing else.
+// A data directory the host creates is 0711 (see MakePrivateDir), so the function's user can
+// reach the runtime sockets and the code store when the mount layer is off, and nothing else.
 Status MakeHostOnly(const std::string& dir) {
   const std::string db = dir + "/sluice.db";
   const int fd = ::open(db.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -179,8 +179,15 @@ Result<std::unique_ptr<Host>> Host::Start(const HostOptions& options) {
   if (!socket_path.ok()) {
     return socket_path.status();
   }
-  if (Status made = MakePrivateDir(dir); !made.ok()) {
-    return Unavailable("cannot create the data directory: " + made.message());
+  // A directory the host makes is 0711. One that exists keeps its mode (it may be shared, like
+  // /tmp): what is inside and private is made so below.
+  std::error_code exists_error;
+  if (!fs::exists(dir, exists_error)) {
+    if (Status made = MakePrivateDir(dir); !made.ok()) {
+      return Unavailable("cannot create the data directory: " + made.message());
+    }
+  } else if (!fs::is_directory(dir, exists_error)) {
+    return Unavailable("the data directory " + dir + " is not a directory");
   }
   std::unique_ptr<Host> host(new Host());
   Parts& p = *host->parts_;

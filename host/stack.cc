@@ -106,11 +106,13 @@ Status ParseStreams(const Fields& root, Stack* stack) {
       return InvalidArgument(fields.Where("StreamName") + ": stream \"" + stream.name +
                              "\" is declared twice");
     }
-    int64_t shards = stream.shard_count, retention = stream.retention_hours;
+    int64_t shards = stream.shard_count, retention = 0;
     SLUICE_RETURN_IF_ERROR(fields.Integer("ShardCount", 1, 500, &shards));
     SLUICE_RETURN_IF_ERROR(fields.Integer("RetentionPeriodHours", 24, 8760, &retention));
     stream.shard_count = static_cast<uint32_t>(shards);
-    stream.retention_hours = static_cast<int32_t>(retention);
+    if (retention != 0) {
+      stream.retention_hours = static_cast<int32_t>(retention);
+    }
     stack->streams.push_back(std::move(stream));
   }
   return Status::Ok();

@@ -12,20 +12,21 @@
 //   }
 //
 // Every section is optional. Streams: ShardCount 1-500 (default 1), RetentionPeriodHours
-// 24-8760 (default 24). Functions: Manifest, a path relative to the stack file (or absolute).
-// Topics: Subscriptions default to none; Secret defaults to none (unsigned); DeliveryPolicy's
-// defaults are state::DeliveryPolicy's. Unknown properties are refused (they are usually typos),
-// and so are two resources with the same name.
+// 24-8760 (default: 24 for a new stream, unchanged for an existing one). Functions: Manifest, a
+// path relative to the stack file (or absolute). Topics: Subscriptions default to none; Secret
+// defaults to none (unsigned); DeliveryPolicy's defaults are state::DeliveryPolicy's. Unknown
+// properties are refused (they are usually typos), and so are two resources with the same name.
 //
 // What apply does with each resource: a stream that does not exist is created; one that exists
 // keeps its shards (a different ShardCount is an error: apply never reshards or deletes a
-// stream's data) and gets the stack's retention. A function is deployed from its manifest
-// (unchanged code and configuration change nothing). A topic is created if missing, and its
-// subscriptions are made to be exactly the stack's: missing ones are added, changed ones
-// updated, others removed. Resources the stack does not mention are left alone.
+// stream's data) and gets the stack's retention, if the stack gives one. A function is deployed
+// from its manifest (unchanged code and configuration change nothing). A topic is created if
+// missing, and its subscriptions are made to be exactly the stack's: missing ones are added,
+// changed ones updated, others removed. Resources the stack does not mention are left alone.
 // ApplyStack (host/stack_apply.h) does this.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,7 +38,9 @@ namespace sluice::host {
 struct StackStream {
   std::string name;
   uint32_t shard_count = 1;
-  int32_t retention_hours = 24;
+  // RetentionPeriodHours; nullopt when the stack leaves it out: a new stream gets 24, an
+  // existing one keeps its own (apply never shortens retention, and so drops data, unasked).
+  std::optional<int32_t> retention_hours;
 };
 
 struct StackFunction {

@@ -29,9 +29,14 @@ uint32_t OpenShards(const stream::StreamMetadata& meta) {
 Status ApplyStream(stream::StreamStore& streams, const StackStream& want,
                    std::vector<StackAction>* actions) {
   Result<stream::StreamMetadata> meta = streams.Describe(want.name);
-  const bool created = !meta.ok() && meta.status().code() == Code::kNotFound;
+  bool created = !meta.ok() && meta.status().code() == Code::kNotFound;
   if (created) {
-    SLUICE_RETURN_IF_ERROR(streams.CreateStream(want.name, want.shard_count));
+    const Status create = streams.CreateStream(want.name, want.shard_count);
+    if (create.code() == Code::kAlreadyExists) {
+      created = false;  // made meanwhile (through the Kinesis API): check it as an existing one
+    } else {
+      SLUICE_RETURN_IF_ERROR(create);
+    }
     meta = streams.Describe(want.name);
   }
   SLUICE_RETURN_IF_ERROR(meta.ok() ? Status::Ok() : meta.status());
@@ -43,22 +48,21 @@ Status ApplyStream(stream::StreamStore& streams, const StackStream& want,
                               std::to_string(open) + ", or reshard it with the Kinesis API)");
   }
   const int32_t old_retention = meta->retention_hours;
-  if (old_retention != want.retention_hours) {
-    SLUICE_RETURN_IF_ERROR(streams.SetRetention(want.name, want.retention_hours));
+  const int32_t retention = want.retention_hours.value_or(old_retention);
+  if (old_retention != retention) {
+    SLUICE_RETURN_IF_ERROR(streams.SetRetention(want.name, retention));
   }
   if (created) {
     actions->push_back(
         {StackChange::kCreated,
          "created stream " + want.name + " (" + Plural(want.shard_count, "shard") +
-             (old_retention == want.retention_hours
-                  ? ""
-                  : ", retention " + std::to_string(want.retention_hours) + " hours") +
+             (old_retention == retention ? ""
+                                         : ", retention " + std::to_string(retention) + " hours") +
              ")"});
-  } else if (old_retention != want.retention_hours) {
+  } else if (old_retention != retention) {
     actions->push_back({StackChange::kUpdated, "updated stream " + want.name + ": retention " +
                                                    std::to_string(old_retention) + " -> " +
-                                                   std::to_string(want.retention_hours) +
-                                                   " hours"});
+                                                   std::to_string(retention) + " hours"});
   } else {
     actions->push_back({StackChange::kUnchanged, "unchanged stream " + want.name});
   }

@@ -18,7 +18,7 @@ constexpr char kKvUsage[] =
     "usage: sluice kv get TABLE KEY\n"
     "       sluice kv put TABLE KEY JSON\n"
     "       sluice kv delete TABLE KEY\n"
-    "       sluice kv scan TABLE [--prefix P] [--limit N]\n"
+    "       sluice kv scan TABLE [--prefix P] [--limit N] [--start KEY]\n"
     "       sluice kv tables\n"
     "  Reads and writes the host's key-value tables directly (writes commit at once). Every\n"
     "  verb takes --data-dir DIR.\n";
@@ -90,6 +90,7 @@ int KvScan(const ControlVerb& verb, const CliFlags& flags) {
   request.set_table(flags.positionals()[1]);
   request.set_prefix(flags.Get("--prefix").value_or(""));
   request.set_limit(static_cast<uint32_t>(*limit));
+  request.set_exclusive_start_key(flags.Get("--start").value_or(""));
   pb::KvScanResponse response;
   if (int code = CallHost(verb, flags, &pb::Control::Stub::KvScan, request, &response); code != 0) {
     return code;
@@ -98,7 +99,8 @@ int KvScan(const ControlVerb& verb, const CliFlags& flags) {
     std::cout << item.key() << '\t' << item.value_json() << '\n';
   }
   if (response.more()) {
-    std::cerr << "(more items; raise --limit or narrow --prefix)" << std::endl;
+    std::cerr << "(more items: continue with --start '" << response.last_evaluated_key() << "')"
+              << std::endl;
   }
   std::cout << std::flush;
   return 0;
@@ -148,11 +150,12 @@ int KvMain(const std::vector<std::string>& args) {
     std::set<std::string> options;
     int (*run)(const ControlVerb&, const CliFlags&);
   };
-  const std::map<std::string, Sub> subs = {{"get", {3, {}, KvGet}},
-                                           {"put", {4, {}, KvPut}},
-                                           {"delete", {3, {}, KvDelete}},
-                                           {"scan", {2, {"--prefix", "--limit"}, KvScan}},
-                                           {"tables", {1, {}, KvTables}}};
+  const std::map<std::string, Sub> subs = {
+      {"get", {3, {}, KvGet}},
+      {"put", {4, {}, KvPut}},
+      {"delete", {3, {}, KvDelete}},
+      {"scan", {2, {"--prefix", "--limit", "--start"}, KvScan}},
+      {"tables", {1, {}, KvTables}}};
   auto it = subs.find(sub);
   const ControlVerb verb{it == subs.end() ? "kv" : "kv " + sub, kKvUsage};
   int exit_code = 0;

@@ -33,15 +33,16 @@ void FunctionMetrics::RecordInvoke(std::chrono::nanoseconds duration,
                                    const std::string& error_type) {
   invocations_.Increment();
   durations_.Observe(std::chrono::duration<double>(duration).count());
-  if (!error_type.empty()) {
-    // The host's own error types are a fixed set; a function's are whatever it throws, so they
-    // share one series rather than letting a function create series without bound.
-    static const std::set<std::string> kHostTypes = {
-        kSandboxTimedout,  kRuntimeExitError,       kRuntimeOutOfMemory,
-        kRuntimeInitError, kRuntimeInvalidResponse, kResponseSizeTooLarge};
-    const bool host_type = kHostTypes.count(error_type) != 0;
+  // The host's own error types are a fixed set; a function's are whatever it reports, so they
+  // are counted together ("Handled"), and a function cannot make the counts grow without bound.
+  static const std::set<std::string> kHostTypes = {kSandboxTimedout,        kRuntimeExitError,
+                                                   kRuntimeOutOfMemory,     kRuntimeInitError,
+                                                   kRuntimeInvalidResponse, kResponseSizeTooLarge};
+  const std::string counted_type =
+      error_type.empty() || kHostTypes.count(error_type) != 0 ? error_type : "Handled";
+  if (!counted_type.empty()) {
     MetricLabels labels = labels_;
-    labels.emplace_back("error_type", host_type ? error_type : "Handled");
+    labels.emplace_back("error_type", counted_type);
     MetricsRegistry::Global()
         .GetCounter("sluice_invocation_errors_total", "Function errors, by error type.", labels)
         .Increment();
@@ -52,7 +53,7 @@ void FunctionMetrics::RecordInvoke(std::chrono::nanoseconds duration,
   ++counts_.invocations;
   if (!error_type.empty()) {
     ++counts_.errors;
-    ++counts_.errors_by_type[error_type];
+    ++counts_.errors_by_type[counted_type];
   }
   ++histogram_[bucket];
   max_us_ = std::max(max_us_, us);

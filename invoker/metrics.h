@@ -24,10 +24,11 @@ namespace sluice::invoker {
 struct MetricsSnapshot {
   uint64_t invocations = 0;  // invokes that reached an instance (success or function error)
   uint64_t errors = 0;       // function errors of any type
-  std::map<std::string, uint64_t> errors_by_type;  // "Sandbox.Timedout" -> 2, ...
-  uint64_t cold_starts = 0;                        // instances started to serve an invoke
-  uint64_t init_failures = 0;                      // instances that failed to initialise
-  uint64_t throttles = 0;                          // invokes refused at the concurrency limit
+  // "Sandbox.Timedout" -> 2, ...; the function's own error types are counted as "Handled".
+  std::map<std::string, uint64_t> errors_by_type;
+  uint64_t cold_starts = 0;    // instances started to serve an invoke
+  uint64_t init_failures = 0;  // instances that failed to initialise
+  uint64_t throttles = 0;      // invokes refused at the concurrency limit
   double duration_p50_ms = 0;  // invoke durations, from the histogram (±6% resolution)
   double duration_p99_ms = 0;
   double duration_max_ms = 0;

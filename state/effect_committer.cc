@@ -98,7 +98,14 @@ std::optional<std::string> FirstFailedRecord(const pb::Invoke& invoke,
   std::optional<std::string> first;
   for (const pb::BatchItemFailure& failure : *failures) {
     if (!in_batch.count(failure.item_identifier())) {
-      return batch->records(0).sequence_number();  // unknown, empty or malformed: all failed
+      // Unknown, empty or malformed: the whole batch failed, from its lowest record.
+      std::string lowest = batch->records(0).sequence_number();
+      for (const pb::KinesisRecord& record : batch->records()) {
+        if (CompareSequenceNumbers(record.sequence_number(), lowest) < 0) {
+          lowest = record.sequence_number();
+        }
+      }
+      return lowest;
     }
     if (!first || CompareSequenceNumbers(failure.item_identifier(), *first) < 0) {
       first = failure.item_identifier();

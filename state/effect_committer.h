@@ -55,7 +55,8 @@ struct CommitResult {
 // The record from which nothing of a Kinesis (or window) batch commits: the lowest sequence
 // number among the response's batch item failures (numeric order), or nullopt when it reports
 // none. An identifier that is empty or not a sequence number of the batch fails the whole batch,
-// as Lambda does: the result is then the batch's first record.
+// as Lambda does: the result is then the batch's lowest sequence number (and since a stage
+// accepts only the batch's records as effects' records, nothing of the batch commits).
 std::optional<std::string> FirstFailedRecord(const runtime::v1::Invoke& invoke,
                                              const runtime::v1::InvokeResponse& response);
 // Numeric order of two decimal sequence numbers without leading zeros (-1, 0, 1).

@@ -62,8 +62,31 @@ Status ValidatePublish(const pb::PublishRequest& request) {
 
 }  // namespace
 
-EffectStage::EffectStage(StateDb* db, const invoker::FunctionConfig& function)
-    : db_(db), function_(function) {}
+std::set<std::string> BatchRecords(const pb::Invoke& invoke) {
+  const pb::KinesisBatch* batch = invoke.has_kinesis()          ? &invoke.kinesis()
+                                  : invoke.has_kinesis_window() ? &invoke.kinesis_window().batch()
+                                                                : nullptr;
+  std::set<std::string> records;
+  if (batch != nullptr) {
+    for (const pb::KinesisRecord& record : batch->records()) {
+      records.insert(record.sequence_number());
+    }
+  }
+  return records;
+}
+
+EffectStage::EffectStage(StateDb* db, const invoker::FunctionConfig& function,
+                         std::set<std::string> batch_records)
+    : db_(db), function_(function), batch_records_(std::move(batch_records)) {}
+
+Status EffectStage::CheckRecord(const std::string& record) const {
+  SLUICE_RETURN_IF_ERROR(ValidateRecord(record));
+  if (!record.empty() && !batch_records_.empty() && batch_records_.count(record) == 0) {
+    return InvalidArgument("sluice-record: " + record.substr(0, 64) +
+                           " is not the sequence number of a record of this invoke's batch");
+  }
+  return Status::Ok();
+}
 
 const std::string& EffectStage::function_name() const {
   return function_.name;
@@ -133,7 +156,7 @@ void EffectStage::Stage(StagedEffect effect, uint64_t bytes) {
 template <typename Request>
 Status EffectStage::StageKvWrite(const std::string& record, const Request& request,
                                  const KvWrite& write) {
-  SLUICE_RETURN_IF_ERROR(ValidateRecord(record));
+  SLUICE_RETURN_IF_ERROR(CheckRecord(record));
   SLUICE_RETURN_IF_ERROR(ValidateItemAddress(request.table(), request.key()));
   Result<uint64_t> known_bytes = write.validate();
   SLUICE_RETURN_IF_ERROR(known_bytes.status());
@@ -319,7 +342,7 @@ Status EffectStage::KvUpdate(const std::string& record, const pb::KvUpdateReques
 
 Status EffectStage::Publish(const std::string& record, const pb::PublishRequest& request,
                             pb::PublishResponse* response) {
-  SLUICE_RETURN_IF_ERROR(ValidateRecord(record));
+  SLUICE_RETURN_IF_ERROR(CheckRecord(record));
   SLUICE_RETURN_IF_ERROR(ValidatePublish(request));
   if (function_.topics.count(request.topic()) == 0) {
     return PermissionDenied("function \"" + function_.name + "\" may not publish to topic \"" +

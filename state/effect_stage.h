@@ -52,11 +52,18 @@ struct StagedEffect {
   std::string message_id;  // kPublish: a UUID fixed when staged
 };
 
+// The sequence numbers of a Kinesis (or window) batch's records; empty for other events.
+std::set<std::string> BatchRecords(const runtime::v1::Invoke& invoke);
+
 class EffectStage : public invoker::InvokeServices {
  public:
   // `function` supplies the name (for messages) and the permissions; the stage keeps a copy, so a
   // call still running after its invoke (and its function's pool) has gone is safe.
-  EffectStage(StateDb* db, const invoker::FunctionConfig& function);
+  // `batch_records`: the sequence numbers of the invoke's records (BatchRecords); an effect may
+  // name only one of them as its record (INVALID_ARGUMENT otherwise), so that which effects
+  // commit after a partial failure follows the batch. Empty for an invoke with no records.
+  EffectStage(StateDb* db, const invoker::FunctionConfig& function,
+              std::set<std::string> batch_records = {});
 
   Status KvGet(const std::string& record, const runtime::v1::KvGetRequest& request,
                runtime::v1::KvGetResponse* response) override;
@@ -109,7 +116,11 @@ class EffectStage : public invoker::InvokeServices {
   Status StageKvWrite(const std::string& record, const Request& request, const KvWrite& write);
 
   StateDb* db_;
+  // ValidateRecord, and the record is one of the batch's.
+  Status CheckRecord(const std::string& record) const;
+
   const invoker::FunctionConfig function_;
+  const std::set<std::string> batch_records_;
   std::mutex mu_;
   bool sealed_ = false;
   std::vector<StagedEffect> effects_;

@@ -199,7 +199,17 @@ Result<uint32_t> ValidateQuery(const std::string& table, const std::string& key_
 }
 
 Result<nlohmann::json> ParseValue(const std::string& value_json) {
-  return Parse("value_json", value_json);
+  Result<json> value = Parse("value_json", value_json);
+  SLUICE_RETURN_IF_ERROR(value.status());
+  // What is stored is the compact form, which can be longer than the text sent (1e14 is stored
+  // as 100000000000000.0): the limit holds for what is stored, so a stored item always reads.
+  const size_t stored = value->dump().size();
+  if (stored > kMaxValueBytes) {
+    return InvalidArgument("value_json: " + std::to_string(stored) +
+                           " bytes as stored (numbers in their canonical form) is more than the " +
+                           std::to_string(kMaxValueBytes) + " bytes allowed");
+  }
+  return value;
 }
 
 Status ValidateConditions(const KvConditions& conditions) {

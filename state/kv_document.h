@@ -37,7 +37,8 @@ Status ValidateKey(const std::string& key);
 // limit 0-1000) and returns the limit to use: `limit`, or 100 for 0.
 Result<uint32_t> ValidateQuery(const std::string& table, const std::string& key_prefix,
                                uint32_t limit, const std::string& exclusive_start_key);
-// Parses a value; INVALID_ARGUMENT when it is not one valid JSON document within the limits.
+// Parses a value; INVALID_ARGUMENT when it is not one valid JSON document within the limits,
+// which hold for the text and for its compact form (what is stored).
 Result<nlohmann::json> ParseValue(const std::string& value_json);
 
 using KvConditions = google::protobuf::RepeatedPtrField<runtime::v1::KvCondition>;

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/host/host_cli.h"
@@ -235,6 +236,12 @@ TEST_CASE("apply reports exactly the one change each edit of the stack makes", "
   CHECK(Changes(r) == std::vector<std::string>{"updated stream tolls: retention 24 -> 72 hours"});
   CHECK(Streams(server, {"describe", "tolls"}).out.find("retention  72 hours") !=
         std::string::npos);
+  // Leaving RetentionPeriodHours out leaves the stream's retention alone: never shortened unasked.
+  pipeline.stack()["Streams"][0].erase("RetentionPeriodHours");
+  r = pipeline.Apply(server);
+  CHECK(Summary(r) == "0 created, 0 updated, 8 unchanged, 0 removed");
+  CHECK(Streams(server, {"describe", "tolls"}).out.find("retention  72 hours") !=
+        std::string::npos);
 
   // Resources the stack does not mention are left alone.
   REQUIRE(Sluice(server, {"topics", "create", "other"}).exit_code == 0);
@@ -346,4 +353,29 @@ TEST_CASE("apply with no host running says so and exits 2", "[host]") {
   r = RunCommand({SLUICE_BIN, "apply", bad, "--data-dir", dir.dir()});
   CHECK(r.exit_code == 2);
   CHECK(r.err.rfind("sluice apply: " + bad + ": Topic: unknown property", 0) == 0);
+}
+
+TEST_CASE("two applies of one stack at once both succeed and create each stream once", "[host]") {
+  SluiceServer server;
+  json streams = json::array();
+  for (int i = 0; i < 20; ++i) {
+    streams.push_back({{"StreamName", std::string("s") + std::to_string(i)}});
+  }
+  const std::string path = server.temp_dir() + "/race.json";
+  std::ofstream(path) << json{{"Streams", streams}}.dump();
+  CommandResult first, second;
+  std::thread other([&] { second = Sluice(server, {"apply", path}); });
+  first = Sluice(server, {"apply", path});
+  other.join();
+  INFO(first.out << first.err << second.out << second.err);
+  CHECK(first.exit_code == 0);
+  CHECK(second.exit_code == 0);
+  // Between them, each stream was created exactly once.
+  const std::string both = first.out + second.out;
+  size_t created = 0;
+  for (size_t at = both.find("created stream "); at != std::string::npos;
+       at = both.find("created stream ", at + 1)) {
+    ++created;
+  }
+  CHECK(created == 20);
 }

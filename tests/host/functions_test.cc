@@ -293,7 +293,7 @@ TEST_CASE("the control socket is private and one host owns a data directory", "[
     struct stat s {};
     return ::stat(path.c_str(), &s) == 0 ? static_cast<int>(s.st_mode & 0777) : -1;
   };
-  CHECK(mode(server.data_dir()) == 0711);
+  CHECK(mode(server.data_dir()) == 0711);  // made by the host
   CHECK(mode(server.data_dir() + "/sluice.db") == 0600);
   CHECK(mode(server.data_dir() + "/sluice.db-wal") == 0600);
   CHECK(mode(server.data_dir() + "/sluice.db-shm") == 0600);
@@ -323,6 +323,24 @@ TEST_CASE("the control socket is private and one host owns a data directory", "[
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("use a --data-dir of at most 73 characters") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(middle_dir));
+}
+
+TEST_CASE("an existing data directory keeps its mode, and what is inside is made private",
+          "[host]") {
+  sluice::testing::SluiceServerOptions shared;
+  shared.prepare_data_dir = [](const std::string& dir) {
+    std::filesystem::create_directory(dir);
+    std::filesystem::permissions(dir, std::filesystem::perms(01777));  // like /tmp
+  };
+  SluiceServer server(shared);
+  const auto mode = [](const std::string& path) {
+    struct stat s {};
+    return ::stat(path.c_str(), &s) == 0 ? static_cast<int>(s.st_mode & 07777) : -1;
+  };
+  CHECK(mode(server.data_dir()) == 01777);
+  CHECK(mode(server.data_dir() + "/sluice.db") == 0600);
+  CHECK(mode(server.data_dir() + "/streams") == 0700);
+  CHECK(mode(server.data_dir() + "/logs") == 0700);
 }
 
 TEST_CASE("an event larger than gRPC's default 4 MB message limit is invoked", "[host]") {

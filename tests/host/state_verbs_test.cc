@@ -31,7 +31,12 @@ TEST_CASE("kv put get scan tables and delete", "[host]") {
   CHECK(r.out == "cust-1\t{\"limit\":25}\ncust-2\t7\n");
   r = Sluice(server, {"kv", "scan", "thresholds", "--limit", "1"});
   CHECK(r.out == "cust-1\t{\"limit\":25}\n");
-  CHECK(r.err.find("more items") != std::string::npos);
+  CHECK(r.err == "(more items: continue with --start 'cust-1')\n");
+  r = Sluice(server, {"kv", "scan", "thresholds", "--limit", "1", "--start", "cust-1"});
+  CHECK(r.out == "cust-2\t7\n");
+  r = Sluice(server, {"kv", "scan", "thresholds", "--start", "cust-2"});
+  CHECK(r.out == "other\t-1.5\n");
+  CHECK(r.err.empty());
 
   r = Sluice(server, {"kv", "tables"});
   CHECK(r.out == "thresholds\t3 items\n");

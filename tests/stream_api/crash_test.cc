@@ -227,7 +227,9 @@ void CrashCycle(SluiceServer& server, const std::string& stream, const std::stri
 }
 
 void RunCrashTest(const std::string& durability, const std::vector<int>& kill_points) {
-  SluiceServer server(SluiceServerOptions{durability, {}});
+  SluiceServerOptions options;
+  options.durability = durability;
+  SluiceServer server(options);
   KinesisClient(server.port())
       .Ok("CreateStream", {{"StreamName", "crash"}, {"ShardCount", kShards}});
   Ledger ledger;

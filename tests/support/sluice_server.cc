@@ -75,6 +75,9 @@ SluiceServer::SluiceServer(SluiceServerOptions options) : options_(std::move(opt
   temp_dir_ = pattern;
   data_dir_ = temp_dir_ + "/data";
   try {
+    if (options_.prepare_data_dir) {
+      options_.prepare_data_dir(data_dir_);
+    }
     Start();
   } catch (...) {
     std::error_code ignored;

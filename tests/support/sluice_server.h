@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,8 @@ namespace sluice::testing {
 struct SluiceServerOptions {
   std::string durability = "os";        // --durability
   std::vector<std::string> extra_args;  // appended to `sluice serve ...`
+  // Called with the data directory's path before the first start (which creates it if missing).
+  std::function<void(const std::string& data_dir)> prepare_data_dir;
 };
 
 class SluiceServer {

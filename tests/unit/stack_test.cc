@@ -33,7 +33,7 @@ TEST_CASE("a full stack parses with defaults filled in and paths resolved") {
   REQUIRE(stack->streams.size() == 2);
   CHECK(stack->streams[0].name == "tolls");
   CHECK(stack->streams[0].shard_count == 2);
-  CHECK(stack->streams[0].retention_hours == 24);
+  CHECK_FALSE(stack->streams[0].retention_hours.has_value());  // left to the stream
   CHECK(stack->streams[1].shard_count == 1);
   REQUIRE(stack->functions.size() == 2);
   CHECK(stack->functions[0].manifest_path == "/srv/app/functions/billing/function.json");

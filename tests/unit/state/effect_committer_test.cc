@@ -350,6 +350,11 @@ TEST_CASE("an empty, unknown or malformed item identifier fails the whole batch"
     INFO("identifier \"" << id << "\"");
     REQUIRE(FirstFailedRecord(invoke, response) == std::optional<std::string>("7"));
   }
+  // The whole batch fails from its lowest record, wherever that record is in the batch.
+  pb::InvokeResponse unknown;
+  unknown.mutable_kinesis()->add_batch_item_failures()->set_item_identifier("");
+  REQUIRE(FirstFailedRecord(KinesisBatchOf({"200", "100"}), unknown) ==
+          std::optional<std::string>("100"));
 }
 
 }  // namespace

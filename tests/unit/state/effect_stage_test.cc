@@ -3,6 +3,7 @@
 #include "state/effect_stage.h"
 
 #include <catch2/catch.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -373,6 +374,27 @@ TEST_CASE("an effect's record must be a sequence number", "[effect_stage]") {
   }
   REQUIRE_OK(f.Put("rw", "k", "1", "49590338271490256608559692538361571095921575989136588898"));
   REQUIRE(f.stage.Seal().size() == 1);
+}
+
+TEST_CASE("a stage that knows its batch accepts only the batch's records", "[effect_stage]") {
+  TestDb test;
+  pb::Invoke invoke;
+  for (const char* seq : {"200", "100"}) {
+    invoke.mutable_kinesis()->add_records()->set_sequence_number(seq);
+  }
+  REQUIRE(BatchRecords(invoke) == std::set<std::string>{"100", "200"});
+  EffectStage stage(test.db(), Function({{"rw", invoker::TableAccess::kReadWrite}}),
+                    BatchRecords(invoke));
+  pb::KvPutRequest request;
+  request.set_table("rw");
+  request.set_key("k");
+  request.set_value_json("1");
+  pb::KvPutResponse response;
+  RequireCode(stage.KvPut("5", request, &response), Code::kInvalidArgument,
+              {"not the sequence number of a record of this invoke's batch"});
+  REQUIRE_OK(stage.KvPut("100", request, &response));
+  REQUIRE_OK(stage.KvPut("", request, &response));  // outside any record
+  REQUIRE(stage.Seal().size() == 2);
 }
 
 TEST_CASE("a query page stops at 1 MiB of items and goes on from there", "[effect_stage]") {

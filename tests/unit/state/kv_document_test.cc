@@ -87,6 +87,13 @@ TEST_CASE("values are one JSON document within the size and depth limits", "[kv_
   REQUIRE_OK(ParseValue(big).status());
   RequireInvalid(ParseValue(JsonString(std::string(kMaxValueBytes - 1, 'x'))).status(),
                  "409601 bytes");
+  // The limit holds for the stored (compact) form too: 1e14 is stored as 100000000000000.0.
+  std::string growing = "[";
+  while (growing.size() < 120'000) {
+    growing += "1e14,";
+  }
+  growing += "1]";
+  RequireInvalid(ParseValue(growing).status(), "as stored");
 }
 
 TEST_CASE("query arguments and the default limit", "[kv_document]") {
