@@ -203,12 +203,21 @@ Result<OutboxCounts> Outbox::Counts() {
 }
 
 Status Outbox::DeleteFinishedBefore(int64_t before_unix_ms) {
-  return db_->Write([&](Transaction& txn) {
-    Result<Statement*> statement =
-        txn.Prepare("DELETE FROM outbox WHERE state != 0 AND finished_ms < ?1");
-    SLUICE_RETURN_IF_ERROR(statement.status());
-    return (*statement)->Bind(1, before_unix_ms).Run();
-  });
+  // In chunks of one short transaction each, so commits and reads wait for one chunk at most.
+  constexpr int kChunk = 1000;
+  int deleted = kChunk;
+  while (deleted == kChunk) {
+    SLUICE_RETURN_IF_ERROR(db_->Write([&](Transaction& txn) {
+      Result<Statement*> statement = txn.Prepare(
+          "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state != 0 AND "
+          "finished_ms < ?1 LIMIT ?2)");
+      SLUICE_RETURN_IF_ERROR(statement.status());
+      SLUICE_RETURN_IF_ERROR((*statement)->Bind(1, before_unix_ms).Bind(2, kChunk).Run());
+      deleted = txn.Changes();
+      return Status::Ok();
+    }));
+  }
+  return Status::Ok();
 }
 
 }  // namespace sluice::state

@@ -12,10 +12,11 @@
 // Topic: billing-alerts, message {"customer_id", "month", "spend", "monthly_limit"}.
 //
 // Exactly once without luck: the host commits the spend, the marker and the notification
-// together, only when the record succeeds; the marker is written with NotExists, so a customer
-// and month is notified once even when two shards race (the loser's commit fails its condition
-// and its retry sees the marker). A malformed record fails, and is reported as the batch's item
-// failure.
+// together, only when the record succeeds. The spend is updated on the condition that it is
+// still what this invoke read, so the decision to notify is made on the true total even when
+// two shards update one customer at once (the second commit fails its condition, and the retry
+// reads the first's total); the marker is written with NotExists, so a customer and month is
+// notified once. A malformed record fails, and is reported as the batch's item failure.
 #include <cmath>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -29,9 +30,10 @@ namespace {
 
 using nlohmann::json;
 
+// A toll's amount (or a limit) in cents: a number from 0 to 1,000,000.00.
 int64_t Cents(const json& amount) {
-  if (!amount.is_number() || amount.get<double>() < 0) {
-    throw std::invalid_argument("amount must be a non-negative number");
+  if (!amount.is_number() || !(amount.get<double>() >= 0 && amount.get<double>() <= 1e6)) {
+    throw std::invalid_argument("amount must be a number from 0 to 1000000, got " + amount.dump());
   }
   return std::llround(amount.get<double>() * 100);
 }
@@ -48,8 +50,14 @@ void HandleToll(const sluice::KinesisRecord& record, sluice::Context& ctx) {
   const std::string key = customer + "#" + month;
   const int64_t cents = Cents(toll.value("amount", json()));
 
-  const json spend =
-      json::parse(ctx.kv().Update("spend", key, {sluice::kv::Add("cents", std::to_string(cents))}));
+  // The spend as this invoke sees it, and an update that holds only if it is still that.
+  const std::optional<std::string> before = ctx.kv().Get("spend", key);
+  const int64_t seen = before ? json::parse(*before).value("cents", int64_t{0}) : 0;
+  const sluice::kv::Condition unchanged =
+      before ? sluice::kv::Compare("cents", sluice::kv::Condition::EQ, std::to_string(seen))
+             : sluice::kv::NotExists();
+  const json spend = json::parse(ctx.kv().Update(
+      "spend", key, {sluice::kv::Add("cents", std::to_string(cents))}, {unchanged}));
   const std::optional<std::string> threshold = ctx.kv().Get("thresholds", customer);
   if (!threshold) {
     return;  // no limit set for this customer

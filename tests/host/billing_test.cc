@@ -90,3 +90,50 @@ TEST_CASE("billing_threshold notifies once per customer and month when the limit
   CHECK(december["month"] == "2026-12");
   CHECK(december["spend"] == 6.0);
 }
+
+TEST_CASE("billing_threshold notifies once when invokes for one customer race", "[host]") {
+  SluiceServer server;
+  const std::string alerts = server.temp_dir() + "/billing-alerts.jsonl";
+  REQUIRE(Sluice(server, {"deploy", SLUICE_FUNCTIONS_DIR "/billing_threshold/function.json"})
+              .exit_code == 0);
+  REQUIRE(Sluice(server, {"topics", "create", "billing-alerts"}).exit_code == 0);
+  REQUIRE(Sluice(server, {"subscribe", "billing-alerts", "file://" + alerts}).exit_code == 0);
+  REQUIRE(
+      Sluice(server, {"kv", "put", "thresholds", "C-1", R"({"monthly_limit": 5.00})"}).exit_code ==
+      0);
+  // Invokes the batch until it commits, as a poller retries a failed batch.
+  auto invoke_until_committed = [&](const std::string& toll) {
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      const CommandResult r =
+          Sluice(server, {"invoke", "billing_threshold", "--event", "-"}, KinesisEventJson({toll}));
+      if (r.exit_code == 0) {
+        return true;
+      }
+      // The only failure expected: the other invoke committed the spend first.
+      if (r.out.find("Sluice.ConditionalCheckFailed") == std::string::npos) {
+        return false;
+      }
+    }
+    return false;
+  };
+  // Two shards, the same customer, three rounds of 3.00 each: the limit is crossed in the first.
+  for (int round = 0; round < 3; ++round) {
+    bool a = false, b = false;
+    std::thread other(
+        [&] { b = invoke_until_committed(Toll("C-1", 3.00, "2026-11-01T08:00:00Z")); });
+    a = invoke_until_committed(Toll("C-1", 3.00, "2026-11-01T09:00:00Z"));
+    other.join();
+    REQUIRE(a);
+    REQUIRE(b);
+  }
+  CHECK(json::parse(Sluice(server, {"kv", "get", "spend", "C-1#2026-11"}).out) ==
+        json{{"cents", 1800}});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (Lines(alerts).empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a second one would show here
+  const std::vector<std::string> lines = Lines(alerts);
+  REQUIRE(lines.size() == 1);
+  CHECK(json::parse(json::parse(lines[0])["Message"].get<std::string>())["spend"] == 6.0);
+}
