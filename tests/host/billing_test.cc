@@ -34,11 +34,9 @@ std::vector<std::string> Lines(const std::string& path) {
   return lines;
 }
 
-}  // namespace
-
-TEST_CASE("billing_threshold notifies once per customer and month when the limit is reached",
-          "[host]") {
-  SluiceServer server;
+// Deploys billing_threshold with its topic, a file subscriber and C-1's limit of 5.00; returns
+// the subscriber's file.
+std::string DeployBilling(const SluiceServer& server) {
   const std::string alerts = server.temp_dir() + "/billing-alerts.jsonl";
   REQUIRE(Sluice(server, {"deploy", SLUICE_FUNCTIONS_DIR "/billing_threshold/function.json"})
               .exit_code == 0);
@@ -47,6 +45,15 @@ TEST_CASE("billing_threshold notifies once per customer and month when the limit
   REQUIRE(
       Sluice(server, {"kv", "put", "thresholds", "C-1", R"({"monthly_limit": 5.00})"}).exit_code ==
       0);
+  return alerts;
+}
+
+}  // namespace
+
+TEST_CASE("billing_threshold notifies once per customer and month when the limit is reached",
+          "[host]") {
+  SluiceServer server;
+  const std::string alerts = DeployBilling(server);
 
   auto invoke = [&](const std::vector<std::string>& records) {
     const CommandResult r =
@@ -93,14 +100,7 @@ TEST_CASE("billing_threshold notifies once per customer and month when the limit
 
 TEST_CASE("billing_threshold notifies once when invokes for one customer race", "[host]") {
   SluiceServer server;
-  const std::string alerts = server.temp_dir() + "/billing-alerts.jsonl";
-  REQUIRE(Sluice(server, {"deploy", SLUICE_FUNCTIONS_DIR "/billing_threshold/function.json"})
-              .exit_code == 0);
-  REQUIRE(Sluice(server, {"topics", "create", "billing-alerts"}).exit_code == 0);
-  REQUIRE(Sluice(server, {"subscribe", "billing-alerts", "file://" + alerts}).exit_code == 0);
-  REQUIRE(
-      Sluice(server, {"kv", "put", "thresholds", "C-1", R"({"monthly_limit": 5.00})"}).exit_code ==
-      0);
+  const std::string alerts = DeployBilling(server);
   // Invokes the batch until it commits, as a poller retries a failed batch.
   auto invoke_until_committed = [&](const std::string& toll) {
     for (int attempt = 0; attempt < 20; ++attempt) {
