@@ -161,10 +161,9 @@ grpc::Status ControlService::Invoke(Ctx*, const pb::InvokeRequest* request,
   if (!aws_json::EventFromJson(request->event_json(), &invoke, &error)) {
     return Invalid(error);
   }
-  auto stage = std::make_shared<state::EffectStage>(deps_.db, live->pool->config(),
-                                                    state::BatchRecords(invoke));
-  // The records' sequence numbers decide which effects commit: keep the event (Invoke takes it).
-  const runtime::v1::Invoke sent = invoke;
+  // The records' sequence numbers decide which effects commit.
+  const std::set<std::string> records = state::BatchRecords(invoke);
+  auto stage = std::make_shared<state::EffectStage>(deps_.db, live->pool->config(), records);
   Result<invoker::InvokeResult> result = live->pool->Invoke(std::move(invoke), stage);
   if (!result.ok()) {
     return ToGrpc(result.status());
@@ -172,7 +171,7 @@ grpc::Status ControlService::Invoke(Ctx*, const pb::InvokeRequest* request,
   runtime::v1::InvokeResponse& answer = result->response;
   if (!result->is_function_error()) {
     Result<state::CommitResult> commit = deps_.committer->Commit(
-        {stage.get(), state::FirstFailedRecord(sent, answer), std::nullopt});
+        {stage.get(), state::FirstFailedRecord(records, answer), std::nullopt});
     if (!commit.ok() && commit.status().code() != Code::kAborted) {
       return ToGrpc(commit.status().WithContext("committing the invoke's effects"));
     }

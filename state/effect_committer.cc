@@ -1,7 +1,6 @@
 #include "state/effect_committer.h"
 
 #include <set>
-#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -75,7 +74,7 @@ int CompareSequenceNumbers(const std::string& a, const std::string& b) {
   return (order > 0) - (order < 0);
 }
 
-std::optional<std::string> FirstFailedRecord(const pb::Invoke& invoke,
+std::optional<std::string> FirstFailedRecord(const std::set<std::string>& batch_records,
                                              const pb::InvokeResponse& response) {
   const google::protobuf::RepeatedPtrField<pb::BatchItemFailure>* failures = nullptr;
   if (response.has_kinesis()) {
@@ -85,27 +84,20 @@ std::optional<std::string> FirstFailedRecord(const pb::Invoke& invoke,
   } else {
     return std::nullopt;
   }
-  const pb::KinesisBatch* batch = invoke.has_kinesis()          ? &invoke.kinesis()
-                                  : invoke.has_kinesis_window() ? &invoke.kinesis_window().batch()
-                                                                : nullptr;
-  if (failures->empty() || batch == nullptr || batch->records().empty()) {
+  if (failures->empty() || batch_records.empty()) {
     return std::nullopt;
-  }
-  std::set<std::string_view> in_batch;
-  for (const pb::KinesisRecord& record : batch->records()) {
-    in_batch.insert(record.sequence_number());
   }
   std::optional<std::string> first;
   for (const pb::BatchItemFailure& failure : *failures) {
-    if (!in_batch.count(failure.item_identifier())) {
+    if (!batch_records.count(failure.item_identifier())) {
       // Unknown, empty or malformed: the whole batch failed, from its lowest record.
-      std::string lowest = batch->records(0).sequence_number();
-      for (const pb::KinesisRecord& record : batch->records()) {
-        if (CompareSequenceNumbers(record.sequence_number(), lowest) < 0) {
-          lowest = record.sequence_number();
+      first.reset();
+      for (const std::string& record : batch_records) {
+        if (!first || CompareSequenceNumbers(record, *first) < 0) {
+          first = record;
         }
       }
-      return lowest;
+      return first;
     }
     if (!first || CompareSequenceNumbers(failure.item_identifier(), *first) < 0) {
       first = failure.item_identifier();

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "base/clock.h"
@@ -54,10 +55,11 @@ struct CommitResult {
 
 // The record from which nothing of a Kinesis (or window) batch commits: the lowest sequence
 // number among the response's batch item failures (numeric order), or nullopt when it reports
-// none. An identifier that is empty or not a sequence number of the batch fails the whole batch,
+// none. `batch_records` are the batch's sequence numbers (BatchRecords, effect_stage.h). An
+// identifier that is empty or not a sequence number of the batch fails the whole batch,
 // as Lambda does: the result is then the batch's lowest sequence number (and since a stage
 // accepts only the batch's records as effects' records, nothing of the batch commits).
-std::optional<std::string> FirstFailedRecord(const runtime::v1::Invoke& invoke,
+std::optional<std::string> FirstFailedRecord(const std::set<std::string>& batch_records,
                                              const runtime::v1::InvokeResponse& response);
 // Numeric order of two decimal sequence numbers without leading zeros (-1, 0, 1).
 int CompareSequenceNumbers(const std::string& a, const std::string& b);

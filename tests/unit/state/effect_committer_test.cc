@@ -321,23 +321,23 @@ TEST_CASE("FirstFailedRecord picks the numeric minimum of the batch's failed rec
   const std::string big = "49590338271490256608559692538361571095921575989136588898";
   const pb::Invoke invoke = KinesisBatchOf({"99", "100", "1000", big});
   pb::InvokeResponse response;
-  REQUIRE_FALSE(FirstFailedRecord(invoke, response).has_value());
+  REQUIRE_FALSE(FirstFailedRecord(BatchRecords(invoke), response).has_value());
   response.mutable_kinesis();
-  REQUIRE_FALSE(FirstFailedRecord(invoke, response).has_value());
+  REQUIRE_FALSE(FirstFailedRecord(BatchRecords(invoke), response).has_value());
   for (const std::string& id : {big, std::string("100"), std::string("1000")}) {
     response.mutable_kinesis()->add_batch_item_failures()->set_item_identifier(id);
   }
-  REQUIRE(FirstFailedRecord(invoke, response) == std::optional<std::string>("100"));
+  REQUIRE(FirstFailedRecord(BatchRecords(invoke), response) == std::optional<std::string>("100"));
 
   pb::InvokeResponse window;
   window.mutable_kinesis_window()->add_batch_item_failures()->set_item_identifier("20");
   window.mutable_kinesis_window()->add_batch_item_failures()->set_item_identifier("3");
-  REQUIRE(FirstFailedRecord(KinesisBatchOf({"3", "20"}, true), window) ==
+  REQUIRE(FirstFailedRecord(BatchRecords(KinesisBatchOf({"3", "20"}, true)), window) ==
           std::optional<std::string>("3"));
 
   pb::InvokeResponse firehose;
   firehose.mutable_firehose();
-  REQUIRE_FALSE(FirstFailedRecord(invoke, firehose).has_value());
+  REQUIRE_FALSE(FirstFailedRecord(BatchRecords(invoke), firehose).has_value());
 }
 
 TEST_CASE("an empty, unknown or malformed item identifier fails the whole batch",
@@ -348,12 +348,12 @@ TEST_CASE("an empty, unknown or malformed item identifier fails the whole batch"
     response.mutable_kinesis()->add_batch_item_failures()->set_item_identifier("9");
     response.mutable_kinesis()->add_batch_item_failures()->set_item_identifier(id);
     INFO("identifier \"" << id << "\"");
-    REQUIRE(FirstFailedRecord(invoke, response) == std::optional<std::string>("7"));
+    REQUIRE(FirstFailedRecord(BatchRecords(invoke), response) == std::optional<std::string>("7"));
   }
   // The whole batch fails from its lowest record, wherever that record is in the batch.
   pb::InvokeResponse unknown;
   unknown.mutable_kinesis()->add_batch_item_failures()->set_item_identifier("");
-  REQUIRE(FirstFailedRecord(KinesisBatchOf({"200", "100"}), unknown) ==
+  REQUIRE(FirstFailedRecord(BatchRecords(KinesisBatchOf({"200", "100"})), unknown) ==
           std::optional<std::string>("100"));
 }
 
