@@ -47,4 +47,8 @@ bool IsValidUtf8(std::string_view text) {
   return true;
 }
 
+std::string Indexed(std::string_view name, size_t index) {
+  return std::string(name) + "[" + std::to_string(index) + "]";
+}
+
 }  // namespace sluice

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace sluice {
@@ -13,5 +14,8 @@ size_t Utf8CharCount(std::string_view text);
 // Whether `text` is well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing
 // above U+10FFFF, no truncated characters.
 bool IsValidUtf8(std::string_view text);
+
+// "name[index]": an array element in the JSON paths that error messages name.
+std::string Indexed(std::string_view name, size_t index);
 
 }  // namespace sluice

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/text.h"
 #include "state/kv_document.h"
 #include "state/topics.h"
 
@@ -209,7 +210,7 @@ Status Validate(const json& doc, const std::string& base_dir, FunctionManifest* 
       return InvalidArgument("Topics: must be an array of topic names");
     }
     for (size_t i = 0; i < topics->size(); ++i) {
-      const std::string where = "Topics[" + std::to_string(i) + "]";
+      const std::string where = Indexed("Topics", i);
       if (!(*topics)[i].is_string()) {
         return InvalidArgument(where + ": must be a string");
       }
@@ -225,7 +226,7 @@ Status Validate(const json& doc, const std::string& base_dir, FunctionManifest* 
       return InvalidArgument("Files: must be an array of paths relative to the manifest");
     }
     for (size_t i = 0; i < files->size(); ++i) {
-      const std::string where = "Files[" + std::to_string(i) + "]";
+      const std::string where = Indexed("Files", i);
       if (!(*files)[i].is_string()) {
         return InvalidArgument(where + ": must be a string");
       }

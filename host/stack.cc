@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "base/text.h"
 #include "state/topics.h"
 #include "stream/stream_store.h"
 
@@ -83,10 +84,6 @@ class Fields {
   const json& object_;
   const std::string path_;
 };
-
-std::string Indexed(const std::string& key, size_t i) {
-  return key + "[" + std::to_string(i) + "]";
-}
 
 Status ParseStreams(const Fields& root, Stack* stack) {
   Result<std::vector<const json*>> streams = root.Array("Streams");

@@ -2,16 +2,13 @@
 
 #include <map>
 
+#include "base/text.h"
 #include "state/topics.h"
 
 namespace sluice::host {
 namespace {
 
 constexpr size_t kHashPrefix = 12;
-
-std::string Indexed(const std::string& key, size_t i) {
-  return key + "[" + std::to_string(i) + "]";
-}
 
 std::string Plural(int64_t n, const std::string& noun) {
   return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");

@@ -73,10 +73,6 @@ Result<json> Parse(const std::string& what, const std::string& text) {
   }
 }
 
-std::string Indexed(const char* field, int index) {
-  return std::string(field) + "[" + std::to_string(index) + "]";
-}
-
 Status ValidateAttribute(const std::string& what, const std::string& attribute) {
   if (attribute.empty() || attribute.size() > kMaxAttributeBytes) {
     return InvalidArgument(what + ": attribute must be 1-" + std::to_string(kMaxAttributeBytes) +
