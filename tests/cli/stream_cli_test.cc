@@ -11,6 +11,7 @@
 using nlohmann::json;
 using sluice::testing::CommandResult;
 using sluice::testing::KinesisClient;
+using sluice::testing::Lines;
 using sluice::testing::RunCommand;
 using sluice::testing::SluiceServer;
 
@@ -23,15 +24,6 @@ CommandResult Sluice(const SluiceServer& server, std::vector<std::string> args,
   args.push_back("--endpoint");
   args.push_back(server.endpoint());
   return RunCommand(args, stdin_text);
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  size_t start = 0;
-  for (size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
-    lines.push_back(text.substr(start, end - start));
-  }
-  return lines;
 }
 
 }  // namespace

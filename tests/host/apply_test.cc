@@ -17,6 +17,7 @@ using sluice::testing::CommandResult;
 using sluice::testing::EchoManifestExtra;
 using sluice::testing::FirehoseEvent;
 using sluice::testing::FunctionDir;
+using sluice::testing::Lines;
 using sluice::testing::RunCommand;
 using sluice::testing::Sluice;
 using sluice::testing::SluiceServer;
@@ -29,15 +30,6 @@ CommandResult Streams(const SluiceServer& server, std::vector<std::string> args)
   args.push_back("--endpoint");
   args.push_back(server.endpoint());
   return RunCommand(args);
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  size_t start = 0;
-  for (size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
-    lines.push_back(text.substr(start, end - start));
-  }
-  return lines;
 }
 
 // The lines of apply's output that report a change: not "unchanged ...", not the summary.

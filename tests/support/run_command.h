@@ -15,4 +15,7 @@ struct CommandResult {
 
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_text = "");
 
+// The complete lines of a command's output, without their newlines.
+std::vector<std::string> Lines(const std::string& text);
+
 }  // namespace sluice::testing
