@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "base/json_fields.h"
 #include "base/text.h"
 #include "state/topics.h"
 #include "stream/stream_store.h"
@@ -12,78 +13,7 @@ namespace sluice::host {
 namespace {
 
 using nlohmann::json;
-
-// Reads one JSON object's properties, refusing unknown ones; errors name the JSON path.
-class Fields {
- public:
-  Fields(const json& object, std::string path) : object_(object), path_(std::move(path)) {}
-
-  Status Check(const std::set<std::string>& known) const {
-    if (!object_.is_object()) {
-      return InvalidArgument((path_.empty() ? std::string("the stack") : path_) +
-                             ": must be an object");
-    }
-    for (const auto& [key, value] : object_.items()) {
-      if (!known.count(key)) {
-        std::string list;
-        for (const std::string& name : known) {
-          list += (list.empty() ? "" : ", ") + name;
-        }
-        return InvalidArgument(Where(key) + ": unknown property (known: " + list + ")");
-      }
-    }
-    return Status::Ok();
-  }
-
-  std::string Where(const std::string& key) const {
-    return path_.empty() ? key : path_ + "." + key;
-  }
-
-  Status String(const std::string& key, bool required, std::string* out) const {
-    auto it = object_.find(key);
-    if (it == object_.end()) {
-      return required ? InvalidArgument(Where(key) + ": required") : Status::Ok();
-    }
-    if (!it->is_string()) {
-      return InvalidArgument(Where(key) + ": must be a string");
-    }
-    *out = it->get<std::string>();
-    return Status::Ok();
-  }
-
-  Status Integer(const std::string& key, int64_t min, int64_t max, int64_t* out) const {
-    auto it = object_.find(key);
-    if (it == object_.end()) {
-      return Status::Ok();
-    }
-    if (!it->is_number_integer() || it->get<int64_t>() < min || it->get<int64_t>() > max) {
-      return InvalidArgument(Where(key) + ": must be an integer from " + std::to_string(min) +
-                             " to " + std::to_string(max) + ", got " + it->dump());
-    }
-    *out = it->get<int64_t>();
-    return Status::Ok();
-  }
-
-  // The array `key` (empty when absent).
-  Result<std::vector<const json*>> Array(const std::string& key) const {
-    std::vector<const json*> elements;
-    auto it = object_.find(key);
-    if (it == object_.end()) {
-      return elements;
-    }
-    if (!it->is_array()) {
-      return InvalidArgument(Where(key) + ": must be an array");
-    }
-    for (const json& element : *it) {
-      elements.push_back(&element);
-    }
-    return elements;
-  }
-
- private:
-  const json& object_;
-  const std::string path_;
-};
+using Fields = JsonFields;
 
 Status ParseStreams(const Fields& root, Stack* stack) {
   Result<std::vector<const json*>> streams = root.Array("Streams");
@@ -206,7 +136,7 @@ Result<Stack> ParseStack(const std::string& text, const std::string& base_dir,
   if (doc.is_discarded()) {
     return InvalidArgument(display_name + ": not valid JSON");
   }
-  const Fields root(doc, "");
+  const Fields root(doc, "", "the stack");
   Stack stack;
   Status status = root.Check({"Streams", "Functions", "Topics"});
   if (status.ok())
