@@ -4,6 +4,7 @@
 // Thread-safety: both implementations are safe to call from any thread.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -19,6 +20,12 @@ class Clock {
   virtual Steady SteadyNow() const = 0;
   // Wall-clock Unix time in milliseconds, for timestamps that leave the process.
   virtual int64_t UnixMillis() const = 0;
+  // How long a thread should block (on a condition variable, in real time) before it looks at
+  // this clock again to see `deadline` pass: the time left for the real clock; a short slice for
+  // a ManualClock, which a test moves from another thread. Never negative.
+  virtual std::chrono::nanoseconds RealWaitUntil(Steady deadline) const {
+    return std::max(deadline - SteadyNow(), Steady::duration::zero());
+  }
 
   // The process-wide real clock.
   static Clock& Real();
@@ -29,6 +36,10 @@ class ManualClock : public Clock {
  public:
   Steady SteadyNow() const override { return Steady(std::chrono::nanoseconds(steady_ns_.load())); }
   int64_t UnixMillis() const override { return unix_ms_.load(); }
+  std::chrono::nanoseconds RealWaitUntil(Steady deadline) const override {
+    return std::clamp<std::chrono::nanoseconds>(deadline - SteadyNow(), std::chrono::nanoseconds(0),
+                                                std::chrono::milliseconds(2));
+  }
   void Advance(std::chrono::nanoseconds d) {
     steady_ns_ += d.count();
     unix_ms_ += std::chrono::duration_cast<std::chrono::milliseconds>(d).count();

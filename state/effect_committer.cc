@@ -121,7 +121,7 @@ Result<CommitResult> EffectCommitter::Commit(const CommitRequest& request) {
       }
     }
   }
-  if (effects.empty() && !request.checkpoint) {
+  if (effects.empty() && !request.checkpoint && request.host_publishes.empty()) {
     return result;  // nothing to write: no transaction, no fsync
   }
   const int64_t now = clock_->UnixMillis();
@@ -140,6 +140,12 @@ Result<CommitResult> EffectCommitter::Commit(const CommitRequest& request) {
         SLUICE_RETURN_IF_ERROR(ApplyKvEffect(txn, effect));
         ++result.kv_writes;
       }
+    }
+    for (const StagedEffect& publish : request.host_publishes) {
+      Result<int> rows = Outbox::Enqueue(txn, publish.topic, publish.message_id, publish.subject,
+                                         publish.message, now);
+      SLUICE_RETURN_IF_ERROR(rows.status());
+      result.outbox_rows += *rows;
     }
     if (request.checkpoint) {
       SLUICE_RETURN_IF_ERROR(Checkpoints::Put(txn, *request.checkpoint));

@@ -28,6 +28,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "base/clock.h"
 #include "base/status.h"
@@ -44,6 +45,10 @@ struct CommitRequest {
   // The lowest failed record's sequence number (decimal), or nullopt when none failed.
   std::optional<std::string> first_failed_record;
   std::optional<Checkpoint> checkpoint;
+  // Publishes the host makes itself, committed whatever the stage holds (an event source
+  // mapping's on-failure record sent to a topic, with the checkpoint that moves past the
+  // discarded records). Each needs topic, subject, message and message_id.
+  std::vector<StagedEffect> host_publishes;
 };
 
 struct CommitResult {
