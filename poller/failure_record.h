@@ -17,8 +17,10 @@
 //   state::CommitRequest::host_publishes), so it is sent exactly once;
 // - a directory: one file per discarded batch, <dir>/<mapping uuid>/<shard id>/YYYY/MM/DD/
 //   <startSequenceNumber>-<endSequenceNumber>.json (date of the first record's arrival, UTC),
-//   written atomically (temp file, fsync, rename, fsync of the directory). The name depends only
-//   on the records, so sending the same discard again after a crash rewrites the same file.
+//   written atomically (WriteFileAtomically: "<name>.tmp", fsync, rename, fsync of the
+//   directory; directories it creates are fsynced into their parents). The name depends only on
+//   the records, so sending the same discard again after a crash rewrites the same file (and
+//   replaces a temp file the crash left).
 // Stream and directory destinations are written before the checkpoint moves: after a crash
 // between the two, the discard is sent again (at least once; a stream may see it twice).
 //
@@ -40,16 +42,16 @@ inline constexpr char kRetryAttemptsExhausted[] = "RetryAttemptsExhausted";
 inline constexpr char kRecordAgeExceeded[] = "RecordAgeExceeded";
 
 struct DiscardedBatch {
-  std::string condition;        // kRetryAttemptsExhausted or kRecordAgeExceeded
-  std::string request_id;       // the last invoke's request id; "" when never invoked
+  std::string condition;   // kRetryAttemptsExhausted or kRecordAgeExceeded
+  std::string request_id;  // the last invoke's request id; "" when never invoked
   int approximate_invoke_count = 0;
   std::string function_arn;
   // responseContext: present when the function ran on the last attempt.
   bool function_ran = false;
   int status_code = 200;
-  std::string executed_version;                // "$LATEST" or the version number
-  std::optional<std::string> function_error;   // "Unhandled"; nullopt -> JSON null
-  int64_t timestamp_ms = 0;                    // when the records were discarded
+  std::string executed_version;               // "$LATEST" or the version number
+  std::optional<std::string> function_error;  // "Unhandled"; nullopt -> JSON null
+  int64_t timestamp_ms = 0;                   // when the records were discarded
   std::string mapping_uuid;
   // The discarded records (at least one), in sequence order, with the shard id and stream ARN.
   runtime::v1::KinesisBatch records;
@@ -59,11 +61,16 @@ struct DiscardedBatch {
 // records as the function would have received it.
 nlohmann::json InvocationRecord(const DiscardedBatch& batch, bool include_payload);
 
-// Puts the record (without payload) into stream `stream_name`.
+// Both delivery functions refuse a batch without records (InvalidArgument).
+
+// Puts the record (without payload) into stream `stream_name`. NotFound if the stream is gone;
+// a record the stream could not store is that record's error, with the stream named.
 Status SendToStream(stream::StreamStore* streams, const std::string& stream_name,
                     const DiscardedBatch& batch);
 
-// Writes the record with its payload under `dir` (layout above); returns the file's path.
+// Writes the record with its payload under `dir` (layout above), creating missing directories;
+// returns the file's path. InvalidArgument if the mapping UUID, shard id or a sequence number
+// is not a plain file name (empty, ".", "..", or with a '/'); I/O errors name the path.
 Result<std::string> WriteToDirectory(const std::string& dir, const DiscardedBatch& batch);
 
 }  // namespace sluice::poller
