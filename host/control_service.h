@@ -28,6 +28,7 @@
 #include "host/function_registry.h"
 #include "host/function_store.h"
 #include "host/manifest.h"
+#include "poller/poller_service.h"
 #include "sluice/control/v1/control.grpc.pb.h"
 #include "state/effect_committer.h"
 #include "state/state_db.h"
@@ -43,6 +44,7 @@ struct ControlDeps {
   FunctionLogs* logs = nullptr;
   stream::StreamStore* streams = nullptr;
   state::EffectCommitter* committer = nullptr;
+  poller::PollerService* pollers = nullptr;
   Clock* clock = &Clock::Real();
   int64_t started_unix_ms = 0;
 };

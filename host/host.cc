@@ -26,9 +26,11 @@
 #include "invoker/deadline_timer.h"
 #include "invoker/log_capture.h"
 #include "invoker/runtime_server.h"
+#include "poller/poller_service.h"
 #include "sandbox/launcher.h"
 #include "state/effect_committer.h"
 #include "state/outbox.h"
+#include "state/topics.h"
 #include "stream/kinesis_api.h"
 
 namespace sluice::host {
@@ -133,6 +135,20 @@ HttpResponse ServeMetrics() {
   return response;
 }
 
+// The pollers find function versions in the registry.
+class RegistryFunctionResolver final : public poller::FunctionResolver {
+ public:
+  explicit RegistryFunctionResolver(FunctionRegistry* registry) : registry_(registry) {}
+  std::shared_ptr<invoker::FunctionPool> Find(const std::string& name,
+                                              const std::string& qualifier) override {
+    std::optional<LiveFunction> live = registry_->Find(name, qualifier);
+    return live ? live->pool : nullptr;
+  }
+
+ private:
+  FunctionRegistry* registry_;
+};
+
 }  // namespace
 
 // In start order; members are destroyed in reverse, which is the stop order.
@@ -152,6 +168,8 @@ struct Host::Parts {
   std::unique_ptr<ScopedCollector> outbox_metrics;
   std::unique_ptr<Notifier> notifier;
   std::unique_ptr<state::EffectCommitter> committer;
+  std::unique_ptr<RegistryFunctionResolver> resolver;
+  std::unique_ptr<poller::PollerService> pollers;
   std::unique_ptr<ControlService> control_service;
   std::unique_ptr<ControlServer> control_server;
   std::unique_ptr<HttpServer> http;
@@ -288,6 +306,29 @@ Result<std::unique_ptr<Host>> Host::Start(const HostOptions& options) {
   p.committer = std::make_unique<state::EffectCommitter>(
       p.db.get(), clock, [raw = host.get()] { raw->OnNotificationsEnqueued(); });
 
+  p.resolver = std::make_unique<RegistryFunctionResolver>(p.registry.get());
+  poller::PollerServiceDeps poller_deps;
+  poller_deps.streams = p.streams.get();
+  poller_deps.db = p.db.get();
+  poller_deps.committer = p.committer.get();
+  poller_deps.functions = p.resolver.get();
+  poller_deps.clock = clock;
+  poller_deps.topic_exists = [db = p.db.get()](const std::string& topic) {
+    return state::TopicCatalog(db).Get(topic).ok();
+  };
+  const stream::KinesisApiOptions kinesis_options;
+  poller_deps.aws_region = kinesis_options.region;
+  poller_deps.stream_arn = [kinesis_options](const std::string& stream) {
+    return "arn:aws:kinesis:" + kinesis_options.region + ":" + kinesis_options.account_id +
+           ":stream/" + stream;
+  };
+  Result<std::unique_ptr<poller::PollerService>> pollers =
+      poller::PollerService::Start(std::move(poller_deps));
+  if (!pollers.ok()) {
+    return pollers.status().WithContext("event source mappings");
+  }
+  p.pollers = std::move(*pollers);
+
   ControlDeps control;
   control.data_dir = dir;
   control.db = p.db.get();
@@ -296,6 +337,7 @@ Result<std::unique_ptr<Host>> Host::Start(const HostOptions& options) {
   control.logs = p.logs.get();
   control.streams = p.streams.get();
   control.committer = p.committer.get();
+  control.pollers = p.pollers.get();
   control.clock = clock;
   control.started_unix_ms = clock->UnixMillis();
   p.control_service = std::make_unique<ControlService>(std::move(control));
