@@ -2,6 +2,7 @@
 //   functions: deploy, publish, functions, delete-function, invoke, logs   (function_cli.cc)
 //   state:     kv, topics, subscribe, unsubscribe, status                  (state_cli.cc)
 //   stacks:    apply                                                       (apply_cli.cc)
+//   mappings:  attach, mappings, mapping                                   (mapping_cli.cc)
 // Each takes the arguments after the verb and returns the process exit code.
 #pragma once
 
@@ -24,5 +25,9 @@ int UnsubscribeMain(const std::vector<std::string>& args);
 int StatusMain(const std::vector<std::string>& args);
 
 int ApplyMain(const std::vector<std::string>& args);
+
+int AttachMain(const std::vector<std::string>& args);
+int MappingsMain(const std::vector<std::string>& args);
+int MappingMain(const std::vector<std::string>& args);
 
 }  // namespace sluice::host

@@ -1,6 +1,7 @@
 #include "host/control_service.h"
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 
 #include "host/stack.h"
 #include "host/stack_apply.h"
@@ -28,6 +29,24 @@ grpc::Status ToGrpc(const Status& status) {
 
 grpc::Status Invalid(const std::string& message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
+}
+
+// Parses a JSON text that a request carries in `field`.
+Result<nlohmann::json> ParseJsonField(const std::string& text, const std::string& field) {
+  nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+  if (doc.is_discarded()) {
+    return InvalidArgument(field + ": not valid JSON");
+  }
+  return doc;
+}
+
+const char* PhaseName(poller::ShardStatus::Phase phase) {
+  switch (phase) {
+    case poller::ShardStatus::Phase::kWaitingForParents: return "waiting-for-parents";
+    case poller::ShardStatus::Phase::kRunning: return "running";
+    case poller::ShardStatus::Phase::kFinished: return "finished";
+  }
+  return "running";
 }
 
 void FillVersion(const DeployedFunction& row, pb::FunctionVersion* out) {
@@ -361,9 +380,10 @@ grpc::Status ControlService::Apply(Ctx*, const pb::ApplyRequest* request,
   if (!stack.ok()) {
     return ToGrpc(stack.status());
   }
-  const StackTargets targets{deps_.streams, deps_.db, [this](const FunctionManifest& manifest) {
-                               return DeployManifest(manifest);
-                             }};
+  const StackTargets targets{
+      deps_.streams, deps_.db,
+      [this](const FunctionManifest& manifest) { return DeployManifest(manifest); },
+      deps_.pollers};
   std::lock_guard<std::mutex> lock(apply_mu_);
   Result<std::vector<StackAction>> actions = ApplyStack(*stack, targets, request->display_name());
   if (!actions.ok()) {
@@ -374,6 +394,81 @@ grpc::Status ControlService::Apply(Ctx*, const pb::ApplyRequest* request,
     out->set_change(ToProto(action.change));
     out->set_line(action.line);
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::CreateMapping(Ctx*, const pb::CreateMappingRequest* request,
+                                           pb::CreateMappingResponse* response) {
+  Result<nlohmann::json> doc = ParseJsonField(request->mapping_json(), "mapping");
+  if (!doc.ok()) {
+    return ToGrpc(doc.status());
+  }
+  Result<poller::MappingConfig> config = poller::ParseMapping(*doc, "");
+  if (!config.ok()) {
+    return ToGrpc(config.status());
+  }
+  Result<poller::StoredMapping> created = deps_.pollers->Create(*config);
+  if (!created.ok()) {
+    return ToGrpc(created.status());
+  }
+  response->set_mapping_json(deps_.pollers->Describe(*created).dump());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::UpdateMapping(Ctx*, const pb::UpdateMappingRequest* request,
+                                           pb::UpdateMappingResponse* response) {
+  Result<nlohmann::json> update = ParseJsonField(request->update_json(), "update");
+  if (!update.ok()) {
+    return ToGrpc(update.status());
+  }
+  Result<poller::StoredMapping> updated = deps_.pollers->Update(request->uuid(), *update);
+  if (!updated.ok()) {
+    return ToGrpc(updated.status());
+  }
+  response->set_mapping_json(deps_.pollers->Describe(*updated).dump());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::GetMapping(Ctx*, const pb::GetMappingRequest* request,
+                                        pb::GetMappingResponse* response) {
+  Result<poller::StoredMapping> mapping = deps_.pollers->Get(request->uuid());
+  if (!mapping.ok()) {
+    return ToGrpc(mapping.status());
+  }
+  response->set_mapping_json(deps_.pollers->Describe(*mapping).dump());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::ListMappings(Ctx*, const pb::ListMappingsRequest* request,
+                                          pb::ListMappingsResponse* response) {
+  Result<std::vector<poller::StoredMapping>> mappings = deps_.pollers->List();
+  if (!mappings.ok()) {
+    return ToGrpc(mappings.status());
+  }
+  for (const poller::StoredMapping& mapping : *mappings) {
+    if ((!request->function_name().empty() &&
+         mapping.config.function_name != request->function_name()) ||
+        (!request->stream_name().empty() &&
+         mapping.config.stream_name != request->stream_name())) {
+      continue;
+    }
+    response->add_mappings_json(deps_.pollers->Describe(mapping).dump());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::DeleteMapping(Ctx*, const pb::DeleteMappingRequest* request,
+                                           pb::DeleteMappingResponse* response) {
+  Result<poller::StoredMapping> mapping = deps_.pollers->Get(request->uuid());
+  if (!mapping.ok()) {
+    return ToGrpc(mapping.status());
+  }
+  nlohmann::json view = deps_.pollers->Describe(*mapping);
+  if (Status deleted = deps_.pollers->Delete(request->uuid()); !deleted.ok()) {
+    return ToGrpc(deleted);
+  }
+  view["State"] = "Deleting";
+  response->set_mapping_json(view.dump());
   return grpc::Status::OK;
 }
 
@@ -424,6 +519,37 @@ grpc::Status ControlService::GetStatus(Ctx*, const pb::GetStatusRequest*,
       open += shard.closed ? 0 : 1;
     }
     s->set_open_shards(open);
+  }
+  Result<std::vector<poller::MappingStatus>> mappings = deps_.pollers->Status();
+  if (!mappings.ok()) {
+    return ToGrpc(mappings.status());
+  }
+  for (const poller::MappingStatus& mapping : *mappings) {
+    const poller::MappingConfig& config = mapping.mapping.config;
+    pb::MappingStatus* m = response->add_mappings();
+    m->set_uuid(mapping.mapping.uuid);
+    m->set_function_name(config.qualifier == "$LATEST"
+                             ? config.function_name
+                             : config.function_name + ":" + config.qualifier);
+    m->set_stream_name(config.stream_name);
+    m->set_state(config.enabled ? "Enabled" : "Disabled");
+    for (const poller::ShardStatus& shard : mapping.shards) {
+      pb::MappingShardStatus* out = m->add_shards();
+      out->set_shard_id(shard.shard_id);
+      out->set_phase(PhaseName(shard.phase));
+      out->set_position(shard.position);
+      out->set_iterator_age_ms(shard.iterator_age_ms);
+      out->set_last_invoke_unix_ms(shard.last_invoke_unix_ms);
+      out->set_polled(shard.polled);
+      out->set_invoked(shard.invoked);
+      out->set_filtered(shard.filtered);
+      out->set_failed(shard.failed);
+      out->set_dropped(shard.dropped);
+      out->set_sent_to_destination(shard.sent_to_destination);
+      out->set_retries(shard.retries);
+      out->set_bisections(shard.bisections);
+      out->set_throttles(shard.throttles);
+    }
   }
   return grpc::Status::OK;
 }

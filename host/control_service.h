@@ -9,6 +9,9 @@
 // succeeded, commits the staged effects with the EffectCommitter; a commit whose condition failed
 // (ABORTED) turns the response into a function error of type Sluice.ConditionalCheckFailed.
 //
+// The mapping RPCs parse the JSON they carry and hand it to the PollerService (poller/), which
+// validates, stores and runs mappings.
+//
 // Apply parses the stack (host/stack.h) and applies it with ApplyStack (host/stack_apply.h),
 // deploying its functions as Deploy does.
 //
@@ -88,6 +91,17 @@ class ControlService final : public control::v1::Control::Service {
                            control::v1::UnsubscribeResponse*) override;
 
   grpc::Status Apply(Ctx*, const control::v1::ApplyRequest*, control::v1::ApplyResponse*) override;
+
+  grpc::Status CreateMapping(Ctx*, const control::v1::CreateMappingRequest*,
+                             control::v1::CreateMappingResponse*) override;
+  grpc::Status UpdateMapping(Ctx*, const control::v1::UpdateMappingRequest*,
+                             control::v1::UpdateMappingResponse*) override;
+  grpc::Status GetMapping(Ctx*, const control::v1::GetMappingRequest*,
+                          control::v1::GetMappingResponse*) override;
+  grpc::Status ListMappings(Ctx*, const control::v1::ListMappingsRequest*,
+                            control::v1::ListMappingsResponse*) override;
+  grpc::Status DeleteMapping(Ctx*, const control::v1::DeleteMappingRequest*,
+                             control::v1::DeleteMappingResponse*) override;
 
   grpc::Status GetStatus(Ctx*, const control::v1::GetStatusRequest*,
                          control::v1::GetStatusResponse*) override;

@@ -37,7 +37,13 @@ constexpr char kUsage[] =
     "  topics [create|delete NAME]          list, create or delete notification topics\n"
     "  subscribe TOPIC ENDPOINT             subscribe an endpoint to a topic\n"
     "  unsubscribe TOPIC ENDPOINT | ID      remove a subscription\n"
-    "  status                               functions, topics, notifications and streams\n"
+    "  attach FUNCTION --stream NAME [...]  run a function on a stream's records (an event source\n"
+    "                                       mapping, with Lambda's settings)\n"
+    "  mappings                             list event source mappings\n"
+    "  mapping get|update|enable|disable|delete UUID\n"
+    "                                       show, change, pause, resume or delete a mapping\n"
+    "  status                               functions, topics, notifications, streams and\n"
+    "                                       mappings with their shard positions\n"
     "  apply STACK                          make the host match a stack file: streams, topics,\n"
     "                                       subscriptions and functions\n"
     "  The verbs above talk to the host running on --data-dir DIR (default $SLUICE_DATA_DIR,\n"
@@ -68,6 +74,9 @@ int main(int argc, char** argv) {
       {"subscribe", sluice::host::SubscribeMain},
       {"unsubscribe", sluice::host::UnsubscribeMain},
       {"status", sluice::host::StatusMain},
+      {"attach", sluice::host::AttachMain},
+      {"mappings", sluice::host::MappingsMain},
+      {"mapping", sluice::host::MappingMain},
       {"apply", sluice::host::ApplyMain}};
   if (auto verb = kControlVerbs.find(command); verb != kControlVerbs.end()) {
     return verb->second(args);

@@ -1,6 +1,7 @@
 #include "host/stack.h"
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -128,6 +129,27 @@ Status ParseTopics(const Fields& root, Stack* stack) {
   return Status::Ok();
 }
 
+Status ParseMappings(const Fields& root, Stack* stack) {
+  Result<std::vector<const json*>> mappings = root.Array("EventSourceMappings");
+  SLUICE_RETURN_IF_ERROR(mappings.status());
+  std::map<std::pair<std::string, std::string>, size_t> seen;
+  for (size_t i = 0; i < mappings->size(); ++i) {
+    const std::string where = Indexed("EventSourceMappings", i);
+    Result<poller::MappingConfig> mapping = poller::ParseMapping(*(*mappings)[i], where);
+    SLUICE_RETURN_IF_ERROR(mapping.status());
+    const std::string function = mapping->function_name + ":" + mapping->qualifier;
+    auto [it, inserted] = seen.emplace(std::make_pair(function, mapping->stream_name), i);
+    if (!inserted) {
+      return InvalidArgument(where + ": function " + mapping->function_name +
+                             " is attached to stream " + mapping->stream_name +
+                             " twice (also by " + Indexed("EventSourceMappings", it->second) +
+                             ")");
+    }
+    stack->mappings.push_back(std::move(*mapping));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Stack> ParseStack(const std::string& text, const std::string& base_dir,
@@ -138,13 +160,15 @@ Result<Stack> ParseStack(const std::string& text, const std::string& base_dir,
   }
   const Fields root(doc, "", "the stack");
   Stack stack;
-  Status status = root.Check({"Streams", "Functions", "Topics"});
+  Status status = root.Check({"Streams", "Functions", "Topics", "EventSourceMappings"});
   if (status.ok())
     status = ParseStreams(root, &stack);
   if (status.ok())
     status = ParseFunctions(root, base_dir, &stack);
   if (status.ok())
     status = ParseTopics(root, &stack);
+  if (status.ok())
+    status = ParseMappings(root, &stack);
   if (!status.ok()) {
     return status.WithContext(display_name);
   }

@@ -8,7 +8,9 @@
 //                 "Subscriptions": [{"Endpoint": "http://127.0.0.1:9000/hook",
 //                                    "Secret": "s3cret",
 //                                    "DeliveryPolicy": {"NumRetries": 12, "MinDelayMs": 1000,
-//                                                       "MaxDelayMs": 300000}}]}]
+//                                                       "MaxDelayMs": 300000}}]}],
+//     "EventSourceMappings": [{"FunctionName": "billing_threshold", "EventSourceArn": "tolls",
+//                              "BatchSize": 500, "StartingPosition": "TRIM_HORIZON"}]
 //   }
 //
 // Every section is optional. Streams: ShardCount 1-500 (default 1), RetentionPeriodHours
@@ -16,13 +18,17 @@
 // path relative to the stack file (or absolute). Topics: Subscriptions default to none; Secret
 // defaults to none (unsigned); DeliveryPolicy's defaults are state::DeliveryPolicy's. Unknown
 // properties are refused (they are usually typos), and so are two resources with the same name.
+// EventSourceMappings: each as a mapping file (poller/mapping_config.h); one mapping per
+// function and stream.
 //
 // What apply does with each resource: a stream that does not exist is created; one that exists
 // keeps its shards (a different ShardCount is an error: apply never reshards or deletes a
 // stream's data) and gets the stack's retention, if the stack gives one. A function is deployed
 // from its manifest (unchanged code and configuration change nothing). A topic is created if
 // missing, and its subscriptions are made to be exactly the stack's: missing ones are added,
-// changed ones updated, others removed. Resources the stack does not mention are left alone.
+// changed ones updated, others removed. A mapping (found by its function and stream) is created
+// when missing, else updated to the stack's settings (StartingPosition applies only when it is
+// created). Resources the stack does not mention are left alone.
 // ApplyStack (host/stack_apply.h) does this.
 #pragma once
 
@@ -31,6 +37,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "poller/mapping_config.h"
 #include "state/topics.h"
 
 namespace sluice::host {
@@ -62,6 +69,7 @@ struct Stack {
   std::vector<StackStream> streams;
   std::vector<StackFunction> functions;
   std::vector<StackTopic> topics;
+  std::vector<poller::MappingConfig> mappings;
 };
 
 // Parses and validates stack text; relative manifest paths resolve against `base_dir`. Errors

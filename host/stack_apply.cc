@@ -138,6 +138,54 @@ Status DeployFunction(const StackTargets& targets, const FunctionManifest& manif
   return Status::Ok();
 }
 
+// The properties an update may carry: everything but what identifies the mapping and where it
+// started.
+nlohmann::json UpdatableProperties(const poller::MappingConfig& config) {
+  nlohmann::json properties = poller::MappingToJson(config, "");
+  for (const char* fixed :
+       {"FunctionName", "EventSourceArn", "StartingPosition", "StartingPositionTimestamp"}) {
+    properties.erase(fixed);
+  }
+  return properties;
+}
+
+Status ApplyMapping(poller::PollerService& pollers, const poller::MappingConfig& want,
+                    std::vector<StackAction>* actions) {
+  const std::string name = (want.qualifier == "$LATEST"
+                                ? want.function_name
+                                : want.function_name + ":" + want.qualifier) +
+                           " <- " + want.stream_name;
+  Result<std::vector<poller::StoredMapping>> existing = pollers.List();
+  SLUICE_RETURN_IF_ERROR(existing.status());
+  for (const poller::StoredMapping& have : *existing) {
+    if (have.config.function_name != want.function_name ||
+        have.config.qualifier != want.qualifier || have.config.stream_name != want.stream_name) {
+      continue;
+    }
+    const nlohmann::json before = UpdatableProperties(have.config);
+    const nlohmann::json after = UpdatableProperties(want);
+    std::string changed;
+    for (const auto& [key, value] : after.items()) {
+      if (!before.contains(key) || before[key] != value) {
+        changed += (changed.empty() ? "" : ", ") + key;
+      }
+    }
+    if (changed.empty()) {
+      actions->push_back({StackChange::kUnchanged, "unchanged mapping " + name});
+      return Status::Ok();
+    }
+    Result<poller::StoredMapping> updated = pollers.Update(have.uuid, after);
+    SLUICE_RETURN_IF_ERROR(updated.status());
+    actions->push_back({StackChange::kUpdated, "updated mapping " + name + ": " + changed});
+    return Status::Ok();
+  }
+  Result<poller::StoredMapping> created = pollers.Create(want);
+  SLUICE_RETURN_IF_ERROR(created.status());
+  actions->push_back(
+      {StackChange::kCreated, "created mapping " + name + " (" + created->uuid + ")"});
+  return Status::Ok();
+}
+
 // Every manifest, validated; errors name the stack's JSON path.
 Result<std::vector<FunctionManifest>> LoadManifests(const Stack& stack) {
   std::vector<FunctionManifest> manifests;
@@ -173,6 +221,10 @@ Status ApplyAll(const Stack& stack, const std::vector<FunctionManifest>& manifes
   for (size_t i = 0; i < manifests.size(); ++i) {
     Status status = DeployFunction(targets, manifests[i], actions);
     SLUICE_RETURN_IF_ERROR(status.WithContext(Indexed("Functions", i)));
+  }
+  for (size_t i = 0; i < stack.mappings.size(); ++i) {
+    Status status = ApplyMapping(*targets.pollers, stack.mappings[i], actions);
+    SLUICE_RETURN_IF_ERROR(status.WithContext(Indexed("EventSourceMappings", i)));
   }
   return Status::Ok();
 }

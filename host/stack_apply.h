@@ -2,7 +2,8 @@
 //
 // Order: every manifest is loaded and validated first (a bad one stops apply before anything
 // changes), then streams, topics with their subscriptions, and functions last, so a function the
-// stack deploys finds its topics. Each resource yields one StackAction:
+// stack deploys finds its topics, then event source mappings (which need their functions and
+// streams). Each resource yields one StackAction:
 //
 //   created stream tolls (2 shards)            unchanged stream tolls
 //   updated stream tolls: retention 24 -> 48 hours
@@ -11,6 +12,8 @@
 //   updated subscription stdout on billing-alerts (secret, delivery policy)
 //   unsubscribed stdout from billing-alerts    (on a stack topic, not in the stack)
 //   deployed function f ($LATEST code 0123456789ab)    unchanged function f
+//   created mapping f <- tolls (<uuid>)        unchanged mapping f <- tolls
+//   updated mapping f <- tolls: BatchSize, Enabled
 //
 // Errors name the resource by its JSON path: "stack.json: Streams[0]: stream tolls has 2 open
 // shards, the stack says 4; ...", "stack.json: Functions[1].Manifest: /abs/f.json: Timeout: ...".
@@ -28,6 +31,7 @@
 #include "host/function_store.h"
 #include "host/manifest.h"
 #include "host/stack.h"
+#include "poller/poller_service.h"
 #include "state/state_db.h"
 #include "stream/stream_store.h"
 
@@ -45,6 +49,7 @@ struct StackTargets {
   state::StateDb* db = nullptr;  // topics and subscriptions (state::TopicCatalog)
   // Deploys one function as `sluice deploy` does.
   std::function<Result<DeployOutcome>(const FunctionManifest&)> deploy;
+  poller::PollerService* pollers = nullptr;  // event source mappings
 };
 
 // `display_name` prefixes errors, as in ParseStack.

@@ -40,7 +40,8 @@ constexpr char kUnsubscribeUsage[] =
 constexpr char kStatusUsage[] =
     "usage: sluice status [--data-dir DIR]\n"
     "  Shows the host: functions with instances, invocations, errors and latency; topics;\n"
-    "  notifications; streams.\n";
+    "  notifications; streams; event source mappings with each shard's position (checkpoint),\n"
+    "  iterator age (ms from a batch's last record's arrival to its invoke) and counters.\n";
 
 int KvGet(const ControlVerb& verb, const CliFlags& flags) {
   pb::KvGetRequest request;
@@ -301,8 +302,8 @@ int StatusMain(const std::vector<std::string>& args) {
       code != 0) {
     return code;
   }
-  // One section per kind of thing; later sections (mappings with shard positions, delivery
-  // streams) go after these in the same shape.
+  // One section per kind of thing; later sections (delivery streams) go after these in the same
+  // shape.
   std::printf("host       data %s, up since %s\n\n", s.data_dir().c_str(),
               aws_json::Iso8601FromMillis(s.started_unix_ms()).c_str());
   std::printf("FUNCTIONS  %-24s %-8s %-12s %9s %11s %6s %9s %9s %9s\n", "NAME", "VERSION", "CODE",
@@ -327,6 +328,33 @@ int StatusMain(const std::vector<std::string>& args) {
   for (const pb::StreamStatus& st : s.streams()) {
     std::printf("           %-24s %-8s %u/%u\n", st.name().c_str(), st.status().c_str(),
                 st.open_shards(), st.total_shards());
+  }
+  std::printf("\nMAPPINGS   %-36s %-20s %-16s %s\n", "UUID", "FUNCTION", "STREAM", "STATE");
+  for (const pb::MappingStatus& m : s.mappings()) {
+    std::printf("           %-36s %-20s %-16s %s\n", m.uuid().c_str(), m.function_name().c_str(),
+                m.stream_name().c_str(), m.state().c_str());
+    std::printf("             %-20s %-19s %-38s %10s %9s %9s %8s %8s %8s\n", "SHARD", "PHASE",
+                "POSITION", "AGE MS", "POLLED", "INVOKED", "FILTERED", "FAILED", "DROPPED");
+    for (const pb::MappingShardStatus& shard : m.shards()) {
+      std::printf("             %-20s %-19s %-38s %10lld %9llu %9llu %8llu %8llu %8llu\n",
+                  shard.shard_id().c_str(), shard.phase().c_str(),
+                  shard.position().empty() ? "-" : shard.position().c_str(),
+                  static_cast<long long>(shard.iterator_age_ms()),
+                  static_cast<unsigned long long>(shard.polled()),
+                  static_cast<unsigned long long>(shard.invoked()),
+                  static_cast<unsigned long long>(shard.filtered()),
+                  static_cast<unsigned long long>(shard.failed()),
+                  static_cast<unsigned long long>(shard.dropped()));
+      if (shard.retries() + shard.bisections() + shard.throttles() + shard.sent_to_destination() >
+          0) {
+        std::printf("             %-20s retries %llu  bisections %llu  throttles %llu  sent to "
+                    "destination %llu\n",
+                    "", static_cast<unsigned long long>(shard.retries()),
+                    static_cast<unsigned long long>(shard.bisections()),
+                    static_cast<unsigned long long>(shard.throttles()),
+                    static_cast<unsigned long long>(shard.sent_to_destination()));
+      }
+    }
   }
   return 0;
 }

@@ -342,6 +342,21 @@ Result<StoredMapping> PollerService::Get(const std::string& uuid) {
   return **current;
 }
 
+nlohmann::json PollerService::Describe(const StoredMapping& mapping) {
+  const MappingConfig& config = mapping.config;
+  nlohmann::json view = MappingToJson(config, deps_.stream_arn(config.stream_name));
+  view["UUID"] = mapping.uuid;
+  view["State"] = config.enabled ? "Enabled" : "Disabled";
+  view["StateTransitionReason"] = "User action";
+  view["LastModified"] = static_cast<double>(mapping.last_modified_ms) / 1000.0;
+  std::shared_ptr<invoker::FunctionPool> pool =
+      deps_.functions->Find(config.function_name, config.qualifier);
+  if (pool) {
+    view["FunctionArn"] = pool->config().arn;
+  }
+  return view;
+}
+
 Result<std::vector<StoredMapping>> PollerService::List() {
   return store_.List();
 }

@@ -86,8 +86,9 @@ class PollerService {
   // Live positions and counters; `uuid` "" for every mapping.
   Result<std::vector<MappingStatus>> Status(const std::string& uuid = "");
 
-  // The stream ARN of a stream name, as events and Get show it.
-  std::string StreamArn(const std::string& stream) const { return deps_.stream_arn(stream); }
+  // The mapping as GetEventSourceMapping shows it: MappingToJson plus UUID, State ("Enabled" |
+  // "Disabled"), StateTransitionReason, LastModified (Unix seconds) and FunctionArn.
+  nlohmann::json Describe(const StoredMapping& mapping);
 
  private:
   class Runner;
