@@ -41,7 +41,12 @@ Status JsonFields::Integer(const std::string& key, int64_t min, int64_t max, int
   if (it == object_.end()) {
     return Status::Ok();
   }
-  if (!it->is_number_integer() || it->get<int64_t>() < min || it->get<int64_t>() > max) {
+  // An unsigned value above INT64_MAX would wrap to a negative int64_t (18446744073709551615 to
+  // -1), so it is out of range however it converts.
+  const bool fits =
+      it->is_number_integer() &&
+      !(it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX));
+  if (!fits || it->get<int64_t>() < min || it->get<int64_t>() > max) {
     return InvalidArgument(Where(key) + ": must be an integer from " + std::to_string(min) +
                            " to " + std::to_string(max) + ", got " + it->dump());
   }

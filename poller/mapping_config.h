@@ -34,8 +34,8 @@
 // passed their end by the allowed lateness.
 //
 // Cross-field rules (checked by ParseMapping and ApplyMappingUpdate): AT_TIMESTAMP needs
-// StartingPositionTimestamp and nothing else may have one; a time field or lateness needs a
-// window; a window needs ParallelizationFactor 1 (one state per shard).
+// StartingPositionTimestamp and nothing else may have one; a time field needs a window and
+// lateness needs a time field; a window needs ParallelizationFactor 1 (one state per shard).
 //
 // Errors are InvalidArgument naming the property's JSON path, the value and the allowed range.
 // Plain values; thread-compatible.
@@ -60,6 +60,8 @@ struct FailureDestination {
   Kind kind = Kind::kNone;
   std::string target;  // the stream name, the topic name, or the absolute directory
   std::string text;    // as the user gave it (echoed back by Get)
+
+  bool operator==(const FailureDestination&) const = default;
 };
 
 // Parses one destination string (forms above). `where` is the JSON path for messages.
@@ -80,7 +82,7 @@ struct MappingConfig {
   bool bisect_batch_on_function_error = false;
   FailureDestination on_failure;
   bool report_batch_item_failures = false;
-  int32_t tumbling_window_seconds = 0;  // 0: no windows
+  int32_t tumbling_window_seconds = 0;     // 0: no windows
   std::string tumbling_window_time_field;  // "": arrival-time windows
   int32_t tumbling_window_allowed_lateness_seconds = 0;
   // FilterCriteria.Filters[].Pattern, each a JSON text checked by event_filter.h's parser.
@@ -88,6 +90,7 @@ struct MappingConfig {
   bool enabled = true;
 
   bool has_windows() const { return tumbling_window_seconds > 0; }
+  bool operator==(const MappingConfig&) const = default;
 };
 
 inline constexpr int32_t kMaxBatchSize = 10000;
@@ -100,7 +103,8 @@ Result<MappingConfig> ParseMapping(const nlohmann::json& doc, const std::string&
 
 // UpdateEventSourceMapping: the properties present in `update` replace those of `current`;
 // FunctionName may change, EventSourceArn and StartingPosition(Timestamp) may not (InvalidArgument
-// naming them). The result is checked as a whole.
+// naming them; given again unchanged they are accepted, so a whole definition can be applied
+// again). The result is checked as a whole.
 Result<MappingConfig> ApplyMappingUpdate(const MappingConfig& current,
                                          const nlohmann::json& update);
 

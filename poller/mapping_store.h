@@ -27,6 +27,8 @@ class MappingStore {
  public:
   explicit MappingStore(state::StateDb* db) : db_(db) {}
 
+  // Creates the table. StateDb::Open does not run it (poller/ is not part of state/): the owner
+  // runs it once in a Write before using a MappingStore.
   static Status EnsureSchema(state::Transaction& txn);
 
   // Adds a mapping with a new UUID (RandomUuid). AlreadyExists when the same function (name and

@@ -61,11 +61,13 @@ Result<std::vector<Checkpoint>> Checkpoints::ForMapping(const std::string& mappi
 }
 
 Status Checkpoints::DeleteMapping(const std::string& mapping_id) {
-  return db_->Write([&](Transaction& txn) {
-    Result<Statement*> statement = txn.Prepare("DELETE FROM checkpoints WHERE mapping_id = ?1");
-    SLUICE_RETURN_IF_ERROR(statement.status());
-    return (*statement)->Bind(1, mapping_id).Run();
-  });
+  return db_->Write([&](Transaction& txn) { return DeleteMapping(txn, mapping_id); });
+}
+
+Status Checkpoints::DeleteMapping(Transaction& txn, const std::string& mapping_id) {
+  Result<Statement*> statement = txn.Prepare("DELETE FROM checkpoints WHERE mapping_id = ?1");
+  SLUICE_RETURN_IF_ERROR(statement.status());
+  return (*statement)->Bind(1, mapping_id).Run();
 }
 
 Status Checkpoints::Put(Transaction& txn, const Checkpoint& checkpoint) {

@@ -36,6 +36,8 @@ class Checkpoints {
   Result<std::optional<Checkpoint>> Get(const std::string& mapping_id, const std::string& shard_id);
   Result<std::vector<Checkpoint>> ForMapping(const std::string& mapping_id);
   Status DeleteMapping(const std::string& mapping_id);
+  // Inside a caller's transaction (deleting the mapping itself).
+  static Status DeleteMapping(Transaction& txn, const std::string& mapping_id);
 
   // Inside a caller's transaction (the commit's).
   static Status Put(Transaction& txn, const Checkpoint& checkpoint);
