@@ -10,12 +10,15 @@
 // - sequence_number: the last record of the longest prefix of the shard that is finished
 //   ("" while nothing is), the position Lambda would store;
 // - detail: {"lanes": N, "laneDone": {"<lane>": "<seq>", ...}}: for each lane, the last record it
-//   finished beyond that prefix. Every record after sequence_number whose lane (under that N) has
-//   laneDone >= its sequence number is finished.
+//   finished beyond that prefix (only lanes that have one). Every record after sequence_number
+//   whose lane (under that N) has laneDone >= its sequence number is finished.
 // After a restart the reader resumes after sequence_number, and Restore()d lane positions make it
 // skip the records a lane had already committed, so no effect is applied twice even though
 // another lane was behind. A restore with a different N is fine: lanes of the stored N decide
-// what was finished, the new N how the rest is spread.
+// what was finished, the new N how the rest is spread. Until the prefix has passed them, the
+// stored positions of another N travel on in the detail as "before": [{"lanes": M, "laneDone":
+// {...}}, ...] (same meaning, one entry per such M), so a second restart still skips what the
+// first run's lanes had committed beyond what the second run has read.
 //
 // Sequence numbers are the stream's 38-digit decimal strings (they compare as text).
 // Memory: one entry per record between the checkpoint and the newest Added record; the reader
@@ -28,8 +31,10 @@
 #include <deque>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 
@@ -40,7 +45,8 @@ class ShardProgress {
   explicit ShardProgress(int lanes);
 
   // Starts from a stored checkpoint (its sequence number, "" for none, and its detail JSON
-  // object, or null). InvalidArgument for a detail that is not of the form above.
+  // object, or null), replacing everything. InvalidArgument for a sequence number or a detail
+  // that is not of the form above (nothing changes then).
   Status Restore(const std::string& sequence_number, const nlohmann::json& detail);
 
   int lanes() const { return lanes_; }
@@ -50,11 +56,15 @@ class ShardProgress {
   bool FinishedBeforeRestart(const std::string& sequence_number,
                              std::string_view partition_key) const;
 
-  // Records, in shard order, that the reader took. REQUIRES: increasing sequence numbers.
+  // Records, in shard order, that the reader took. REQUIRES: increasing sequence numbers, all
+  // after the checkpoint; 0 <= lane < lanes().
   void Add(const std::string& sequence_number, int lane);
-  // Every record of `lane` up to and including `sequence_number` is finished.
+  // Every record of `lane` up to and including `sequence_number` (an Added record of that lane)
+  // is finished.
   void Finish(int lane, const std::string& sequence_number);
-  // One record is finished (filtered out, or skipped because FinishedBeforeRestart).
+  // One Added record is finished (filtered out, or skipped because FinishedBeforeRestart). It
+  // counts in laneDone once every earlier record of its lane is finished too; until then only
+  // the prefix knows it (after a restart it is read again, which is harmless for these records).
   void FinishOne(const std::string& sequence_number);
 
   // The checkpoint as it stands: the finished prefix's last record ("" if none yet) ...
@@ -68,16 +78,23 @@ class ShardProgress {
   struct Entry {
     std::string sequence_number;
     int lane;
-    bool finished;
   };
+  using LaneDone = std::map<int, std::string>;  // lane -> last finished beyond the checkpoint
+
   void Advance();  // moves the prefix over finished records at the front
+  // Raises lane_done_[lane] to `sequence_number` (a finished record of that lane).
+  void MarkLaneDone(int lane, const std::string& sequence_number);
+  // laneDone as stored: the lanes whose position is beyond the checkpoint.
+  nlohmann::json LaneDoneJson(const LaneDone& done) const;
 
   const int lanes_;
   std::string checkpoint_;
-  std::deque<Entry> records_;                 // after the checkpoint, in shard order
-  std::map<int, std::string> lane_done_;      // lane -> last finished beyond the checkpoint
-  int restored_lanes_ = 0;                    // N of the restored detail (0: none)
-  std::map<int, std::string> restored_done_;  // its laneDone
+  std::deque<Entry> records_;  // after the checkpoint, in shard order
+  // Per lane, the sequence numbers of its Added records not finished yet.
+  std::vector<std::set<std::string>> unfinished_;
+  LaneDone lane_done_;  // starts as the restored positions of the same N
+  // The restored positions by the N they were stored under (the top level and "before").
+  std::map<int, LaneDone> restored_;
 };
 
 }  // namespace sluice::poller

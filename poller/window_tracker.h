@@ -17,7 +17,9 @@
 //   quiet station closes without new records.
 // A window whose end is at or below the watermark is due for its final invoke. A record whose
 // window has already been closed is late: with arrival time it joins the oldest open window (or
-// opens the current one), never lost; with event time it is counted as late and dropped.
+// opens the one after the closed ones), never lost; with event time it is counted as late and
+// dropped, as is an event-time record whose window is not open and ends at or below the highest
+// event time seen minus the allowed lateness (its window would be over before it opened).
 //
 // State persists with the checkpoint (ToJson/Restore), so a restart resumes open windows.
 //
@@ -51,19 +53,23 @@ class WindowTracker {
   // The start of the window `data` (arriving at `arrival_ms`) belongs to, opening that window if
   // it is not open; nullopt for a late event-time record (then it belongs to no window). Also
   // advances the event-time watermark. `read_at_ms` is the host clock when it was read.
+  // Times are Unix milliseconds.
   std::optional<int64_t> Assign(std::string_view data, int64_t arrival_ms, int64_t read_at_ms);
 
   // The open windows due for their final invoke at `now_ms`, oldest first. `caught_up`: the
   // reader has read everything committed so far (lets the event-time watermark follow the clock).
   std::vector<int64_t> Due(int64_t now_ms, bool caught_up) const;
   // When the next window becomes due if nothing else happens (for the poller's timer), or nullopt
-  // when no window is open. For event time this assumes the shard stays caught up.
+  // when no window is open. For event time this assumes the shard stays caught up (and is nullopt
+  // while no event time is known, after a Restore of a state without one).
   std::optional<int64_t> NextDueAt() const;
 
   const OpenWindow* Find(int64_t start_ms) const;
-  // The state after an invoke of window `start_ms` succeeded.
+  // The state after an invoke of window `start_ms` succeeded. REQUIRES: the window is open and
+  // state_json is a JSON object's text (the invoke response parser checks it).
   void SetState(int64_t start_ms, std::string state_json);
-  // Forgets a window after its final invoke; later records of its time are late.
+  // Forgets a window after its final invoke; later records of its time are late. Windows are
+  // closed oldest first (as Due lists them).
   void Close(int64_t start_ms);
   // Ends a window early (state over 1 MiB): after its final invoke, records of the same interval
   // open it again with fresh state "{}" (it is not marked closed).
@@ -72,12 +78,18 @@ class WindowTracker {
   uint64_t late_records() const { return late_records_; }
 
   // {"open": [{"start": ms, "state": {...}}, ...], "closedBefore": ms, "maxEventMs": ms,
-  //  "lastReadAtMs": ms}; Restore accepts what ToJson made (InvalidArgument otherwise).
+  //  "lastReadAtMs": ms}. Restore accepts what ToJson made and nothing else (InvalidArgument,
+  // and nothing changes): open windows must start on multiples of the window width, so a state
+  // saved under another TumblingWindowInSeconds is refused. late_records() is not saved.
   nlohmann::json ToJson() const;
   Status Restore(const nlohmann::json& saved);
 
  private:
+  // The record's time: its time field's value, else its arrival time.
   int64_t RecordTime(std::string_view data, int64_t arrival_ms) const;
+  int64_t WindowStart(int64_t time_ms) const;  // floor(time / W) * W
+  // The watermark at `now_ms` (INT64_MIN while nothing can be due).
+  int64_t Watermark(int64_t now_ms, bool caught_up) const;
 
   const int64_t width_ms_;
   const std::string time_field_;  // "" for arrival time
