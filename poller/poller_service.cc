@@ -211,7 +211,7 @@ void PollerService::StopRunner(const std::string& uuid) {
   runners_.erase(uuid);
 }
 
-sluice::Status PollerService::CheckReferences(const MappingConfig& config) {
+Status PollerService::CheckReferences(const MappingConfig& config) {
   if (!deps_.functions->Find(config.function_name, config.qualifier)) {
     return NotFound("FunctionName: function " + config.function_name +
                     (config.qualifier == "$LATEST" ? "" : " version " + config.qualifier) +
@@ -234,10 +234,10 @@ sluice::Status PollerService::CheckReferences(const MappingConfig& config) {
     return NotFound("DestinationConfig.OnFailure.Destination: topic " + destination.target +
                     " does not exist");
   }
-  return sluice::Status::Ok();
+  return Status::Ok();
 }
 
-sluice::Status PollerService::PinLatest(const std::string& uuid, const std::string& stream_name) {
+Status PollerService::PinLatest(const std::string& uuid, const std::string& stream_name) {
   Result<stream::StreamMetadata> metadata = deps_.streams->Describe(stream_name);
   SLUICE_RETURN_IF_ERROR(metadata.status());
   std::vector<state::Checkpoint> pins;
@@ -260,16 +260,16 @@ sluice::Status PollerService::PinLatest(const std::string& uuid, const std::stri
       continue;
     }
     const stream::StoredRecord& newest = last->records.back();
-    pins.push_back({uuid, shard_id,
-                    stream::SequenceNumber{shard.index, newest.generation, newest.ordinal}
-                        .ToString(),
-                    "", now});
+    pins.push_back(
+        {uuid, shard_id,
+         stream::SequenceNumber{shard.index, newest.generation, newest.ordinal}.ToString(), "",
+         now});
   }
   return deps_.db->Write([&](state::Transaction& txn) {
     for (const state::Checkpoint& pin : pins) {
       SLUICE_RETURN_IF_ERROR(state::Checkpoints::Put(txn, pin));
     }
-    return sluice::Status::Ok();
+    return Status::Ok();
   });
 }
 
@@ -281,7 +281,7 @@ Result<StoredMapping> PollerService::Create(const MappingConfig& config) {
     return created.status();
   }
   if (config.starting_position == StartingPosition::kLatest) {
-    if (sluice::Status pinned = PinLatest(created->uuid, config.stream_name); !pinned.ok()) {
+    if (Status pinned = PinLatest(created->uuid, config.stream_name); !pinned.ok()) {
       (void)store_.Delete(created->uuid);
       return pinned.WithContext("pinning LATEST");
     }
@@ -294,8 +294,7 @@ Result<StoredMapping> PollerService::Create(const MappingConfig& config) {
   return created;
 }
 
-Result<StoredMapping> PollerService::Update(const std::string& uuid,
-                                            const nlohmann::json& update) {
+Result<StoredMapping> PollerService::Update(const std::string& uuid, const nlohmann::json& update) {
   std::lock_guard<std::mutex> lock(admin_mu_);
   Result<std::optional<StoredMapping>> current = store_.Get(uuid);
   if (!current.ok()) {
@@ -320,7 +319,7 @@ Result<StoredMapping> PollerService::Update(const std::string& uuid,
   return stored;
 }
 
-sluice::Status PollerService::Delete(const std::string& uuid) {
+Status PollerService::Delete(const std::string& uuid) {
   std::lock_guard<std::mutex> lock(admin_mu_);
   Result<std::optional<StoredMapping>> current = store_.Get(uuid);
   SLUICE_RETURN_IF_ERROR(current.status());
@@ -361,7 +360,7 @@ Result<std::vector<StoredMapping>> PollerService::List() {
   return store_.List();
 }
 
-Result<std::vector<MappingStatus>> PollerService::Status(const std::string& uuid) {
+Result<std::vector<MappingStatus>> PollerService::Statuses(const std::string& uuid) {
   Result<std::vector<StoredMapping>> mappings = store_.List();
   if (!mappings.ok()) {
     return mappings.status();

@@ -60,8 +60,8 @@ struct ShardStatus {
   std::string position;  // the checkpoint ("" none yet; "SHARD_END")
   int64_t iterator_age_ms = 0;
   int64_t last_invoke_unix_ms = 0;
-  uint64_t polled = 0, invoked = 0, filtered = 0, failed = 0, dropped = 0,
-           sent_to_destination = 0, retries = 0, bisections = 0, throttles = 0;
+  uint64_t polled = 0, invoked = 0, filtered = 0, failed = 0, dropped = 0, sent_to_destination = 0,
+           retries = 0, bisections = 0, throttles = 0;
 };
 
 struct MappingStatus {
@@ -84,7 +84,7 @@ class PollerService {
   Result<StoredMapping> Get(const std::string& uuid);
   Result<std::vector<StoredMapping>> List();
   // Live positions and counters; `uuid` "" for every mapping.
-  Result<std::vector<MappingStatus>> Status(const std::string& uuid = "");
+  Result<std::vector<MappingStatus>> Statuses(const std::string& uuid = "");
 
   // The mapping as GetEventSourceMapping shows it: MappingToJson plus UUID, State ("Enabled" |
   // "Disabled"), StateTransitionReason, LastModified (Unix seconds) and FunctionArn.
@@ -94,8 +94,8 @@ class PollerService {
   class Runner;
   explicit PollerService(PollerServiceDeps deps);
   // Checks what Create and Update must: function, stream, filters, destination.
-  sluice::Status CheckReferences(const MappingConfig& config);
-  sluice::Status PinLatest(const std::string& uuid, const std::string& stream);
+  Status CheckReferences(const MappingConfig& config);
+  Status PinLatest(const std::string& uuid, const std::string& stream);
   void StartRunner(const StoredMapping& mapping);  // REQUIRES: admin_mu_ held
   void StopRunner(const std::string& uuid);        // REQUIRES: admin_mu_ held
 

@@ -39,8 +39,8 @@ std::string FunctionLabel(const MappingConfig& config) {
 
 namespace {
 
-void ApplyWindowChange(WindowTracker* windows, int64_t window_start,
-                       ShardPollerWindowChange change, std::string state_json) {
+void ApplyWindowChange(WindowTracker* windows, int64_t window_start, ShardPollerWindowChange change,
+                       std::string state_json) {
   switch (change) {
     case ShardPollerWindowChange::kNone: break;
     case ShardPollerWindowChange::kSetState:
@@ -123,16 +123,21 @@ Result<std::unique_ptr<ShardPoller>> ShardPoller::Start(ShardPollerDeps deps,
       p.stats_->finished = true;
       return poller;
     }
-    json detail = saved.detail_json.empty() ? json(nullptr)
-                                            : json::parse(saved.detail_json, nullptr, false);
+    json detail =
+        saved.detail_json.empty() ? json(nullptr) : json::parse(saved.detail_json, nullptr, false);
     if (detail.is_discarded()) {
       return Internal("the checkpoint of " + p.shard_id_ + " has a detail that is not JSON");
     }
     SLUICE_RETURN_IF_ERROR(p.progress_.Restore(saved.sequence_number, detail)
                                .WithContext("restoring the checkpoint of " + p.shard_id_));
     if (p.windows_ && detail.is_object() && detail.contains("windows")) {
-      SLUICE_RETURN_IF_ERROR(p.windows_->Restore(detail["windows"])
-                                 .WithContext("restoring the windows of " + p.shard_id_));
+      // Windows saved under other settings (the mapping's window was changed) cannot go on.
+      if (Status restored = p.windows_->Restore(detail["windows"]); !restored.ok()) {
+        LogWarning("poller", "mapping " + p.options_.mapping_uuid + " " + p.shard_id_ +
+                                 ": the open windows of the checkpoint do not fit the mapping's "
+                                 "window settings; they start again empty: " +
+                                 restored.message());
+      }
     }
     after_sequence = saved.sequence_number;
     p.committed_checkpoint_ = saved.sequence_number;
@@ -140,10 +145,9 @@ Result<std::unique_ptr<ShardPoller>> ShardPoller::Start(ShardPollerDeps deps,
   }
   Result<uint64_t> ordinal = InvalidArgument("no position");
   if (!after_sequence.empty()) {
-    ordinal = stream::ResolveStartingPosition(**log, p.options_.shard_index,
-                                              stream::StartingPosition::kAfterSequenceNumber,
-                                              stream::SequenceNumber::Parse(after_sequence),
-                                              std::nullopt);
+    ordinal = stream::ResolveStartingPosition(
+        **log, p.options_.shard_index, stream::StartingPosition::kAfterSequenceNumber,
+        stream::SequenceNumber::Parse(after_sequence), std::nullopt);
     if (!ordinal.ok()) {
       LogWarning("poller", "mapping " + p.options_.mapping_uuid + " " + p.shard_id_ +
                                ": the checkpoint " + after_sequence +
@@ -206,7 +210,8 @@ bool ShardPoller::WaitUntil(std::unique_lock<std::mutex>& lock, Clock::Steady de
 }
 
 bool ShardPoller::Backoff(int attempt) {
-  const auto initial = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.backoff_initial);
+  const auto initial =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options_.backoff_initial);
   const auto max = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.backoff_max);
   std::chrono::nanoseconds delay = max;
   if (attempt < 40) {
@@ -232,8 +237,8 @@ void ShardPoller::ReadLoop() {
     }
     const size_t room = std::min<size_t>(max_queued_records - queued_records_, 10000);
     lock.unlock();
-    Result<stream::ShardLog::ReadResult> read = reader_->Next(
-        room, kMaxBatchPayloadBytes, std::chrono::steady_clock::now() + kReadWait);
+    Result<stream::ShardLog::ReadResult> read =
+        reader_->Next(room, kMaxBatchPayloadBytes, std::chrono::steady_clock::now() + kReadWait);
     const int64_t now_ms = deps_.clock->UnixMillis();
     lock.lock();
     if (!read.ok()) {
@@ -451,8 +456,7 @@ void ShardPoller::FillBatchEnvelope(runtime::v1::KinesisBatch* batch) const {
   batch->set_event_source_arn(options_.stream_arn);
   batch->set_shard_id(shard_id_);
   batch->set_aws_region(options_.aws_region);
-  batch->set_invoke_identity_arn("arn:aws:iam::000000000000:role/" +
-                                 options_.config.function_name);
+  batch->set_invoke_identity_arn("arn:aws:iam::000000000000:role/" + options_.config.function_name);
 }
 
 ShardPoller::Attempt ShardPoller::Invoke(Lane* lane, const std::vector<Record>& records,
@@ -481,7 +485,7 @@ ShardPoller::Attempt ShardPoller::Invoke(Lane* lane, const std::vector<Record>& 
   if (!result.ok()) {
     stage->Seal();
     attempt.kind = result.status().code() == Code::kInvalidArgument ? Attempt::Kind::kTooLarge
-                                                                      : Attempt::Kind::kHostError;
+                                                                    : Attempt::Kind::kHostError;
     attempt.message = result.status().message();
     if (attempt.kind == Attempt::Kind::kHostError) {
       stats_->throttles.Increment();
@@ -518,8 +522,8 @@ ShardPoller::Attempt ShardPoller::Invoke(Lane* lane, const std::vector<Record>& 
   if (window) {
     plan.window = *window;
     if (final_invoke) {
-      plan.window_change = terminated_early ? ShardPollerWindowChange::kReset
-                                            : ShardPollerWindowChange::kClose;
+      plan.window_change =
+          terminated_early ? ShardPollerWindowChange::kReset : ShardPollerWindowChange::kClose;
     } else {
       plan.window_change = ShardPollerWindowChange::kSetState;
       plan.window_state = response.kinesis_window().state_json();
@@ -546,8 +550,7 @@ ShardPoller::Attempt ShardPoller::Invoke(Lane* lane, const std::vector<Record>& 
   return attempt;
 }
 
-bool ShardPoller::RunBatch(Lane* lane, std::vector<Record> records,
-                           std::optional<int64_t> window) {
+bool ShardPoller::RunBatch(Lane* lane, std::vector<Record> records, std::optional<int64_t> window) {
   const MappingConfig& config = options_.config;
   std::deque<SubBatch> work;
   work.push_back(SubBatch{std::move(records)});
@@ -632,9 +635,9 @@ bool ShardPoller::RunBatch(Lane* lane, std::vector<Record> records,
       continue;
     }
     ++sub.retries;
-    const bool exhausted = attempt.kind == Attempt::Kind::kTooLarge ||
-                           (config.maximum_retry_attempts >= 0 &&
-                            sub.retries > config.maximum_retry_attempts);
+    const bool exhausted =
+        attempt.kind == Attempt::Kind::kTooLarge ||
+        (config.maximum_retry_attempts >= 0 && sub.retries > config.maximum_retry_attempts);
     if (exhausted) {
       std::vector<Record> failed = std::move(sub.records);
       const int invokes = sub.invoke_count;
@@ -696,8 +699,8 @@ bool ShardPoller::RunFinalInvoke(Lane* lane, int64_t window_start, bool terminat
       // so the shard goes on, and say so.
       LogWarning("poller", "mapping " + options_.mapping_uuid + " " + shard_id_ +
                                ": the final invoke of the window starting " +
-                               std::to_string(window_start) + " failed " +
-                               std::to_string(retries) + " times; closing it: " + attempt.message);
+                               std::to_string(window_start) + " failed " + std::to_string(retries) +
+                               " times; closing it: " + attempt.message);
       CommitPlan plan;
       plan.lane = lane;
       plan.window = window_start;
@@ -729,9 +732,9 @@ bool ShardPoller::Discard(Lane* lane, const std::vector<Record>& records,
   discarded.approximate_invoke_count = invoke_count;
   std::shared_ptr<invoker::FunctionPool> pool =
       deps_.functions->Find(config.function_name, config.qualifier);
-  discarded.function_arn = pool ? pool->config().arn
-                                : "arn:aws:lambda:local:000000000000:function:" +
-                                      config.function_name;
+  discarded.function_arn =
+      pool ? pool->config().arn
+           : "arn:aws:lambda:local:000000000000:function:" + config.function_name;
   discarded.function_ran = condition == kRetryAttemptsExhausted && !last.request_id.empty();
   discarded.executed_version = last.executed_version;
   discarded.function_error = last.function_error;
@@ -758,8 +761,7 @@ bool ShardPoller::Discard(Lane* lane, const std::vector<Record>& records,
   bool delivered = false;
   Status sent = Status::Ok();
   switch (config.on_failure.kind) {
-    case FailureDestination::Kind::kNone:
-      break;
+    case FailureDestination::Kind::kNone: break;
     case FailureDestination::Kind::kStream:
       sent = SendToStream(deps_.streams, config.on_failure.target, discarded);
       delivered = sent.ok();
@@ -794,15 +796,15 @@ bool ShardPoller::Discard(Lane* lane, const std::vector<Record>& records,
     }
     if (!plan.host_publishes.empty() && committed.code() == Code::kNotFound) {
       stats_->destination_failures.Increment();
-      LogWarning("poller", "mapping " + options_.mapping_uuid + " " + shard_id_ +
-                               ": the on-failure topic could not take the record: " +
-                               committed.message());
+      LogWarning("poller",
+                 "mapping " + options_.mapping_uuid + " " + shard_id_ +
+                     ": the on-failure topic could not take the record: " + committed.message());
       plan.host_publishes.clear();
       continue;
     }
-    LogWarning("poller", "mapping " + options_.mapping_uuid + " " + shard_id_ +
-                             ": committing the discard failed (will retry): " +
-                             committed.message());
+    LogWarning("poller",
+               "mapping " + options_.mapping_uuid + " " + shard_id_ +
+                   ": committing the discard failed (will retry): " + committed.message());
     if (!Backoff(host_errors)) {
       return false;
     }
@@ -869,8 +871,8 @@ Status ShardPoller::CommitProgress(CommitPlan plan) {
 Status ShardPoller::CommitShardEnd() {
   std::lock_guard<std::mutex> commit_lock(commit_mu_);
   state::CommitRequest request;
-  request.checkpoint = state::Checkpoint{options_.mapping_uuid, shard_id_, kShardEnd, "",
-                                         deps_.clock->UnixMillis()};
+  request.checkpoint =
+      state::Checkpoint{options_.mapping_uuid, shard_id_, kShardEnd, "", deps_.clock->UnixMillis()};
   Result<state::CommitResult> committed = deps_.committer->Commit(request);
   if (!committed.ok()) {
     return committed.status();
