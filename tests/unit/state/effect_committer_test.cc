@@ -359,5 +359,28 @@ TEST_CASE("an empty, unknown or malformed item identifier fails the whole batch"
           std::optional<std::string>("100"));
 }
 
+TEST_CASE("host publishes commit with the checkpoint even without a stage", "[effect_committer]") {
+  Fixture f;
+  StagedEffect notice;
+  notice.kind = StagedEffect::Kind::kPublish;
+  notice.topic = "alerts";
+  notice.subject = "discarded";
+  notice.message = R"({"requestContext":{}})";
+  notice.message_id = "m-1";
+  CommitRequest request;
+  request.checkpoint = f.MakeCheckpoint("9");
+  request.host_publishes.push_back(notice);
+  const CommitResult result = Must(f.committer.Commit(request));
+  REQUIRE(result.outbox_rows == 2);  // two subscribers
+  REQUIRE(f.wakeups == 1);
+  REQUIRE(f.SavedCheckpoint()->sequence_number == "9");
+
+  // A topic that does not exist fails the whole commit: the checkpoint does not move.
+  request.host_publishes[0].topic = "missing";
+  request.checkpoint = f.MakeCheckpoint("10");
+  REQUIRE_FALSE(f.committer.Commit(request).ok());
+  REQUIRE(f.SavedCheckpoint()->sequence_number == "9");
+}
+
 }  // namespace
 }  // namespace sluice::state::testing
