@@ -20,13 +20,18 @@ class PollerService::Runner {
     thread_ = std::thread([this] { Loop(); });
   }
 
-  ~Runner() {
+  ~Runner() { Stop(); }
+
+  // Stops discovery and every shard poller (each lets its invoke in flight finish). Idempotent.
+  void Stop() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       stopping_ = true;
     }
     cv_.notify_all();
-    thread_.join();
+    if (thread_.joinable()) {
+      thread_.join();
+    }
     // Stop every shard at once (each lets its invoke in flight finish), then destroy them.
     std::map<uint32_t, std::unique_ptr<ShardPoller>> pollers;
     {
@@ -180,7 +185,6 @@ Result<std::unique_ptr<PollerService>> PollerService::Start(PollerServiceDeps de
   if (!mappings.ok()) {
     return mappings.status();
   }
-  std::lock_guard<std::mutex> lock(service->admin_mu_);
   for (const StoredMapping& mapping : *mappings) {
     if (mapping.config.enabled) {
       service->StartRunner(mapping);
@@ -190,8 +194,15 @@ Result<std::unique_ptr<PollerService>> PollerService::Start(PollerServiceDeps de
 }
 
 PollerService::~PollerService() {
-  std::lock_guard<std::mutex> lock(admin_mu_);
-  runners_.clear();
+  std::lock_guard<std::mutex> admin(admin_mu_);
+  std::map<std::string, std::shared_ptr<Runner>> runners;
+  {
+    std::lock_guard<std::mutex> lock(runners_mu_);
+    runners.swap(runners_);
+  }
+  for (auto& [uuid, runner] : runners) {
+    runner->Stop();
+  }
 }
 
 void PollerService::StartRunner(const StoredMapping& mapping) {
@@ -204,11 +215,24 @@ void PollerService::StartRunner(const StoredMapping& mapping) {
   }
   std::shared_ptr<const EventFilter> shared =
       (*filter)->empty() ? nullptr : std::shared_ptr<const EventFilter>(std::move(*filter));
-  runners_[mapping.uuid] = std::make_unique<Runner>(deps_, mapping, std::move(shared));
+  auto runner = std::make_shared<Runner>(deps_, mapping, std::move(shared));
+  std::lock_guard<std::mutex> lock(runners_mu_);
+  runners_[mapping.uuid] = std::move(runner);
 }
 
 void PollerService::StopRunner(const std::string& uuid) {
-  runners_.erase(uuid);
+  std::shared_ptr<Runner> runner;
+  {
+    std::lock_guard<std::mutex> lock(runners_mu_);
+    auto it = runners_.find(uuid);
+    if (it == runners_.end()) {
+      return;
+    }
+    runner = std::move(it->second);
+    runners_.erase(it);
+  }
+  // Outside runners_mu_: `status` goes on while invokes in flight finish.
+  runner->Stop();
 }
 
 Status PollerService::CheckReferences(const MappingConfig& config) {
@@ -372,14 +396,16 @@ Result<std::vector<MappingStatus>> PollerService::Statuses(const std::string& uu
       continue;
     }
     MappingStatus status;
-    std::map<uint32_t, ShardStatus> live;
+    std::shared_ptr<Runner> runner;
     {
-      std::lock_guard<std::mutex> lock(admin_mu_);
+      std::lock_guard<std::mutex> lock(runners_mu_);
       auto it = runners_.find(mapping.uuid);
       if (it != runners_.end()) {
-        live = it->second->Live();
+        runner = it->second;
       }
     }
+    const std::map<uint32_t, ShardStatus> live =
+        runner ? runner->Live() : std::map<uint32_t, ShardStatus>();
     Result<stream::StreamMetadata> metadata = deps_.streams->Describe(mapping.config.stream_name);
     if (metadata.ok()) {
       for (const stream::ShardMetadata& shard : metadata->shards) {

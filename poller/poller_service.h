@@ -16,7 +16,8 @@
 // mapping keeps its positions and resumes from them. Delete stops the pollers (letting
 // invokes in flight finish) and removes the mapping and its checkpoints.
 //
-// Thread-safety: thread-safe; admin calls are serialised.
+// Thread-safety: thread-safe; admin calls are serialised (an update or delete waits for the
+// mapping's invokes in flight); Statuses and Get never wait for them.
 #pragma once
 
 #include <chrono>
@@ -96,13 +97,16 @@ class PollerService {
   // Checks what Create and Update must: function, stream, filters, destination.
   Status CheckReferences(const MappingConfig& config);
   Status PinLatest(const std::string& uuid, const std::string& stream);
-  void StartRunner(const StoredMapping& mapping);  // REQUIRES: admin_mu_ held
-  void StopRunner(const std::string& uuid);        // REQUIRES: admin_mu_ held
+  // Both REQUIRE admin_mu_ held (so one mapping never has two runners); they take runners_mu_.
+  void StartRunner(const StoredMapping& mapping);
+  // Waits for the mapping's invokes in flight, without holding runners_mu_.
+  void StopRunner(const std::string& uuid);
 
   const PollerServiceDeps deps_;
   MappingStore store_;
-  std::mutex admin_mu_;  // serialises Create/Update/Delete and the runners map
-  std::map<std::string, std::unique_ptr<Runner>> runners_;  // enabled mappings, by UUID
+  std::mutex admin_mu_;  // serialises Create, Update, Delete (held while runners stop)
+  std::mutex runners_mu_;  // guards runners_ only, so Statuses never waits for a stop
+  std::map<std::string, std::shared_ptr<Runner>> runners_;  // enabled mappings, by UUID
 };
 
 }  // namespace sluice::poller

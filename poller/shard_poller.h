@@ -48,6 +48,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -196,6 +197,10 @@ class ShardPoller {
   bool reader_at_end_ = false;        // a closed shard was read to its end
   bool reader_caught_up_ = false;     // the last read reached the shard's committed end
   std::string committed_checkpoint_;  // the sequence number last written
+  // Records at or before it are skipped as they are read: the checkpoint Start resumed from
+  // (they can be met again when the log lost its tail after the checkpoint was written).
+  std::string skip_through_;
+  std::map<int64_t, size_t> queued_by_window_;  // window start -> its records in the queues
   std::mt19937_64 random_;            // backoff jitter
 
   std::mutex commit_mu_;
