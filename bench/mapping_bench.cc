@@ -31,8 +31,9 @@
 //      1, 2, 4 (1 shard), BatchSize 1,000, measured as in 3 over 2 s.
 // The whole run takes about a minute.
 //
-// usage: mapping_bench BENCH_BINARY_DIR [--quick]
-//   BENCH_BINARY_DIR holds latency_probe and passthrough.
+// usage: mapping_bench BENCH_BINARY_DIR [--quick] [--only FIGURE]
+//   BENCH_BINARY_DIR holds latency_probe and passthrough; FIGURE is one of baseline, latency,
+//   sustained, drain, shards, parallelization (for profiling one of them).
 #include <time.h>
 #include <unistd.h>
 
@@ -609,25 +610,51 @@ void Bench::Drain(int shards, int batch_size, uint64_t records) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: mapping_bench BENCH_BINARY_DIR [--quick]" << std::endl;
+    std::cerr << "usage: mapping_bench BENCH_BINARY_DIR [--quick] [--only FIGURE]" << std::endl;
     return 2;
   }
-  const bool quick = argc > 2 && std::string(argv[2]) == "--quick";
+  bool quick = false;
+  std::string only;  // baseline | latency | sustained | drain | shards | parallelization
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--quick") {
+      quick = true;
+    } else if (arg == "--only" && i + 1 < argc) {
+      only = argv[++i];
+    } else {
+      std::cerr << "mapping_bench: unknown argument " << arg << std::endl;
+      return 2;
+    }
+  }
+  auto run = [&](const std::string& figure) { return only.empty() || only == figure; };
   const auto started = Steady::now();
   {
     Bench bench(argv[1], quick);
-    bench.Baseline();
-    for (int rate : {1000, 10000, 100000}) {
-      bench.Latency(rate);
+    if (run("baseline")) {
+      bench.Baseline();
     }
-    const double sustained = bench.Sustained(4, 10000, 1, 3, "sustained_records_per_s");
-    bench.Sustained(4, 1000, 1, 3, "sustained_records_per_s");
-    bench.Drain(4, 10000, std::min<uint64_t>(3'000'000, static_cast<uint64_t>(2 * sustained)));
-    for (int shards : {1, 2, 4, 8}) {
-      bench.Sustained(shards, 1000, 1, 2, "throughput_vs_shards_records_per_s");
+    if (run("latency")) {
+      for (int rate : {1000, 10000, 100000}) {
+        bench.Latency(rate);
+      }
     }
-    for (int parallelization : {1, 2, 4}) {
-      bench.Sustained(1, 1000, parallelization, 2, "throughput_vs_parallelization_records_per_s");
+    double sustained = 500'000;
+    if (run("sustained")) {
+      sustained = bench.Sustained(4, 10000, 1, 3, "sustained_records_per_s");
+      bench.Sustained(4, 1000, 1, 3, "sustained_records_per_s");
+    }
+    if (run("drain")) {
+      bench.Drain(4, 10000, std::min<uint64_t>(3'000'000, static_cast<uint64_t>(2 * sustained)));
+    }
+    if (run("shards")) {
+      for (int shards : {1, 2, 4, 8}) {
+        bench.Sustained(shards, 1000, 1, 2, "throughput_vs_shards_records_per_s");
+      }
+    }
+    if (run("parallelization")) {
+      for (int parallelization : {1, 2, 4}) {
+        bench.Sustained(1, 1000, parallelization, 2, "throughput_vs_parallelization_records_per_s");
+      }
     }
   }  // destroys the pollers, then the pools: every function process has ended
   std::cerr << "mapping_bench: done in " << Seconds(Steady::now() - started) << " s" << std::endl;
