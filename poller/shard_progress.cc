@@ -97,6 +97,9 @@ Status ShardProgress::Restore(const std::string& sequence_number, const json& de
 }
 
 int ShardProgress::LaneOf(std::string_view partition_key) const {
+  if (lanes_ == 1) {
+    return 0;  // no MD5 per record for the default ParallelizationFactor
+  }
   return static_cast<int>(stream::PartitionKeyHash(partition_key) %
                           static_cast<stream::Uint128>(lanes_));
 }
