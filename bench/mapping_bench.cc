@@ -33,7 +33,8 @@
 //
 // usage: mapping_bench BENCH_BINARY_DIR [--quick] [--only FIGURE]
 //   BENCH_BINARY_DIR holds latency_probe and passthrough; FIGURE is one of baseline, latency,
-//   sustained, drain, shards, parallelization (for profiling one of them).
+//   sustained, drain, shards, parallelization (for profiling one of them). The data (streams,
+//   SQLite) lives in a temporary directory under $TMPDIR (default /tmp), removed at the end.
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +42,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -190,11 +192,11 @@ struct MappingProgress {
 class Bench {
  public:
   Bench(const std::string& binary_dir, bool quick) : quick_(quick) {
-    char tmpl[] = "/tmp/sluice-mapping-bench-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) {
+    const char* tmp = std::getenv("TMPDIR");
+    root_ = std::string(tmp != nullptr && *tmp ? tmp : "/tmp") + "/sluice-mapping-bench-XXXXXX";
+    if (::mkdtemp(root_.data()) == nullptr) {
       Die("mkdtemp failed");
     }
-    root_ = tmpl;
     fs::permissions(root_, fs::perms(0711));
     fs::create_directories(root_ + "/scratch");
 
