@@ -84,8 +84,16 @@ constexpr int kPutBatch = 500;  // records per Put call when putting as fast as 
 constexpr int kMaxShards = 8;
 constexpr int kMaxParallelization = 4;
 
+// The run's temporary directory, removed by Die too. (The function processes end with this one:
+// the sandbox kills an instance whose host dies.)
+std::string temp_root;
+
 [[noreturn]] void Die(const std::string& what) {
   std::cerr << "mapping_bench: " << what << std::endl;
+  if (!temp_root.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(temp_root, ec);
+  }
   std::exit(1);
 }
 
@@ -201,6 +209,7 @@ class Bench {
     if (::mkdtemp(root_.data()) == nullptr) {
       Die("mkdtemp failed");
     }
+    temp_root = root_;
     fs::permissions(root_, fs::perms(0711));
     fs::create_directories(root_ + "/scratch");
 
