@@ -513,9 +513,13 @@ ShardPoller::Attempt ShardPoller::Invoke(Lane* lane, const std::vector<Record>& 
   pb::Invoke invoke = BuildInvoke(records, window, final_invoke, terminated_early);
   std::set<std::string> batch_records;
   for (const Record& record : records) {
-    batch_records.insert(record.sequence_number);
+    batch_records.insert(batch_records.end(), record.sequence_number);  // in sequence order
   }
-  auto stage = std::make_shared<state::EffectStage>(deps_.db, pool->config(), batch_records);
+  // The stage takes the set; a copy stays here only when the response's failures need it.
+  auto stage = std::make_shared<state::EffectStage>(deps_.db, pool->config(),
+                                                    config.report_batch_item_failures
+                                                        ? std::set<std::string>(batch_records)
+                                                        : std::move(batch_records));
   if (!records.empty()) {
     stats_->invoked.Increment(records.size());
     stats_->iterator_age_ms.Set(deps_.clock->UnixMillis() - records.back().arrival_ms);

@@ -1,20 +1,29 @@
 #include "stream/uint128.h"
 
-#include <algorithm>
-
 namespace sluice::stream {
 
 std::string ToDecimal(Uint128 value) {
-  if (value == 0) {
-    return "0";
+  // Every record's sequence number goes through here (the pollers format one per record read),
+  // so avoid a 128-bit division per digit: split into 19-digit chunks (at most three) with two
+  // 128-bit divisions each, and write each chunk with 64-bit arithmetic.
+  constexpr uint64_t kTenPow19 = 10'000'000'000'000'000'000ull;
+  char buffer[40];
+  char* const end = buffer + sizeof(buffer);
+  char* p = end;
+  while (value >= kTenPow19) {
+    uint64_t chunk = static_cast<uint64_t>(value % kTenPow19);
+    value /= kTenPow19;
+    for (int i = 0; i < 19; ++i) {
+      *--p = static_cast<char>('0' + chunk % 10);
+      chunk /= 10;
+    }
   }
-  std::string digits;
-  while (value != 0) {
-    digits.push_back(static_cast<char>('0' + static_cast<int>(value % 10)));
-    value /= 10;
-  }
-  std::reverse(digits.begin(), digits.end());
-  return digits;
+  uint64_t top = static_cast<uint64_t>(value);
+  do {
+    *--p = static_cast<char>('0' + top % 10);
+    top /= 10;
+  } while (top != 0);
+  return std::string(p, end);
 }
 
 std::optional<Uint128> ParseDecimal(std::string_view text) {
