@@ -1,5 +1,8 @@
 #include "state/state_db.h"
 
+#include <chrono>
+#include <string>
+
 #include "state/checkpoints.h"
 #include "state/kv_store.h"
 #include "state/outbox.h"
@@ -128,6 +131,15 @@ bool Statement::ColumnIsNull(int index) const {
   return sqlite3_column_type(stmt_, index) == SQLITE_NULL;
 }
 
+namespace {
+
+constexpr auto kCheckpointInterval = std::chrono::milliseconds(100);
+// The WAL size (pages) at which a commit checkpoints itself, should the background one fall
+// behind.
+constexpr int kCommitCheckpointPages = 50000;
+
+}  // namespace
+
 Result<std::unique_ptr<StateDb>> StateDb::Open(const std::string& path, DbDurability durability) {
   std::unique_ptr<StateDb> db(new StateDb());
   db->path_ = path;
@@ -148,6 +160,9 @@ Result<std::unique_ptr<StateDb>> StateDb::Open(const std::string& path, DbDurabi
                                                                       : "PRAGMA synchronous=NORMAL")
                              .WithContext(path));
   SLUICE_RETURN_IF_ERROR(setup.Exec("PRAGMA foreign_keys=ON").WithContext(path));
+  SLUICE_RETURN_IF_ERROR(
+      setup.Exec(("PRAGMA wal_autocheckpoint=" + std::to_string(kCommitCheckpointPages)).c_str())
+          .WithContext(path));
   Status schema = db->Write([](Transaction& txn) {
     SLUICE_RETURN_IF_ERROR(KvStore::EnsureSchema(txn));
     SLUICE_RETURN_IF_ERROR(TopicCatalog::EnsureSchema(txn));
@@ -157,10 +172,46 @@ Result<std::unique_ptr<StateDb>> StateDb::Open(const std::string& path, DbDurabi
   if (!schema.ok()) {
     return schema.WithContext(path);
   }
+  if (sqlite3_open_v2(path.c_str(), &db->checkpoint_db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    return Unavailable(
+        path + ": cannot open the checkpointing connection: " +
+        (db->checkpoint_db_ != nullptr ? sqlite3_errmsg(db->checkpoint_db_) : "out of memory"));
+  }
+  sqlite3_busy_timeout(db->checkpoint_db_, 1000);
+  sqlite3_exec(
+      db->checkpoint_db_,
+      durability == DbDurability::kFsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+      nullptr, nullptr, nullptr);
+  StateDb* raw = db.get();
+  db->checkpoint_thread_ = std::thread([raw] { raw->CheckpointLoop(); });
   return db;
 }
 
+void StateDb::CheckpointLoop() {
+  std::unique_lock<std::mutex> lock(checkpoint_mu_);
+  while (!stopping_) {
+    checkpoint_cv_.wait_for(lock, kCheckpointInterval);
+    if (stopping_) {
+      break;
+    }
+    lock.unlock();
+    // PASSIVE: copies what it can without waiting for (or blocking) the writer.
+    sqlite3_wal_checkpoint_v2(checkpoint_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    lock.lock();
+  }
+}
+
 StateDb::~StateDb() {
+  {
+    std::lock_guard<std::mutex> lock(checkpoint_mu_);
+    stopping_ = true;
+  }
+  checkpoint_cv_.notify_all();
+  if (checkpoint_thread_.joinable()) {
+    checkpoint_thread_.join();
+  }
+  sqlite3_close_v2(checkpoint_db_);
   for (auto& [sql, statement] : statements_) {
     sqlite3_finalize(statement->stmt_);
   }
