@@ -144,7 +144,7 @@ void BenchFromFunction(const std::string& binary, const std::string& dir,
     Die("function error: " + result->response.error().error_message());
   sluice::state::EffectCommitter committer(db, &sluice::Clock::Real());
   const auto start = SteadyClock::now();
-  auto committed = committer.Commit({stage.get(), std::nullopt, std::nullopt});
+  auto committed = committer.Commit({stage.get(), std::nullopt, std::nullopt, {}});
   const double commit_ms =
       std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
   if (!committed.ok())
@@ -186,7 +186,7 @@ void BenchCommit(const std::string& path, sluice::state::DbDurability durability
       if (!stage.KvUpdate("", request, &response).ok())
         Die("staging failed");
     }
-    auto committed = committer.Commit({&stage, std::nullopt, std::nullopt});
+    auto committed = committer.Commit({&stage, std::nullopt, std::nullopt, {}});
     if (!committed.ok())
       Die(committed.status().ToString());
   }

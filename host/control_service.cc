@@ -189,8 +189,10 @@ grpc::Status ControlService::Invoke(Ctx*, const pb::InvokeRequest* request,
   }
   runtime::v1::InvokeResponse& answer = result->response;
   if (!result->is_function_error()) {
-    Result<state::CommitResult> commit = deps_.committer->Commit(
-        {stage.get(), state::FirstFailedRecord(records, answer), std::nullopt});
+    state::CommitRequest request;
+    request.stage = stage.get();
+    request.first_failed_record = state::FirstFailedRecord(records, answer);
+    Result<state::CommitResult> commit = deps_.committer->Commit(request);
     if (!commit.ok() && commit.status().code() != Code::kAborted) {
       return ToGrpc(commit.status().WithContext("committing the invoke's effects"));
     }
@@ -382,8 +384,7 @@ grpc::Status ControlService::Apply(Ctx*, const pb::ApplyRequest* request,
   }
   const StackTargets targets{
       deps_.streams, deps_.db,
-      [this](const FunctionManifest& manifest) { return DeployManifest(manifest); },
-      deps_.pollers};
+      [this](const FunctionManifest& manifest) { return DeployManifest(manifest); }, deps_.pollers};
   std::lock_guard<std::mutex> lock(apply_mu_);
   Result<std::vector<StackAction>> actions = ApplyStack(*stack, targets, request->display_name());
   if (!actions.ok()) {
@@ -448,8 +449,7 @@ grpc::Status ControlService::ListMappings(Ctx*, const pb::ListMappingsRequest* r
   for (const poller::StoredMapping& mapping : *mappings) {
     if ((!request->function_name().empty() &&
          mapping.config.function_name != request->function_name()) ||
-        (!request->stream_name().empty() &&
-         mapping.config.stream_name != request->stream_name())) {
+        (!request->stream_name().empty() && mapping.config.stream_name != request->stream_name())) {
       continue;
     }
     response->add_mappings_json(deps_.pollers->Describe(mapping).dump());
@@ -520,7 +520,7 @@ grpc::Status ControlService::GetStatus(Ctx*, const pb::GetStatusRequest*,
     }
     s->set_open_shards(open);
   }
-  Result<std::vector<poller::MappingStatus>> mappings = deps_.pollers->Status();
+  Result<std::vector<poller::MappingStatus>> mappings = deps_.pollers->Statuses();
   if (!mappings.ok()) {
     return ToGrpc(mappings.status());
   }

@@ -50,14 +50,20 @@ constexpr char kMappingUsage[] =
     "its position in every shard and resumes from it.\n";
 
 // attach's options and the properties they set.
-const std::set<std::string> kValueOptions = {
-    "--stream",          "--batch-size",
-    "--batching-window", "--starting-position",
-    "--starting-position-timestamp", "--parallelization-factor",
-    "--maximum-retry-attempts", "--maximum-record-age",
-    "--on-failure",      "--tumbling-window",
-    "--tumbling-window-time-field", "--allowed-lateness",
-    "--filter",          "--file"};
+const std::set<std::string> kValueOptions = {"--stream",
+                                             "--batch-size",
+                                             "--batching-window",
+                                             "--starting-position",
+                                             "--starting-position-timestamp",
+                                             "--parallelization-factor",
+                                             "--maximum-retry-attempts",
+                                             "--maximum-record-age",
+                                             "--on-failure",
+                                             "--tumbling-window",
+                                             "--tumbling-window-time-field",
+                                             "--allowed-lateness",
+                                             "--filter",
+                                             "--file"};
 const std::set<std::string> kSwitches = {"--bisect-batch-on-function-error",
                                          "--report-batch-item-failures", "--disabled"};
 
@@ -249,8 +255,7 @@ int MappingMain(const std::vector<std::string>& args) {
       pb::DeleteMappingRequest request;
       request.set_uuid(uuid);
       pb::DeleteMappingResponse response;
-      if (int code =
-              CallHost(verb, *flags, &pb::Control::Stub::DeleteMapping, request, &response);
+      if (int code = CallHost(verb, *flags, &pb::Control::Stub::DeleteMapping, request, &response);
           code != 0) {
         return code;
       }

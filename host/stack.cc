@@ -141,9 +141,8 @@ Status ParseMappings(const Fields& root, Stack* stack) {
     auto [it, inserted] = seen.emplace(std::make_pair(function, mapping->stream_name), i);
     if (!inserted) {
       return InvalidArgument(where + ": function " + mapping->function_name +
-                             " is attached to stream " + mapping->stream_name +
-                             " twice (also by " + Indexed("EventSourceMappings", it->second) +
-                             ")");
+                             " is attached to stream " + mapping->stream_name + " twice (also by " +
+                             Indexed("EventSourceMappings", it->second) + ")");
     }
     stack->mappings.push_back(std::move(*mapping));
   }

@@ -347,12 +347,13 @@ int StatusMain(const std::vector<std::string>& args) {
                   static_cast<unsigned long long>(shard.dropped()));
       if (shard.retries() + shard.bisections() + shard.throttles() + shard.sent_to_destination() >
           0) {
-        std::printf("             %-20s retries %llu  bisections %llu  throttles %llu  sent to "
-                    "destination %llu\n",
-                    "", static_cast<unsigned long long>(shard.retries()),
-                    static_cast<unsigned long long>(shard.bisections()),
-                    static_cast<unsigned long long>(shard.throttles()),
-                    static_cast<unsigned long long>(shard.sent_to_destination()));
+        std::printf(
+            "             %-20s retries %llu  bisections %llu  throttles %llu  sent to "
+            "destination %llu\n",
+            "", static_cast<unsigned long long>(shard.retries()),
+            static_cast<unsigned long long>(shard.bisections()),
+            static_cast<unsigned long long>(shard.throttles()),
+            static_cast<unsigned long long>(shard.sent_to_destination()));
       }
     }
   }

@@ -104,6 +104,7 @@ Result<InvokeResult> FunctionPool::Invoke(pb::Invoke invoke,
   result.response.set_request_id(message.invoke().request_id());
   if (!instance && !start_new) {  // init backoff in force
     *result.response.mutable_error() = init_error;
+    result.init_backoff = true;
     metrics_.RecordInvoke(std::chrono::nanoseconds(0), init_error.error_type());
     return result;
   }

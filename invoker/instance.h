@@ -42,6 +42,9 @@ struct InvokeResult {
   runtime::v1::InvokeResponse response;
   bool instance_lost = false;  // the instance was killed and must not be reused
   bool cold_start = false;     // a new instance was started for this invoke
+  // No instance ran the invoke: during the init backoff the pool answers at once with the last
+  // init error (pollers retry that without spending MaximumRetryAttempts).
+  bool init_backoff = false;
   std::chrono::nanoseconds duration{0};
   bool is_function_error() const { return response.has_error(); }
 };

@@ -20,13 +20,18 @@ class PollerService::Runner {
     thread_ = std::thread([this] { Loop(); });
   }
 
-  ~Runner() {
+  ~Runner() { Stop(); }
+
+  // Stops discovery and every shard poller (each lets its invoke in flight finish). Idempotent.
+  void Stop() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       stopping_ = true;
     }
     cv_.notify_all();
-    thread_.join();
+    if (thread_.joinable()) {
+      thread_.join();
+    }
     // Stop every shard at once (each lets its invoke in flight finish), then destroy them.
     std::map<uint32_t, std::unique_ptr<ShardPoller>> pollers;
     {
@@ -180,7 +185,6 @@ Result<std::unique_ptr<PollerService>> PollerService::Start(PollerServiceDeps de
   if (!mappings.ok()) {
     return mappings.status();
   }
-  std::lock_guard<std::mutex> lock(service->admin_mu_);
   for (const StoredMapping& mapping : *mappings) {
     if (mapping.config.enabled) {
       service->StartRunner(mapping);
@@ -190,8 +194,15 @@ Result<std::unique_ptr<PollerService>> PollerService::Start(PollerServiceDeps de
 }
 
 PollerService::~PollerService() {
-  std::lock_guard<std::mutex> lock(admin_mu_);
-  runners_.clear();
+  std::lock_guard<std::mutex> admin(admin_mu_);
+  std::map<std::string, std::shared_ptr<Runner>> runners;
+  {
+    std::lock_guard<std::mutex> lock(runners_mu_);
+    runners.swap(runners_);
+  }
+  for (auto& [uuid, runner] : runners) {
+    runner->Stop();
+  }
 }
 
 void PollerService::StartRunner(const StoredMapping& mapping) {
@@ -204,14 +215,27 @@ void PollerService::StartRunner(const StoredMapping& mapping) {
   }
   std::shared_ptr<const EventFilter> shared =
       (*filter)->empty() ? nullptr : std::shared_ptr<const EventFilter>(std::move(*filter));
-  runners_[mapping.uuid] = std::make_unique<Runner>(deps_, mapping, std::move(shared));
+  auto runner = std::make_shared<Runner>(deps_, mapping, std::move(shared));
+  std::lock_guard<std::mutex> lock(runners_mu_);
+  runners_[mapping.uuid] = std::move(runner);
 }
 
 void PollerService::StopRunner(const std::string& uuid) {
-  runners_.erase(uuid);
+  std::shared_ptr<Runner> runner;
+  {
+    std::lock_guard<std::mutex> lock(runners_mu_);
+    auto it = runners_.find(uuid);
+    if (it == runners_.end()) {
+      return;
+    }
+    runner = std::move(it->second);
+    runners_.erase(it);
+  }
+  // Outside runners_mu_: `status` goes on while invokes in flight finish.
+  runner->Stop();
 }
 
-sluice::Status PollerService::CheckReferences(const MappingConfig& config) {
+Status PollerService::CheckReferences(const MappingConfig& config) {
   if (!deps_.functions->Find(config.function_name, config.qualifier)) {
     return NotFound("FunctionName: function " + config.function_name +
                     (config.qualifier == "$LATEST" ? "" : " version " + config.qualifier) +
@@ -234,10 +258,10 @@ sluice::Status PollerService::CheckReferences(const MappingConfig& config) {
     return NotFound("DestinationConfig.OnFailure.Destination: topic " + destination.target +
                     " does not exist");
   }
-  return sluice::Status::Ok();
+  return Status::Ok();
 }
 
-sluice::Status PollerService::PinLatest(const std::string& uuid, const std::string& stream_name) {
+Status PollerService::PinLatest(const std::string& uuid, const std::string& stream_name) {
   Result<stream::StreamMetadata> metadata = deps_.streams->Describe(stream_name);
   SLUICE_RETURN_IF_ERROR(metadata.status());
   std::vector<state::Checkpoint> pins;
@@ -260,16 +284,16 @@ sluice::Status PollerService::PinLatest(const std::string& uuid, const std::stri
       continue;
     }
     const stream::StoredRecord& newest = last->records.back();
-    pins.push_back({uuid, shard_id,
-                    stream::SequenceNumber{shard.index, newest.generation, newest.ordinal}
-                        .ToString(),
-                    "", now});
+    pins.push_back(
+        {uuid, shard_id,
+         stream::SequenceNumber{shard.index, newest.generation, newest.ordinal}.ToString(), "",
+         now});
   }
   return deps_.db->Write([&](state::Transaction& txn) {
     for (const state::Checkpoint& pin : pins) {
       SLUICE_RETURN_IF_ERROR(state::Checkpoints::Put(txn, pin));
     }
-    return sluice::Status::Ok();
+    return Status::Ok();
   });
 }
 
@@ -281,7 +305,7 @@ Result<StoredMapping> PollerService::Create(const MappingConfig& config) {
     return created.status();
   }
   if (config.starting_position == StartingPosition::kLatest) {
-    if (sluice::Status pinned = PinLatest(created->uuid, config.stream_name); !pinned.ok()) {
+    if (Status pinned = PinLatest(created->uuid, config.stream_name); !pinned.ok()) {
       (void)store_.Delete(created->uuid);
       return pinned.WithContext("pinning LATEST");
     }
@@ -294,8 +318,7 @@ Result<StoredMapping> PollerService::Create(const MappingConfig& config) {
   return created;
 }
 
-Result<StoredMapping> PollerService::Update(const std::string& uuid,
-                                            const nlohmann::json& update) {
+Result<StoredMapping> PollerService::Update(const std::string& uuid, const nlohmann::json& update) {
   std::lock_guard<std::mutex> lock(admin_mu_);
   Result<std::optional<StoredMapping>> current = store_.Get(uuid);
   if (!current.ok()) {
@@ -320,7 +343,7 @@ Result<StoredMapping> PollerService::Update(const std::string& uuid,
   return stored;
 }
 
-sluice::Status PollerService::Delete(const std::string& uuid) {
+Status PollerService::Delete(const std::string& uuid) {
   std::lock_guard<std::mutex> lock(admin_mu_);
   Result<std::optional<StoredMapping>> current = store_.Get(uuid);
   SLUICE_RETURN_IF_ERROR(current.status());
@@ -361,7 +384,7 @@ Result<std::vector<StoredMapping>> PollerService::List() {
   return store_.List();
 }
 
-Result<std::vector<MappingStatus>> PollerService::Status(const std::string& uuid) {
+Result<std::vector<MappingStatus>> PollerService::Statuses(const std::string& uuid) {
   Result<std::vector<StoredMapping>> mappings = store_.List();
   if (!mappings.ok()) {
     return mappings.status();
@@ -373,14 +396,16 @@ Result<std::vector<MappingStatus>> PollerService::Status(const std::string& uuid
       continue;
     }
     MappingStatus status;
-    std::map<uint32_t, ShardStatus> live;
+    std::shared_ptr<Runner> runner;
     {
-      std::lock_guard<std::mutex> lock(admin_mu_);
+      std::lock_guard<std::mutex> lock(runners_mu_);
       auto it = runners_.find(mapping.uuid);
       if (it != runners_.end()) {
-        live = it->second->Live();
+        runner = it->second;
       }
     }
+    const std::map<uint32_t, ShardStatus> live =
+        runner ? runner->Live() : std::map<uint32_t, ShardStatus>();
     Result<stream::StreamMetadata> metadata = deps_.streams->Describe(mapping.config.stream_name);
     if (metadata.ok()) {
       for (const stream::ShardMetadata& shard : metadata->shards) {

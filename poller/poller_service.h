@@ -16,7 +16,8 @@
 // mapping keeps its positions and resumes from them. Delete stops the pollers (letting
 // invokes in flight finish) and removes the mapping and its checkpoints.
 //
-// Thread-safety: thread-safe; admin calls are serialised.
+// Thread-safety: thread-safe; admin calls are serialised (an update or delete waits for the
+// mapping's invokes in flight); Statuses and Get never wait for them.
 #pragma once
 
 #include <chrono>
@@ -60,8 +61,8 @@ struct ShardStatus {
   std::string position;  // the checkpoint ("" none yet; "SHARD_END")
   int64_t iterator_age_ms = 0;
   int64_t last_invoke_unix_ms = 0;
-  uint64_t polled = 0, invoked = 0, filtered = 0, failed = 0, dropped = 0,
-           sent_to_destination = 0, retries = 0, bisections = 0, throttles = 0;
+  uint64_t polled = 0, invoked = 0, filtered = 0, failed = 0, dropped = 0, sent_to_destination = 0,
+           retries = 0, bisections = 0, throttles = 0;
 };
 
 struct MappingStatus {
@@ -84,7 +85,7 @@ class PollerService {
   Result<StoredMapping> Get(const std::string& uuid);
   Result<std::vector<StoredMapping>> List();
   // Live positions and counters; `uuid` "" for every mapping.
-  Result<std::vector<MappingStatus>> Status(const std::string& uuid = "");
+  Result<std::vector<MappingStatus>> Statuses(const std::string& uuid = "");
 
   // The mapping as GetEventSourceMapping shows it: MappingToJson plus UUID, State ("Enabled" |
   // "Disabled"), StateTransitionReason, LastModified (Unix seconds) and FunctionArn.
@@ -94,15 +95,18 @@ class PollerService {
   class Runner;
   explicit PollerService(PollerServiceDeps deps);
   // Checks what Create and Update must: function, stream, filters, destination.
-  sluice::Status CheckReferences(const MappingConfig& config);
-  sluice::Status PinLatest(const std::string& uuid, const std::string& stream);
-  void StartRunner(const StoredMapping& mapping);  // REQUIRES: admin_mu_ held
-  void StopRunner(const std::string& uuid);        // REQUIRES: admin_mu_ held
+  Status CheckReferences(const MappingConfig& config);
+  Status PinLatest(const std::string& uuid, const std::string& stream);
+  // Both REQUIRE admin_mu_ held (so one mapping never has two runners); they take runners_mu_.
+  void StartRunner(const StoredMapping& mapping);
+  // Waits for the mapping's invokes in flight, without holding runners_mu_.
+  void StopRunner(const std::string& uuid);
 
   const PollerServiceDeps deps_;
   MappingStore store_;
-  std::mutex admin_mu_;  // serialises Create/Update/Delete and the runners map
-  std::map<std::string, std::unique_ptr<Runner>> runners_;  // enabled mappings, by UUID
+  std::mutex admin_mu_;  // serialises Create, Update, Delete (held while runners stop)
+  std::mutex runners_mu_;  // guards runners_ only, so Statuses never waits for a stop
+  std::map<std::string, std::shared_ptr<Runner>> runners_;  // enabled mappings, by UUID
 };
 
 }  // namespace sluice::poller

@@ -23,6 +23,8 @@ using nlohmann::json;
 constexpr uint64_t kRecordEnvelopeBytes = 512;
 // How long the reader blocks on the log before it looks at its flags again.
 constexpr auto kReadWait = std::chrono::milliseconds(200);
+// The shortest wait of an idle lane (so a window due but not ready is not polled in a spin).
+constexpr auto kMinIdleWait = std::chrono::milliseconds(20);
 // How often an idle poller writes a checkpoint that only filtered records moved.
 constexpr auto kIdleCheckpointInterval = std::chrono::seconds(1);
 
@@ -39,8 +41,8 @@ std::string FunctionLabel(const MappingConfig& config) {
 
 namespace {
 
-void ApplyWindowChange(WindowTracker* windows, int64_t window_start,
-                       ShardPollerWindowChange change, std::string state_json) {
+void ApplyWindowChange(WindowTracker* windows, int64_t window_start, ShardPollerWindowChange change,
+                       std::string state_json) {
   switch (change) {
     case ShardPollerWindowChange::kNone: break;
     case ShardPollerWindowChange::kSetState:
@@ -123,16 +125,25 @@ Result<std::unique_ptr<ShardPoller>> ShardPoller::Start(ShardPollerDeps deps,
       p.stats_->finished = true;
       return poller;
     }
-    json detail = saved.detail_json.empty() ? json(nullptr)
-                                            : json::parse(saved.detail_json, nullptr, false);
+    json detail =
+        saved.detail_json.empty() ? json(nullptr) : json::parse(saved.detail_json, nullptr, false);
     if (detail.is_discarded()) {
       return Internal("the checkpoint of " + p.shard_id_ + " has a detail that is not JSON");
     }
-    SLUICE_RETURN_IF_ERROR(p.progress_.Restore(saved.sequence_number, detail)
+    nlohmann::json lanes_detail = detail;
+    if (lanes_detail.is_object()) {
+      lanes_detail.erase("windows");  // the WindowTracker's part
+    }
+    SLUICE_RETURN_IF_ERROR(p.progress_.Restore(saved.sequence_number, lanes_detail)
                                .WithContext("restoring the checkpoint of " + p.shard_id_));
     if (p.windows_ && detail.is_object() && detail.contains("windows")) {
-      SLUICE_RETURN_IF_ERROR(p.windows_->Restore(detail["windows"])
-                                 .WithContext("restoring the windows of " + p.shard_id_));
+      // Windows saved under other settings (the mapping's window was changed) cannot go on.
+      if (Status restored = p.windows_->Restore(detail["windows"]); !restored.ok()) {
+        LogWarning("poller", "mapping " + p.options_.mapping_uuid + " " + p.shard_id_ +
+                                 ": the open windows of the checkpoint do not fit the mapping's "
+                                 "window settings; they start again empty: " +
+                                 restored.message());
+      }
     }
     after_sequence = saved.sequence_number;
     p.committed_checkpoint_ = saved.sequence_number;
@@ -140,17 +151,25 @@ Result<std::unique_ptr<ShardPoller>> ShardPoller::Start(ShardPollerDeps deps,
   }
   Result<uint64_t> ordinal = InvalidArgument("no position");
   if (!after_sequence.empty()) {
-    ordinal = stream::ResolveStartingPosition(**log, p.options_.shard_index,
-                                              stream::StartingPosition::kAfterSequenceNumber,
-                                              stream::SequenceNumber::Parse(after_sequence),
-                                              std::nullopt);
-    if (!ordinal.ok()) {
+    ordinal = stream::ResolveStartingPosition(
+        **log, p.options_.shard_index, stream::StartingPosition::kAfterSequenceNumber,
+        stream::SequenceNumber::Parse(after_sequence), std::nullopt);
+    const std::optional<stream::SequenceNumber> saved =
+        stream::SequenceNumber::Parse(after_sequence);
+    if (!ordinal.ok() && saved && saved->shard_index == p.options_.shard_index &&
+        saved->ordinal >= (*log)->end_ordinal()) {
+      // The log lost its tail after the checkpoint was written (a power loss with durability
+      // os): go on from the end. Records written since carry a newer generation, so they compare
+      // above the checkpoint; older ones at or below it are skipped as they are read.
+      ordinal = (*log)->end_ordinal();
+    } else if (!ordinal.ok()) {
       LogWarning("poller", "mapping " + p.options_.mapping_uuid + " " + p.shard_id_ +
                                ": the checkpoint " + after_sequence +
                                " is not in the shard (was the stream re-created?); reading from "
                                "TRIM_HORIZON: " +
                                ordinal.status().message());
     }
+    p.skip_through_ = after_sequence;
   }
   if (!ordinal.ok()) {
     const bool at_timestamp = config.starting_position == StartingPosition::kAtTimestamp;
@@ -206,12 +225,11 @@ bool ShardPoller::WaitUntil(std::unique_lock<std::mutex>& lock, Clock::Steady de
 }
 
 bool ShardPoller::Backoff(int attempt) {
-  const auto initial = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.backoff_initial);
+  const auto initial =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options_.backoff_initial);
   const auto max = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.backoff_max);
-  std::chrono::nanoseconds delay = max;
-  if (attempt < 40) {
-    delay = std::min(max, initial * (int64_t{1} << std::max(0, attempt - 1)));
-  }
+  const int doublings = std::clamp(attempt - 1, 0, 20);  // 2^20 x initial is past any max
+  const std::chrono::nanoseconds delay = std::min(max, initial * (int64_t{1} << doublings));
   std::unique_lock<std::mutex> lock(mu_);
   const double jitter = std::uniform_real_distribution<double>(0.8, 1.2)(random_);
   const auto jittered = std::chrono::nanoseconds(static_cast<int64_t>(delay.count() * jitter));
@@ -223,10 +241,14 @@ void ShardPoller::ReadLoop() {
   const size_t lanes = lanes_.size();
   const size_t max_queued_records = 2 * static_cast<size_t>(config.batch_size) * lanes;
   const uint64_t max_queued_bytes = 2 * kMaxBatchPayloadBytes * lanes;
+  // Filtered and skipped records need no lane, but they wait in the progress until the records
+  // before them finish: bound those too, or a stuck batch would let the reader run through the
+  // whole retention period.
+  const size_t max_pending = 4 * static_cast<size_t>(config.batch_size) * lanes + 10000;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     if (reader_at_end_ || queued_records_ >= max_queued_records ||
-        queued_bytes_ >= max_queued_bytes) {
+        queued_bytes_ >= max_queued_bytes || progress_.pending() >= max_pending) {
       cv_.wait(lock);
       continue;
     }
@@ -235,6 +257,25 @@ void ShardPoller::ReadLoop() {
     Result<stream::ShardLog::ReadResult> read = reader_->Next(
         room, kMaxBatchPayloadBytes, std::chrono::steady_clock::now() + kReadWait);
     const int64_t now_ms = deps_.clock->UnixMillis();
+    // What needs no lock: sequence numbers and filters (JSON parsing).
+    std::vector<Record> records;
+    std::vector<bool> kept;
+    if (read.ok()) {
+      records.reserve(read->records.size());
+      kept.reserve(read->records.size());
+      for (stream::StoredRecord& stored : read->records) {
+        Record record;
+        record.sequence_number =
+            stream::SequenceNumber{options_.shard_index, stored.generation, stored.ordinal}
+                .ToString();
+        kept.push_back(!options_.filter || options_.filter->Matches(stored.data));
+        record.arrival_ms = stored.arrival_ms;
+        record.estimated_bytes = EstimatedEventBytes(stored.partition_key, stored.data);
+        record.partition_key = std::move(stored.partition_key);
+        record.data = std::move(stored.data);
+        records.push_back(std::move(record));
+      }
+    }
     lock.lock();
     if (!read.ok()) {
       LogWarning("poller", "mapping " + options_.mapping_uuid + " " + shard_id_ +
@@ -242,35 +283,32 @@ void ShardPoller::ReadLoop() {
       WaitUntil(lock, deps_.clock->SteadyNow() + std::chrono::seconds(1));
       continue;
     }
-    stats_->polled.Increment(read->records.size());
-    for (stream::StoredRecord& stored : read->records) {
-      Record record;
-      record.sequence_number =
-          stream::SequenceNumber{options_.shard_index, stored.generation, stored.ordinal}
-              .ToString();
-      const int lane = progress_.LaneOf(stored.partition_key);
+    stats_->polled.Increment(records.size());
+    for (size_t i = 0; i < records.size(); ++i) {
+      Record& record = records[i];
+      if (!skip_through_.empty() && record.sequence_number <= skip_through_) {
+        continue;  // at or before the checkpoint (see Start): already processed
+      }
+      const int lane = progress_.LaneOf(record.partition_key);
       progress_.Add(record.sequence_number, lane);
-      if (progress_.FinishedBeforeRestart(record.sequence_number, stored.partition_key)) {
+      if (progress_.FinishedBeforeRestart(record.sequence_number, record.partition_key)) {
         progress_.FinishOne(record.sequence_number);
         continue;
       }
-      if (options_.filter && !options_.filter->Matches(stored.data)) {
+      if (!kept[i]) {
         stats_->filtered.Increment();
         progress_.FinishOne(record.sequence_number);
         continue;
       }
       if (windows_) {
-        record.window = windows_->Assign(stored.data, stored.arrival_ms, now_ms);
+        record.window = windows_->Assign(record.data, record.arrival_ms, now_ms);
         if (!record.window) {
           stats_->dropped.Increment();  // late for its event-time window
           progress_.FinishOne(record.sequence_number);
           continue;
         }
+        ++queued_by_window_[*record.window];
       }
-      record.arrival_ms = stored.arrival_ms;
-      record.estimated_bytes = EstimatedEventBytes(stored.partition_key, stored.data);
-      record.partition_key = std::move(stored.partition_key);
-      record.data = std::move(stored.data);
       Lane& target = *lanes_[lane];
       if (target.queue.empty()) {
         target.head_available = deps_.clock->SteadyNow();
@@ -287,14 +325,8 @@ void ShardPoller::ReadLoop() {
 }
 
 bool ShardPoller::WindowRecordsQueued(int64_t window_start) const {
-  for (const std::unique_ptr<Lane>& lane : lanes_) {
-    for (const Record& record : lane->queue) {
-      if (record.window == window_start) {
-        return true;
-      }
-    }
-  }
-  return false;
+  auto count = queued_by_window_.find(window_start);
+  return count != queued_by_window_.end() && count->second > 0;
 }
 
 void ShardPoller::LaneLoop(Lane* lane) {
@@ -364,6 +396,9 @@ void ShardPoller::LaneLoop(Lane* lane) {
           wake = std::min(wake, now + std::chrono::milliseconds(ms));
         }
       }
+      // Never spin: a due time already passed (the window waits for its queued records, or for
+      // the reader to catch up) is looked at again shortly.
+      wake = std::max(wake, now + kMinIdleWait);
       cv_.wait_for(lock, deps_.clock->RealWaitUntil(wake));
       continue;
     }
@@ -401,6 +436,11 @@ std::vector<ShardPoller::Record> ShardPoller::TakeBatch(Lane* lane,
   std::vector<Record> batch;
   uint64_t bytes = 0;
   const std::optional<int64_t> window = lane->queue.front().window;
+  if (window) {
+    // The window's state travels with the records.
+    const OpenWindow* open = windows_->Find(*window);
+    bytes += open != nullptr ? open->state_json.size() : 0;
+  }
   while (!lane->queue.empty() && batch.size() < batch_size) {
     Record& next = lane->queue.front();
     if (next.window != window ||
@@ -408,6 +448,11 @@ std::vector<ShardPoller::Record> ShardPoller::TakeBatch(Lane* lane,
       break;
     }
     bytes += next.estimated_bytes;
+    if (next.window) {
+      if (--queued_by_window_[*next.window] == 0) {
+        queued_by_window_.erase(*next.window);
+      }
+    }
     batch.push_back(std::move(next));
     lane->queue.pop_front();
   }
@@ -451,8 +496,7 @@ void ShardPoller::FillBatchEnvelope(runtime::v1::KinesisBatch* batch) const {
   batch->set_event_source_arn(options_.stream_arn);
   batch->set_shard_id(shard_id_);
   batch->set_aws_region(options_.aws_region);
-  batch->set_invoke_identity_arn("arn:aws:iam::000000000000:role/" +
-                                 options_.config.function_name);
+  batch->set_invoke_identity_arn("arn:aws:iam::000000000000:role/" + options_.config.function_name);
 }
 
 ShardPoller::Attempt ShardPoller::Invoke(Lane* lane, const std::vector<Record>& records,
@@ -481,12 +525,20 @@ ShardPoller::Attempt ShardPoller::Invoke(Lane* lane, const std::vector<Record>& 
   if (!result.ok()) {
     stage->Seal();
     attempt.kind = result.status().code() == Code::kInvalidArgument ? Attempt::Kind::kTooLarge
-                                                                      : Attempt::Kind::kHostError;
+                                                                    : Attempt::Kind::kHostError;
     attempt.message = result.status().message();
     if (attempt.kind == Attempt::Kind::kHostError) {
       stats_->throttles.Increment();
     }
     return attempt;
+  }
+  if (result->init_backoff) {
+    stage->Seal();
+    stats_->throttles.Increment();
+    attempt.message = "the function's instances fail to start (" +
+                      result->response.error().error_type() + ": " +
+                      result->response.error().error_message() + "); waiting for the backoff";
+    return attempt;  // kHostError: the function did not run
   }
   const pb::InvokeResponse& response = result->response;
   attempt.request_id = response.request_id();
@@ -518,8 +570,8 @@ ShardPoller::Attempt ShardPoller::Invoke(Lane* lane, const std::vector<Record>& 
   if (window) {
     plan.window = *window;
     if (final_invoke) {
-      plan.window_change = terminated_early ? ShardPollerWindowChange::kReset
-                                            : ShardPollerWindowChange::kClose;
+      plan.window_change =
+          terminated_early ? ShardPollerWindowChange::kReset : ShardPollerWindowChange::kClose;
     } else {
       plan.window_change = ShardPollerWindowChange::kSetState;
       plan.window_state = response.kinesis_window().state_json();
@@ -546,8 +598,7 @@ ShardPoller::Attempt ShardPoller::Invoke(Lane* lane, const std::vector<Record>& 
   return attempt;
 }
 
-bool ShardPoller::RunBatch(Lane* lane, std::vector<Record> records,
-                           std::optional<int64_t> window) {
+bool ShardPoller::RunBatch(Lane* lane, std::vector<Record> records, std::optional<int64_t> window) {
   const MappingConfig& config = options_.config;
   std::deque<SubBatch> work;
   work.push_back(SubBatch{std::move(records)});
@@ -583,6 +634,9 @@ bool ShardPoller::RunBatch(Lane* lane, std::vector<Record> records,
     const Attempt attempt = Invoke(lane, sub.records, window, false, false);
     switch (attempt.kind) {
       case Attempt::Kind::kHostError:
+        if (!attempt.request_id.empty()) {
+          ++sub.invoke_count;  // the function ran; its commit failed for a host reason
+        }
         if (++sub.host_errors == 1 || sub.host_errors % 10 == 0) {
           LogWarning("poller", "mapping " + options_.mapping_uuid + " " + shard_id_ +
                                    ": invoke did not reach the function (will retry, not counted "
@@ -632,9 +686,9 @@ bool ShardPoller::RunBatch(Lane* lane, std::vector<Record> records,
       continue;
     }
     ++sub.retries;
-    const bool exhausted = attempt.kind == Attempt::Kind::kTooLarge ||
-                           (config.maximum_retry_attempts >= 0 &&
-                            sub.retries > config.maximum_retry_attempts);
+    const bool exhausted =
+        attempt.kind == Attempt::Kind::kTooLarge ||
+        (config.maximum_retry_attempts >= 0 && sub.retries > config.maximum_retry_attempts);
     if (exhausted) {
       std::vector<Record> failed = std::move(sub.records);
       const int invokes = sub.invoke_count;
@@ -696,8 +750,8 @@ bool ShardPoller::RunFinalInvoke(Lane* lane, int64_t window_start, bool terminat
       // so the shard goes on, and say so.
       LogWarning("poller", "mapping " + options_.mapping_uuid + " " + shard_id_ +
                                ": the final invoke of the window starting " +
-                               std::to_string(window_start) + " failed " +
-                               std::to_string(retries) + " times; closing it: " + attempt.message);
+                               std::to_string(window_start) + " failed " + std::to_string(retries) +
+                               " times; closing it: " + attempt.message);
       CommitPlan plan;
       plan.lane = lane;
       plan.window = window_start;
@@ -729,9 +783,9 @@ bool ShardPoller::Discard(Lane* lane, const std::vector<Record>& records,
   discarded.approximate_invoke_count = invoke_count;
   std::shared_ptr<invoker::FunctionPool> pool =
       deps_.functions->Find(config.function_name, config.qualifier);
-  discarded.function_arn = pool ? pool->config().arn
-                                : "arn:aws:lambda:local:000000000000:function:" +
-                                      config.function_name;
+  discarded.function_arn =
+      pool ? pool->config().arn
+           : "arn:aws:lambda:local:000000000000:function:" + config.function_name;
   discarded.function_ran = condition == kRetryAttemptsExhausted && !last.request_id.empty();
   discarded.executed_version = last.executed_version;
   discarded.function_error = last.function_error;
@@ -758,8 +812,7 @@ bool ShardPoller::Discard(Lane* lane, const std::vector<Record>& records,
   bool delivered = false;
   Status sent = Status::Ok();
   switch (config.on_failure.kind) {
-    case FailureDestination::Kind::kNone:
-      break;
+    case FailureDestination::Kind::kNone: break;
     case FailureDestination::Kind::kStream:
       sent = SendToStream(deps_.streams, config.on_failure.target, discarded);
       delivered = sent.ok();
@@ -794,15 +847,15 @@ bool ShardPoller::Discard(Lane* lane, const std::vector<Record>& records,
     }
     if (!plan.host_publishes.empty() && committed.code() == Code::kNotFound) {
       stats_->destination_failures.Increment();
-      LogWarning("poller", "mapping " + options_.mapping_uuid + " " + shard_id_ +
-                               ": the on-failure topic could not take the record: " +
-                               committed.message());
+      LogWarning("poller",
+                 "mapping " + options_.mapping_uuid + " " + shard_id_ +
+                     ": the on-failure topic could not take the record: " + committed.message());
       plan.host_publishes.clear();
       continue;
     }
-    LogWarning("poller", "mapping " + options_.mapping_uuid + " " + shard_id_ +
-                             ": committing the discard failed (will retry): " +
-                             committed.message());
+    LogWarning("poller",
+               "mapping " + options_.mapping_uuid + " " + shard_id_ +
+                   ": committing the discard failed (will retry): " + committed.message());
     if (!Backoff(host_errors)) {
       return false;
     }
@@ -869,14 +922,19 @@ Status ShardPoller::CommitProgress(CommitPlan plan) {
 Status ShardPoller::CommitShardEnd() {
   std::lock_guard<std::mutex> commit_lock(commit_mu_);
   state::CommitRequest request;
-  request.checkpoint = state::Checkpoint{options_.mapping_uuid, shard_id_, kShardEnd, "",
-                                         deps_.clock->UnixMillis()};
+  request.checkpoint =
+      state::Checkpoint{options_.mapping_uuid, shard_id_, kShardEnd, "", deps_.clock->UnixMillis()};
   Result<state::CommitResult> committed = deps_.committer->Commit(request);
   if (!committed.ok()) {
     return committed.status();
   }
   stats_->set_position(kShardEnd);
   stats_->finished = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;  // nothing more to do: the reader and the other lanes exit
+  }
+  cv_.notify_all();
   LogInfo("poller", "mapping " + options_.mapping_uuid + " finished " + shard_id_ +
                         " (the shard is closed and every record is processed)");
   return Status::Ok();

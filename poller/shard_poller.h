@@ -48,6 +48,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -165,9 +166,8 @@ class ShardPoller {
   // One invoke and, on success, its commit.
   Attempt Invoke(Lane* lane, const std::vector<Record>& records, std::optional<int64_t> window,
                  bool final_invoke, bool terminated_early);
-  runtime::v1::Invoke BuildInvoke(const std::vector<Record>& records,
-                                  std::optional<int64_t> window, bool final_invoke,
-                                  bool terminated_early);
+  runtime::v1::Invoke BuildInvoke(const std::vector<Record>& records, std::optional<int64_t> window,
+                                  bool final_invoke, bool terminated_early);
   void FillBatchEnvelope(runtime::v1::KinesisBatch* batch) const;
   // Replaces the front sub-batch by its two halves.
   static void SplitFront(std::deque<SubBatch>* work);
@@ -194,9 +194,13 @@ class ShardPoller {
   std::vector<std::unique_ptr<Lane>> lanes_;
   size_t queued_records_ = 0;
   uint64_t queued_bytes_ = 0;
-  bool reader_at_end_ = false;     // a closed shard was read to its end
-  bool reader_caught_up_ = false;  // the last read reached the shard's committed end
+  bool reader_at_end_ = false;        // a closed shard was read to its end
+  bool reader_caught_up_ = false;     // the last read reached the shard's committed end
   std::string committed_checkpoint_;  // the sequence number last written
+  // Records at or before it are skipped as they are read: the checkpoint Start resumed from
+  // (they can be met again when the log lost its tail after the checkpoint was written).
+  std::string skip_through_;
+  std::map<int64_t, size_t> queued_by_window_;  // window start -> its records in the queues
   std::mt19937_64 random_;            // backoff jitter
 
   std::mutex commit_mu_;

@@ -97,6 +97,9 @@ Status ShardProgress::Restore(const std::string& sequence_number, const json& de
 }
 
 int ShardProgress::LaneOf(std::string_view partition_key) const {
+  if (lanes_ == 1) {
+    return 0;  // no MD5 per record when there is one lane
+  }
   return static_cast<int>(stream::PartitionKeyHash(partition_key) %
                           static_cast<stream::Uint128>(lanes_));
 }
@@ -156,29 +159,51 @@ void ShardProgress::Advance() {
   }
 }
 
-json ShardProgress::LaneDoneJson(const LaneDone& done) const {
+json ShardProgress::LaneDoneJson(const LaneDone& done, const std::string& checkpoint) {
   json lane_done = json::object();
   for (const auto& [lane, sequence_number] : done) {
-    if (sequence_number > checkpoint_) {
+    if (sequence_number > checkpoint) {
       lane_done[std::to_string(lane)] = sequence_number;
     }
   }
   return lane_done;
 }
 
-json ShardProgress::Detail() const {
-  json detail = {{"lanes", lanes_}, {"laneDone", LaneDoneJson(lane_done_)}};
+json ShardProgress::DetailFor(const LaneDone& lane_done, const std::string& checkpoint) const {
+  json detail = {{"lanes", lanes_}, {"laneDone", LaneDoneJson(lane_done, checkpoint)}};
   json before = json::array();
   for (const auto& [lanes, done] : restored_) {
-    json lane_done = LaneDoneJson(done);
-    if (lanes != lanes_ && !lane_done.empty()) {
-      before.push_back({{"lanes", lanes}, {"laneDone", std::move(lane_done)}});
+    json restored_done = LaneDoneJson(done, checkpoint);
+    if (lanes != lanes_ && !restored_done.empty()) {
+      before.push_back({{"lanes", lanes}, {"laneDone", std::move(restored_done)}});
     }
   }
   if (!before.empty()) {
     detail["before"] = std::move(before);
   }
   return detail;
+}
+
+json ShardProgress::Detail() const {
+  return DetailFor(lane_done_, checkpoint_);
+}
+
+std::pair<std::string, json> ShardProgress::Preview(int lane,
+                                                    const std::string& sequence_number) const {
+  std::string checkpoint = checkpoint_;
+  for (const Entry& entry : records_) {
+    const bool finished = (entry.lane == lane && entry.sequence_number <= sequence_number) ||
+                          !unfinished_[entry.lane].contains(entry.sequence_number);
+    if (!finished) {
+      break;
+    }
+    checkpoint = entry.sequence_number;
+  }
+  LaneDone lane_done = lane_done_;
+  std::string& done = lane_done[lane];
+  done = std::max(done, sequence_number);
+  json detail = DetailFor(lane_done, checkpoint);
+  return {std::move(checkpoint), std::move(detail)};
 }
 
 }  // namespace sluice::poller

@@ -34,6 +34,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -74,6 +75,12 @@ class ShardProgress {
   // Records Added and not yet in the finished prefix.
   size_t pending() const { return records_.size(); }
 
+  // The checkpoint and detail that Finish(lane, sequence_number) would leave, without changing
+  // anything: the poller writes them with the batch's effects, and calls Finish only once that
+  // commit succeeded. Costs the records the prefix would move over, plus the lanes.
+  std::pair<std::string, nlohmann::json> Preview(int lane,
+                                                 const std::string& sequence_number) const;
+
  private:
   struct Entry {
     std::string sequence_number;
@@ -84,8 +91,10 @@ class ShardProgress {
   void Advance();  // moves the prefix over finished records at the front
   // Raises lane_done_[lane] to `sequence_number` (a finished record of that lane).
   void MarkLaneDone(int lane, const std::string& sequence_number);
-  // laneDone as stored: the lanes whose position is beyond the checkpoint.
-  nlohmann::json LaneDoneJson(const LaneDone& done) const;
+  // laneDone as stored: the lanes whose position is beyond `checkpoint`.
+  static nlohmann::json LaneDoneJson(const LaneDone& done, const std::string& checkpoint);
+  // The detail for a checkpoint at `checkpoint` with these lane positions.
+  nlohmann::json DetailFor(const LaneDone& lane_done, const std::string& checkpoint) const;
 
   const int lanes_;
   std::string checkpoint_;

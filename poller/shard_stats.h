@@ -20,17 +20,17 @@ class ShardStats {
   ShardStats(const std::string& mapping_uuid, const std::string& function,
              const std::string& stream, const std::string& shard_id);
 
-  Counter& polled;       // PolledEventCount: records read from the shard
-  Counter& invoked;      // InvokedEventCount: records sent to the function (each attempt)
-  Counter& filtered;     // FilteredOutEventCount
-  Counter& failed;       // FailedInvokeEventCount: records of attempts that failed
-  Counter& dropped;      // DroppedEventCount: discarded (retries exhausted, too old, late)
-  Counter& sent_to_destination;  // OnFailureDestinationDeliveredEventCount
+  Counter& polled;                // PolledEventCount: records read from the shard
+  Counter& invoked;               // InvokedEventCount: records sent to the function (each attempt)
+  Counter& filtered;              // FilteredOutEventCount
+  Counter& failed;                // FailedInvokeEventCount: records of attempts that failed
+  Counter& dropped;               // DroppedEventCount: discarded (retries exhausted, too old, late)
+  Counter& sent_to_destination;   // OnFailureDestinationDeliveredEventCount
   Counter& destination_failures;  // discards whose destination could not be written (batches)
-  Counter& retries;      // batches retried after a function error
-  Counter& bisections;   // batches split in two
-  Counter& throttles;    // attempts refused before reaching the function (batches)
-  Gauge& iterator_age_ms;  // IteratorAge of the last batch invoked
+  Counter& retries;               // batches retried after a function error
+  Counter& bisections;            // batches split in two
+  Counter& throttles;             // attempts refused before reaching the function (batches)
+  Gauge& iterator_age_ms;         // IteratorAge of the last batch invoked
 
   // The checkpoint as last committed ("" none; "SHARD_END").
   void set_position(std::string sequence_number);

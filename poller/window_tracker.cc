@@ -109,6 +109,7 @@ std::optional<int64_t> WindowTracker::Assign(std::string_view data, int64_t arri
   const bool is_open = open_.contains(start);
   const int64_t end = start + width_ms_;
   if (time_field_.empty()) {
+    max_arrival_ms_ = std::max(max_arrival_ms_, arrival_ms);
     if (!is_open && end <= closed_before_) {
       // The reader was behind the clock: the record joins a window still to come, never lost.
       start = open_.empty() ? WindowStart(closed_before_) : open_.begin()->first;
@@ -128,7 +129,9 @@ std::optional<int64_t> WindowTracker::Assign(std::string_view data, int64_t arri
 
 int64_t WindowTracker::Watermark(int64_t now_ms, bool caught_up) const {
   if (time_field_.empty()) {
-    return now_ms;
+    // Behind (a backlog, or a lane holding the reader back), a window is complete only once a
+    // record that arrived after it has been read.
+    return caught_up ? now_ms : std::min(now_ms, max_arrival_ms_);
   }
   if (max_event_ms_ == INT64_MIN) {
     return INT64_MIN;
@@ -185,7 +188,10 @@ void WindowTracker::Close(int64_t start_ms) {
 }
 
 void WindowTracker::Reset(int64_t start_ms) {
-  open_.erase(start_ms);
+  auto window = open_.find(start_ms);
+  if (window != open_.end()) {
+    window->second.state_json = "{}";
+  }
 }
 
 std::vector<int64_t> WindowTracker::open_windows() const {

@@ -10,7 +10,9 @@
 // Several windows can be open at once (event time with lateness); each carries its state (a JSON
 // object, "{}" when it opens) from one invoke to the next. The watermark says which windows are
 // complete:
-// - arrival time: the host clock (now), since a record arriving later belongs to a later window;
+// - arrival time: the host clock (now) when the shard is caught up, since a record arriving later
+//   belongs to a later window; while the reader is behind, the arrival of the newest record read
+//   (so a backlog's windows close as the reader passes them, not all at once by the clock);
 // - event time: the highest event time seen minus the allowed lateness; and when the shard is
 //   caught up (nothing unread), the watermark also moves on with the clock from the moment the
 //   newest record was read, as if event time kept flowing, so the last window of a replay or of a
@@ -71,8 +73,9 @@ class WindowTracker {
   // Forgets a window after its final invoke; later records of its time are late. Windows are
   // closed oldest first (as Due lists them).
   void Close(int64_t start_ms);
-  // Ends a window early (state over 1 MiB): after its final invoke, records of the same interval
-  // open it again with fresh state "{}" (it is not marked closed).
+  // Ends a window early (state over 1 MiB), after its final invoke: the window stays open with
+  // fresh state "{}", so the rest of its records (queued ones too) aggregate again and get a final
+  // invoke when it is due.
   void Reset(int64_t start_ms);
   std::vector<int64_t> open_windows() const;  // oldest first
   uint64_t late_records() const { return late_records_; }
@@ -97,6 +100,7 @@ class WindowTracker {
   std::map<int64_t, OpenWindow> open_;  // by start
   int64_t closed_before_ = INT64_MIN;   // every window ending at or before it has been closed
   int64_t max_event_ms_ = INT64_MIN;    // event time: highest seen
+  int64_t max_arrival_ms_ = INT64_MIN;  // arrival time: newest record read (not saved)
   int64_t last_read_at_ms_ = 0;         // host clock when the newest record was read
   uint64_t late_records_ = 0;
 };

@@ -7,6 +7,7 @@
 #include "state/kv_document.h"
 #include "state/kv_store.h"
 #include "state/outbox.h"
+#include "state/topics.h"
 
 namespace sluice::state {
 namespace {
@@ -142,6 +143,11 @@ Result<CommitResult> EffectCommitter::Commit(const CommitRequest& request) {
       }
     }
     for (const StagedEffect& publish : request.host_publishes) {
+      Result<bool> exists = TopicCatalog::Exists(txn, publish.topic);
+      SLUICE_RETURN_IF_ERROR(exists.status());
+      if (!*exists) {
+        return NotFound("topic " + publish.topic + " does not exist");
+      }
       Result<int> rows = Outbox::Enqueue(txn, publish.topic, publish.message_id, publish.subject,
                                          publish.message, now);
       SLUICE_RETURN_IF_ERROR(rows.status());

@@ -47,7 +47,8 @@ struct CommitRequest {
   std::optional<Checkpoint> checkpoint;
   // Publishes the host makes itself, committed whatever the stage holds (an event source
   // mapping's on-failure record sent to a topic, with the checkpoint that moves past the
-  // discarded records). Each needs topic, subject, message and message_id.
+  // discarded records). Each needs topic, subject, message and message_id. A topic that does not
+  // exist fails the commit (NOT_FOUND), so the caller can decide what becomes of the record.
   std::vector<StagedEffect> host_publishes;
 };
 

@@ -55,10 +55,11 @@ TEST_CASE("arrival time: records fall in the window of their arrival, due by the
   REQUIRE(first->state_json == "{}");
   REQUIRE(windows.Find(kT + 1) == nullptr);
 
-  REQUIRE(windows.Due(kT + kMinute - 1, false).empty());
-  REQUIRE(windows.Due(kT + kMinute, false) == Starts{kT});
+  REQUIRE(windows.Due(kT + kMinute - 1, true).empty());
   REQUIRE(windows.Due(kT + kMinute, true) == Starts{kT});
-  REQUIRE(windows.Due(kT + 2 * kMinute, false) == Starts{kT, kT + kMinute});
+  REQUIRE(windows.Due(kT + 2 * kMinute, true) == Starts{kT, kT + kMinute});
+  // Behind, the newest arrival read (kT + kMinute) is the watermark, whatever the clock says.
+  REQUIRE(windows.Due(kT + 2 * kMinute, false) == Starts{kT});
   REQUIRE(windows.NextDueAt() == kT + kMinute);
 
   windows.Close(kT);
@@ -159,11 +160,11 @@ TEST_CASE("SetState, Reset and Close", "[window_tracker]") {
   windows.SetState(kT + kMinute, R"({"count":9})");  // not open: ignored
   REQUIRE(windows.Find(kT + kMinute) == nullptr);
 
-  // Reset ends the window without closing its interval: it opens again with fresh state.
+  // Reset ends the window early without closing its interval: it stays open with fresh state.
   windows.Reset(kT);
-  REQUIRE(windows.open_windows().empty());
-  REQUIRE(windows.Assign("b", kT + 2, kT + 2) == kT);
+  REQUIRE(windows.open_windows() == Starts{kT});
   REQUIRE(windows.Find(kT)->state_json == "{}");
+  REQUIRE(windows.Assign("b", kT + 2, kT + 2) == kT);
 
   // Close ends it for good: later records of its interval go on to the next window.
   windows.Close(kT);
@@ -171,7 +172,7 @@ TEST_CASE("SetState, Reset and Close", "[window_tracker]") {
   REQUIRE(windows.Assign("c", kT + 3, kT + 3) == kT + kMinute);
 }
 
-TEST_CASE("event time: Reset reopens the interval, Close makes it late", "[window_tracker]") {
+TEST_CASE("event time: Reset keeps the interval open, Close makes it late", "[window_tracker]") {
   WindowTracker windows(Windows(60, "ts", 0));
   REQUIRE(windows.Assign(At(kTSeconds + 1), kT, kT) == kT);
   windows.Reset(kT);
@@ -304,8 +305,8 @@ TEST_CASE("windows of 24 hours align on UTC days", "[window_tracker]") {
   REQUIRE(by_arrival.Assign("a", kDayStart + 23 * 3'600'000, kDayStart) == kDayStart);
   REQUIRE(by_arrival.Assign("b", kDayStart + kDay, kDayStart) == kDayStart + kDay);
   REQUIRE(by_arrival.NextDueAt() == kDayStart + kDay);
-  REQUIRE(by_arrival.Due(kDayStart + kDay - 1, false).empty());
-  REQUIRE(by_arrival.Due(kDayStart + kDay, false) == Starts{kDayStart});
+  REQUIRE(by_arrival.Due(kDayStart + kDay - 1, true).empty());
+  REQUIRE(by_arrival.Due(kDayStart + kDay, true) == Starts{kDayStart});
 
   WindowTracker by_event(Windows(86400, "time", 3600));
   REQUIRE(by_event.Assign(R"({"time": "2026-11-21T23:59:59.999Z"})", 0, 0) == kDayStart - kDay);

@@ -98,7 +98,7 @@ TEST_CASE("a full commit writes every effect, the outbox rows and the checkpoint
   Fixture::Publish(*stage, "");
 
   const CommitResult result =
-      Must(f.committer.Commit({stage.get(), std::nullopt, f.MakeCheckpoint("3")}));
+      Must(f.committer.Commit({stage.get(), std::nullopt, f.MakeCheckpoint("3"), {}}));
   REQUIRE(result.kv_writes == 3);
   REQUIRE(result.notifications == 2);
   REQUIRE(result.outbox_rows == 4);
@@ -142,7 +142,7 @@ TEST_CASE("a partial commit keeps the effects of records before the first failur
   Fixture::Put(*stage, "8", "eight", "8");
 
   const CommitResult result =
-      Must(f.committer.Commit({stage.get(), std::string("10"), f.MakeCheckpoint("9")}));
+      Must(f.committer.Commit({stage.get(), std::string("10"), f.MakeCheckpoint("9"), {}}));
   REQUIRE(result.kv_writes == 2);
   REQUIRE(result.notifications == 0);
   REQUIRE(result.outbox_rows == 0);
@@ -161,7 +161,8 @@ TEST_CASE("unattributed effects commit when nothing failed", "[effect_committer]
   Fixture f;
   std::unique_ptr<EffectStage> stage = f.NewStage();
   Fixture::Put(*stage, "", "k", "1");
-  const CommitResult result = Must(f.committer.Commit({stage.get(), std::nullopt, std::nullopt}));
+  const CommitResult result =
+      Must(f.committer.Commit({stage.get(), std::nullopt, std::nullopt, {}}));
   REQUIRE(result.kv_writes == 1);
   REQUIRE(f.Value("k") == "1");
   REQUIRE_FALSE(f.SavedCheckpoint().has_value());
@@ -178,7 +179,7 @@ TEST_CASE("a condition that no longer holds at commit aborts everything", "[effe
   REQUIRE_OK(KvStore(f.test.db()).Put("t", "claim", R"({"owner":"b"})"));
 
   const Result<CommitResult> result =
-      f.committer.Commit({stage.get(), std::nullopt, f.MakeCheckpoint("2")});
+      f.committer.Commit({stage.get(), std::nullopt, f.MakeCheckpoint("2"), {}});
   REQUIRE(result.status().code() == Code::kAborted);
   REQUIRE_THAT(result.status().message(), Catch::StartsWith("ConditionalCheckFailed: t/claim: "));
   REQUIRE(f.Value("first").empty());
@@ -197,7 +198,7 @@ TEST_CASE("an update's condition is checked again against the committed item",
   REQUIRE(Fixture::Add(*stage, "1", "c", "1", Conditions({Condition("v", Op::EQ, "1")})) ==
           R"({"n":2,"v":1})");
   REQUIRE_OK(KvStore(f.test.db()).Put("t", "c", R"({"n":1,"v":2})"));
-  const Result<CommitResult> result = f.committer.Commit({stage.get(), std::nullopt, {}});
+  const Result<CommitResult> result = f.committer.Commit({stage.get(), std::nullopt, {}, {}});
   REQUIRE(result.status().code() == Code::kAborted);
   REQUIRE_THAT(result.status().message(), Catch::Contains("ConditionalCheckFailed"));
   REQUIRE(f.Value("c") == R"({"n":1,"v":2})");
@@ -206,7 +207,8 @@ TEST_CASE("an update's condition is checked again against the committed item",
   std::unique_ptr<EffectStage> other = f.NewStage();
   Fixture::Add(*other, "1", "c", "1");
   REQUIRE_OK(KvStore(f.test.db()).Put("t", "c", R"({"n":"text"})"));
-  REQUIRE(f.committer.Commit({other.get(), std::nullopt, {}}).status().code() == Code::kAborted);
+  REQUIRE(f.committer.Commit({other.get(), std::nullopt, {}, {}}).status().code() ==
+          Code::kAborted);
   REQUIRE(f.Value("c") == R"({"n":"text"})");
 }
 
@@ -218,8 +220,8 @@ TEST_CASE("two stages adding to the same attribute both count", "[effect_committ
   REQUIRE(Fixture::Add(*a, "1", "c", "2") == R"({"n":3})");
   REQUIRE(Fixture::Add(*b, "1", "c", "3") == R"({"n":4})");
   REQUIRE(Fixture::Add(*b, "2", "c", "0.5") == R"({"n":4.5})");
-  REQUIRE(Must(f.committer.Commit({a.get(), std::nullopt, {}})).kv_writes == 1);
-  REQUIRE(Must(f.committer.Commit({b.get(), std::nullopt, {}})).kv_writes == 2);
+  REQUIRE(Must(f.committer.Commit({a.get(), std::nullopt, {}, {}})).kv_writes == 1);
+  REQUIRE(Must(f.committer.Commit({b.get(), std::nullopt, {}, {}})).kv_writes == 2);
   REQUIRE(f.Value("c") == R"({"n":6.5})");
 }
 
@@ -235,7 +237,7 @@ TEST_CASE("a dropped stage writes nothing - a checkpoint commits alone", "[effec
   REQUIRE(Must(Outbox(f.test.db()).Counts()).pending == 0);
 
   const CommitResult result =
-      Must(f.committer.Commit({nullptr, std::nullopt, f.MakeCheckpoint("7")}));
+      Must(f.committer.Commit({nullptr, std::nullopt, f.MakeCheckpoint("7"), {}}));
   REQUIRE(result.kv_writes == 0);
   REQUIRE(result.effects_dropped == 0);
   REQUIRE(f.SavedCheckpoint()->sequence_number == "7");
@@ -249,7 +251,7 @@ TEST_CASE("on_enqueued is called only when rows were queued", "[effect_committer
   f.function.topics.insert("quiet");
   std::unique_ptr<EffectStage> stage = f.NewStage();
   Fixture::Publish(*stage, "1", "quiet");  // no subscribers
-  const CommitResult result = Must(f.committer.Commit({stage.get(), std::nullopt, {}}));
+  const CommitResult result = Must(f.committer.Commit({stage.get(), std::nullopt, {}, {}}));
   REQUIRE(result.notifications == 1);
   REQUIRE(result.outbox_rows == 0);
   REQUIRE(f.wakeups == 0);
@@ -258,7 +260,7 @@ TEST_CASE("on_enqueued is called only when rows were queued", "[effect_committer
   EffectCommitter quiet(f.test.db(), &f.test.clock());
   std::unique_ptr<EffectStage> loud = f.NewStage();
   Fixture::Publish(*loud, "1");
-  REQUIRE(Must(quiet.Commit({loud.get(), std::nullopt, {}})).outbox_rows == 2);
+  REQUIRE(Must(quiet.Commit({loud.get(), std::nullopt, {}, {}})).outbox_rows == 2);
 }
 
 TEST_CASE("invokes staging and committing on several threads lose no ADD", "[effect_committer]") {
@@ -282,7 +284,7 @@ TEST_CASE("invokes staging and committing on several threads lose no ADD", "[eff
         pb::KvGetResponse got;
         if (!stage.KvUpdate(std::to_string(i), request, &response).ok() ||
             !stage.KvGet("", get, &got).ok() || got.value_json() != response.value_json() ||
-            !f.committer.Commit({&stage, std::nullopt, std::nullopt}).ok()) {
+            !f.committer.Commit({&stage, std::nullopt, std::nullopt, {}}).ok()) {
           ++failures;
         }
       }
@@ -355,6 +357,29 @@ TEST_CASE("an empty, unknown or malformed item identifier fails the whole batch"
   unknown.mutable_kinesis()->add_batch_item_failures()->set_item_identifier("");
   REQUIRE(FirstFailedRecord(BatchRecords(KinesisBatchOf({"200", "100"})), unknown) ==
           std::optional<std::string>("100"));
+}
+
+TEST_CASE("host publishes commit with the checkpoint even without a stage", "[effect_committer]") {
+  Fixture f;
+  StagedEffect notice;
+  notice.kind = StagedEffect::Kind::kPublish;
+  notice.topic = "alerts";
+  notice.subject = "discarded";
+  notice.message = R"({"requestContext":{}})";
+  notice.message_id = "m-1";
+  CommitRequest request;
+  request.checkpoint = f.MakeCheckpoint("9");
+  request.host_publishes.push_back(notice);
+  const CommitResult result = Must(f.committer.Commit(request));
+  REQUIRE(result.outbox_rows == 2);  // two subscribers
+  REQUIRE(f.wakeups == 1);
+  REQUIRE(f.SavedCheckpoint()->sequence_number == "9");
+
+  // A topic that does not exist fails the whole commit: the checkpoint does not move.
+  request.host_publishes[0].topic = "missing";
+  request.checkpoint = f.MakeCheckpoint("10");
+  REQUIRE_FALSE(f.committer.Commit(request).ok());
+  REQUIRE(f.SavedCheckpoint()->sequence_number == "9");
 }
 
 }  // namespace
