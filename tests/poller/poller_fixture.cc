@@ -289,7 +289,7 @@ void PollerFixture::WaitForPosition(const std::string& uuid, const std::string& 
 }
 
 ShardStatus PollerFixture::StatusOf(const std::string& uuid, const std::string& shard_id) {
-  const std::vector<MappingStatus> statuses = Must(service_->Status(uuid));
+  const std::vector<MappingStatus> statuses = Must(service_->Statuses(uuid));
   REQUIRE(statuses.size() == 1);
   for (const ShardStatus& shard : statuses.front().shards) {
     if (shard.shard_id == shard_id) {

@@ -29,6 +29,8 @@ TEST_CASE("a tumbling window carries its state and the clock fires its final inv
   CHECK(first.state == json::object());
   CHECK_FALSE(first.final_invoke);
   CHECK(first.Data() == Strings{"r0", "r1"});
+  // Nothing more until a record comes (the reader goes idle meanwhile).
+  f.ExpectBatchCountStays(1);
 
   f.Put("a", "r2");
   const SeenBatch second = f.WaitForBatches(2)[1];
@@ -90,13 +92,20 @@ TEST_CASE("a window state over 1 MiB ends the window early") {
   CHECK(ended.state["big"].get<uint64_t>() > (1u << 20));
   CHECK(ended.state["keys"] == json{{"a", 1}});
 
-  // A later record of the same interval starts the window again with a fresh state.
-  f.Put("a", "r1");
+  // The window goes on with a fresh state, and ends when it is due.
+  f.ExpectBatchCountStays(2);
+  f.Put("b", "r1");
   const SeenBatch again = f.WaitForBatches(3)[2];
   CHECK(again.window_start_ms == start);
   CHECK(again.state == json::object());
   CHECK_FALSE(again.final_invoke);
-  CHECK(f.Count("a") == 2);
+  f.clock().Advance(std::chrono::milliseconds(start + kWindowMs - f.clock().UnixMillis()));
+  const SeenBatch due = f.WaitForBatches(4)[3];
+  CHECK(due.final_invoke);
+  CHECK_FALSE(due.terminated_early);
+  CHECK(due.state == json{{"keys", {{"b", 1}}}});
+  CHECK(f.Count("a") == 1);
+  CHECK(f.Count("b") == 1);
 }
 
 TEST_CASE("event-time windows of a replay close as soon as event time has passed them") {
