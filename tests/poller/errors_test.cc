@@ -187,6 +187,31 @@ TEST_CASE("ReportBatchItemFailures checkpoints before the lowest failed record")
     }
   }
 
+  SECTION("records still failing when retries run out are discarded alone") {
+    const std::string dlq = f.Path("dlq");
+    const Strings seqs = f.Put({{"k0", "r0"}, {"k1", "r1"}, {"k2", "partial r2"}});
+    const std::string uuid = f.Attach({{"FunctionResponseTypes", {"ReportBatchItemFailures"}},
+                                       {"MaximumRetryAttempts", 1},
+                                       {"DestinationConfig", OnFailure("file://" + dlq)}});
+    f.WaitForBatches(1);
+    f.AdvanceUntil(
+        std::chrono::milliseconds(100), [&] { return f.Position(uuid) == seqs.back(); },
+        "the failing record to be retried and discarded");
+    const std::vector<SeenBatch> batches = f.Batches();
+    REQUIRE(batches.size() == 2);
+    CHECK(batches[0].Seqs() == seqs);
+    CHECK(batches[1].Seqs() == Strings{seqs[2]});
+    const json record = WaitForOneFailureFile(f, dlq);
+    CHECK(record["requestContext"]["approximateInvokeCount"] == 2);
+    CHECK(record["responseContext"]["functionError"].is_null());
+    CHECK(record["KinesisBatchInfo"]["startSequenceNumber"] == seqs[2]);
+    CHECK(record["KinesisBatchInfo"]["endSequenceNumber"] == seqs[2]);
+    CHECK(record["KinesisBatchInfo"]["batchSize"] == 1);
+    CHECK(f.Count("k0") == 1);
+    CHECK(f.Count("k1") == 1);
+    CHECK(f.Count("k2") == 0);
+  }
+
   SECTION("an empty or unknown identifier fails the whole batch") {
     std::string command;
     SECTION("empty") {

@@ -93,7 +93,6 @@ class PollerFixture {
   ManualClock& clock() { return clock_; }
   stream::StreamStore& streams() { return *streams_; }
   state::StateDb& db() { return *db_; }
-  PollerService& service() { return *service_; }
   invoker::FunctionPool& pool() { return harness_->pool(); }
   // A path inside the fixture's temporary directory (not created).
   std::string Path(const std::string& name) const { return dir_ + "/" + name; }
