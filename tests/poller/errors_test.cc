@@ -36,7 +36,7 @@ TEST_CASE("a function error is retried after a backoff on the clock and then dis
     f.WaitUntil([&] { return f.StatusOf(uuid).retries == static_cast<uint64_t>(retry); },
                 Numbered("retry ", retry));
     // The n-th wait is 1 s x 2^(n-1), +-20%: nothing happens in real time, nor before 80% of it.
-    const auto least = kBackoffInitial * (1 << (retry - 1)) * 8 / 10;
+    const auto least = std::chrono::milliseconds(kBackoffInitial) * (1 << (retry - 1)) * 8 / 10;
     f.clock().Advance(least - std::chrono::milliseconds(100));
     f.ExpectBatchCountStays(static_cast<size_t>(retry));
     f.AdvanceUntil(
