@@ -134,11 +134,14 @@ class PollerService::Runner {
                                   deps_.clock};
       Result<std::unique_ptr<ShardPoller>> poller = ShardPoller::Start(poller_deps, options);
       if (!poller.ok()) {
-        LogWarning("poller", "mapping " + mapping_.uuid + ": cannot start " +
-                                 stream::ShardIdString(shard.index) + ": " +
-                                 poller.status().message());
+        if (failed_to_start_.insert(shard.index).second) {  // once, not every discovery
+          LogWarning("poller", "mapping " + mapping_.uuid + ": cannot start " +
+                                   stream::ShardIdString(shard.index) + " (will keep trying): " +
+                                   poller.status().message());
+        }
         continue;
       }
+      failed_to_start_.erase(shard.index);
       std::lock_guard<std::mutex> lock(mu_);
       pollers_[shard.index] = std::move(*poller);
     }
@@ -173,6 +176,7 @@ class PollerService::Runner {
   std::map<uint32_t, std::unique_ptr<ShardPoller>> pollers_;
   std::set<uint32_t> finished_;
   bool warned_missing_stream_ = false;  // the discovery thread's
+  std::set<uint32_t> failed_to_start_;  // the discovery thread's: shards already warned about
   std::thread thread_;
 };
 
