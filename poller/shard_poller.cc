@@ -254,8 +254,8 @@ void ShardPoller::ReadLoop() {
     }
     const size_t room = std::min<size_t>(max_queued_records - queued_records_, 10000);
     lock.unlock();
-    Result<stream::ShardLog::ReadResult> read = reader_->Next(
-        room, kMaxBatchPayloadBytes, std::chrono::steady_clock::now() + kReadWait);
+    Result<stream::ShardLog::ReadResult> read =
+        reader_->Next(room, kMaxBatchPayloadBytes, std::chrono::steady_clock::now() + kReadWait);
     const int64_t now_ms = deps_.clock->UnixMillis();
     // What needs no lock: sequence numbers and filters (JSON parsing).
     std::vector<Record> records;
@@ -434,17 +434,18 @@ std::vector<ShardPoller::Record> ShardPoller::TakeBatch(Lane* lane,
     }
   }
   std::vector<Record> batch;
-  uint64_t bytes = 0;
+  uint64_t bytes = 0;  // the records', as the queues count them
+  uint64_t state_bytes = 0;
   const std::optional<int64_t> window = lane->queue.front().window;
   if (window) {
-    // The window's state travels with the records.
+    // The window's state travels with the records: it counts towards the cap, not the queues.
     const OpenWindow* open = windows_->Find(*window);
-    bytes += open != nullptr ? open->state_json.size() : 0;
+    state_bytes = open != nullptr ? open->state_json.size() : 0;
   }
   while (!lane->queue.empty() && batch.size() < batch_size) {
     Record& next = lane->queue.front();
     if (next.window != window ||
-        (!batch.empty() && bytes + next.estimated_bytes > kMaxBatchPayloadBytes)) {
+        (!batch.empty() && state_bytes + bytes + next.estimated_bytes > kMaxBatchPayloadBytes)) {
       break;
     }
     bytes += next.estimated_bytes;

@@ -38,7 +38,11 @@ InvokeHarness::InvokeHarness(const std::string& binary,
   server_ = std::move(server).value();
   logs_ = std::make_unique<invoker::LogCapture>([this](const invoker::LogLine& line) {
     std::lock_guard<std::mutex> lock(mu_);
-    std::vector<std::string>& lines = lines_[line.request_id];
+    auto [it, first] = lines_.try_emplace(line.request_id);
+    if (first && !line.request_id.empty()) {
+      request_order_.push_back(line.request_id);
+    }
+    std::vector<std::string>& lines = it->second;
     if (lines.size() < kMaxLinesPerRequest) {  // a flooding function must not fill the memory
       lines.push_back(line.text);
     }
@@ -118,6 +122,11 @@ std::vector<std::string> InvokeHarness::LogsOf(const std::string& request_id) co
   std::lock_guard<std::mutex> lock(mu_);
   auto it = lines_.find(request_id);
   return it == lines_.end() ? std::vector<std::string>{} : it->second;
+}
+
+std::vector<std::string> InvokeHarness::RequestIds() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return request_order_;
 }
 
 std::string InvokeHarness::ResultOf(const std::string& request_id) const {

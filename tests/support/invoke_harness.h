@@ -40,6 +40,8 @@ class InvokeHarness {
   std::string ResultOf(const std::string& request_id) const;
   // The log lines captured for `request_id` (the first 1000).
   std::vector<std::string> LogsOf(const std::string& request_id) const;
+  // The request ids that logged, in the order of their first line.
+  std::vector<std::string> RequestIds() const;
 
   invoker::FunctionPool& pool() { return *pool_; }
   sandbox::SandboxLauncher& launcher() { return *launcher_; }
@@ -56,6 +58,7 @@ class InvokeHarness {
   std::unique_ptr<invoker::FunctionPool> pool_;
   mutable std::mutex mu_;
   std::map<std::string, std::vector<std::string>> lines_;
+  std::vector<std::string> request_order_;
 };
 
 }  // namespace sluice::testing
