@@ -45,6 +45,7 @@ const char* PhaseName(poller::ShardStatus::Phase phase) {
     case poller::ShardStatus::Phase::kWaitingForParents: return "waiting-for-parents";
     case poller::ShardStatus::Phase::kRunning: return "running";
     case poller::ShardStatus::Phase::kFinished: return "finished";
+    case poller::ShardStatus::Phase::kDisabled: return "disabled";
   }
   return "running";
 }

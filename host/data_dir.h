@@ -1,7 +1,7 @@
 // The host's data directory: where `sluice serve` keeps everything, and where the CLI finds the
 // host's control socket. Layout:
 //   sluice.db            the SQLite state (state/state_db.h)
-//   host.lock            flocked by the running host: one host per data directory
+//   host.lock            locked (fcntl record lock) by the running host: one host per data dir
 //   control.sock         the control API (host/proto/sluice/control/v1/control.proto), mode 0600
 //   streams ...          stream logs (stream/stream_store.h)
 //   functions/code/<sha256>/  deployed code (host/function_store.h)

@@ -1,7 +1,6 @@
 #include "host/host.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,15 +50,25 @@ std::string NextRequestId() {
   return id;
 }
 
-// Holds an exclusive flock on data_dir/host.lock for the host's life.
+// Holds an exclusive POSIX record lock on data_dir/host.lock for the host's life.
+//
+// Not flock(): a flock belongs to the open file description, which every sandbox child shares
+// from its clone until it closes its inherited descriptors. A child cloned just before the host
+// is killed -9 (PDEATHSIG kills it, but it may still be in the kernel setting up namespaces)
+// then held the lock after the host was gone, and a host restarted at once was refused as
+// "another Sluice host is running". A record lock belongs to the process (its descriptor table):
+// clone children never hold it, and it goes when the host does.
 Result<UniqueFd> LockDataDir(const std::string& data_dir) {
   const std::string path = data_dir + "/host.lock";
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (fd.get() < 0) {
     return ErrnoStatus("opening " + path);
   }
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK) {
+  struct flock whole_file {};
+  whole_file.l_type = F_WRLCK;
+  whole_file.l_whence = SEEK_SET;  // l_start 0, l_len 0: the whole file
+  if (::fcntl(fd.get(), F_SETLK, &whole_file) != 0) {
+    if (errno == EACCES || errno == EAGAIN) {
       return Unavailable("another Sluice host is running with data directory " + data_dir + " (" +
                          path + " is locked)");
     }

@@ -425,8 +425,13 @@ Result<std::vector<MappingStatus>> PollerService::Statuses(const std::string& uu
         if (saved.ok() && *saved) {
           idle.position = (*saved)->sequence_number;
         }
-        idle.phase = idle.position == kShardEnd ? ShardStatus::Phase::kFinished
-                                                : ShardStatus::Phase::kWaitingForParents;
+        if (idle.position == kShardEnd) {
+          idle.phase = ShardStatus::Phase::kFinished;
+        } else if (!mapping.config.enabled) {
+          idle.phase = ShardStatus::Phase::kDisabled;
+        } else {
+          idle.phase = ShardStatus::Phase::kWaitingForParents;
+        }
         status.shards.push_back(std::move(idle));
       }
     }

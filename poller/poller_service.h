@@ -56,7 +56,9 @@ struct PollerServiceDeps {
 
 struct ShardStatus {
   std::string shard_id;
-  enum class Phase { kWaitingForParents, kRunning, kFinished };
+  // kDisabled: the mapping is disabled (the shard keeps its position); kWaitingForParents: an
+  // enabled mapping has no poller on the shard yet (its parents are not finished).
+  enum class Phase { kWaitingForParents, kRunning, kFinished, kDisabled };
   Phase phase = Phase::kRunning;
   std::string position;  // the checkpoint ("" none yet; "SHARD_END")
   int64_t iterator_age_ms = 0;
