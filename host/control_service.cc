@@ -529,9 +529,7 @@ grpc::Status ControlService::GetStatus(Ctx*, const pb::GetStatusRequest*,
     const poller::MappingConfig& config = mapping.mapping.config;
     pb::MappingStatus* m = response->add_mappings();
     m->set_uuid(mapping.mapping.uuid);
-    m->set_function_name(config.qualifier == "$LATEST"
-                             ? config.function_name
-                             : config.function_name + ":" + config.qualifier);
+    m->set_function_name(config.qualified_function_name());
     m->set_stream_name(config.stream_name);
     m->set_state(config.enabled ? "Enabled" : "Disabled");
     for (const poller::ShardStatus& shard : mapping.shards) {

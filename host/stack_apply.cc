@@ -151,10 +151,7 @@ nlohmann::json UpdatableProperties(const poller::MappingConfig& config) {
 
 Status ApplyMapping(poller::PollerService& pollers, const poller::MappingConfig& want,
                     std::vector<StackAction>* actions) {
-  const std::string name =
-      (want.qualifier == "$LATEST" ? want.function_name
-                                   : want.function_name + ":" + want.qualifier) +
-      " <- " + want.stream_name;
+  const std::string name = want.qualified_function_name() + " <- " + want.stream_name;
   Result<std::vector<poller::StoredMapping>> existing = pollers.List();
   SLUICE_RETURN_IF_ERROR(existing.status());
   for (const poller::StoredMapping& have : *existing) {

@@ -513,8 +513,7 @@ json MappingToJson(const MappingConfig& config, const std::string& stream_arn) {
     filters.push_back(json{{"Pattern", pattern}});
   }
   json doc = {
-      {"FunctionName", config.qualifier == kLatest ? config.function_name
-                                                   : config.function_name + ":" + config.qualifier},
+      {"FunctionName", config.qualified_function_name()},
       {"EventSourceArn", stream_arn},
       {"BatchSize", config.batch_size},
       {"MaximumBatchingWindowInSeconds", config.maximum_batching_window_seconds},

@@ -90,6 +90,10 @@ struct MappingConfig {
   bool enabled = true;
 
   bool has_windows() const { return tumbling_window_seconds > 0; }
+  // "name", or "name:QUALIFIER" for a version: the function as FunctionName shows it.
+  std::string qualified_function_name() const {
+    return qualifier == "$LATEST" ? function_name : function_name + ":" + qualifier;
+  }
   bool operator==(const MappingConfig&) const = default;
 };
 

@@ -136,8 +136,8 @@ class PollerService::Runner {
       if (!poller.ok()) {
         if (failed_to_start_.insert(shard.index).second) {  // once, not every discovery
           LogWarning("poller", "mapping " + mapping_.uuid + ": cannot start " +
-                                   stream::ShardIdString(shard.index) + " (will keep trying): " +
-                                   poller.status().message());
+                                   stream::ShardIdString(shard.index) +
+                                   " (will keep trying): " + poller.status().message());
         }
         continue;
       }

@@ -106,7 +106,7 @@ class PollerService {
 
   const PollerServiceDeps deps_;
   MappingStore store_;
-  std::mutex admin_mu_;  // serialises Create, Update, Delete (held while runners stop)
+  std::mutex admin_mu_;    // serialises Create, Update, Delete (held while runners stop)
   std::mutex runners_mu_;  // guards runners_ only, so Statuses never waits for a stop
   std::map<std::string, std::shared_ptr<Runner>> runners_;  // enabled mappings, by UUID
 };

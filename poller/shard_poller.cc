@@ -32,11 +32,6 @@ uint64_t EstimatedEventBytes(const std::string& partition_key, const std::string
   return 4 * ((data.size() + 2) / 3) + partition_key.size() + kRecordEnvelopeBytes;
 }
 
-std::string FunctionLabel(const MappingConfig& config) {
-  return config.qualifier == "$LATEST" ? config.function_name
-                                       : config.function_name + ":" + config.qualifier;
-}
-
 }  // namespace
 
 namespace {
@@ -92,7 +87,8 @@ ShardPoller::ShardPoller(ShardPollerDeps deps, ShardPollerOptions options)
     : deps_(deps),
       options_(std::move(options)),
       shard_id_(stream::ShardIdString(options_.shard_index)),
-      stats_(std::make_unique<ShardStats>(options_.mapping_uuid, FunctionLabel(options_.config),
+      stats_(std::make_unique<ShardStats>(options_.mapping_uuid,
+                                          options_.config.qualified_function_name(),
                                           options_.config.stream_name, shard_id_)),
       progress_(options_.config.parallelization_factor),
       random_(std::random_device{}()) {
@@ -508,7 +504,7 @@ ShardPoller::Attempt ShardPoller::Invoke(Lane* lane, const std::vector<Record>& 
   std::shared_ptr<invoker::FunctionPool> pool =
       deps_.functions->Find(config.function_name, config.qualifier);
   if (!pool) {
-    attempt.message = "function " + FunctionLabel(config) + " is not deployed";
+    attempt.message = "function " + config.qualified_function_name() + " is not deployed";
     return attempt;  // kHostError
   }
   pb::Invoke invoke = BuildInvoke(records, window, final_invoke, terminated_early);

@@ -201,7 +201,7 @@ class ShardPoller {
   // (they can be met again when the log lost its tail after the checkpoint was written).
   std::string skip_through_;
   std::map<int64_t, size_t> queued_by_window_;  // window start -> its records in the queues
-  std::mt19937_64 random_;            // backoff jitter
+  std::mt19937_64 random_;                      // backoff jitter
 
   std::mutex commit_mu_;
 
