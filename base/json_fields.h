@@ -20,8 +20,7 @@ class JsonFields {
  public:
   // `path` is the object's JSON path ("" for a document's root); `root_name` names the root in
   // messages ("the stack").
-  JsonFields(const nlohmann::json& object, std::string path,
-             std::string root_name = "the document")
+  JsonFields(const nlohmann::json& object, std::string path, std::string root_name = "the document")
       : object_(object), path_(std::move(path)), root_name_(std::move(root_name)) {}
 
   // InvalidArgument unless the value is an object whose properties are all in `known`.
