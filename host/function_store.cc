@@ -14,6 +14,7 @@
 #include "base/files.h"
 #include "base/log.h"
 #include "base/random.h"
+#include "invoker/function_name.h"
 
 namespace sluice::host {
 namespace {
@@ -21,7 +22,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-constexpr char kArnPrefix[] = "arn:aws:lambda:local:000000000000:function:";
 constexpr char kTempPrefix[] = ".tmp-";
 
 // SHA-256 over a sequence of byte strings, each framed by its length so boundaries count.
@@ -272,7 +272,7 @@ Status FunctionStore::Complete(DeployedFunction* row) const {
   }
   row->config = std::move(*config);
   row->config.version = row->version;
-  row->config.arn = kArnPrefix + row->name + (row->version == kLatest ? "" : ":" + row->version);
+  row->config.arn = invoker::FunctionArn(row->name, row->version);
   row->config.code_dir = CodeDir(row->code_sha256);
   return Status::Ok();
 }

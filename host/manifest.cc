@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "base/text.h"
+#include "invoker/function_name.h"
 #include "state/kv_document.h"
 #include "state/topics.h"
 
@@ -101,12 +102,11 @@ Status Validate(const json& doc, const std::string& base_dir, FunctionManifest* 
     return InvalidArgument("FunctionName: required, a string");
   }
   c.name = name->get<std::string>();
-  static const std::regex kName("[A-Za-z0-9_-]{1,64}");
-  if (!std::regex_match(c.name, kName)) {
+  if (!invoker::IsValidFunctionName(c.name)) {
     return InvalidArgument("FunctionName: must be 1-64 letters, digits, '-' or '_', got \"" +
                            c.name + "\"");
   }
-  c.arn = "arn:aws:lambda:local:000000000000:function:" + c.name;
+  c.arn = invoker::FunctionArn(c.name);
 
   auto handler = doc.find("Handler");
   if (handler == doc.end() || !handler->is_string()) {

@@ -9,6 +9,7 @@
 
 #include "base/json_fields.h"
 #include "base/text.h"
+#include "invoker/function_name.h"
 #include "state/topics.h"
 #include "stream/stream_store.h"
 
@@ -18,7 +19,6 @@ namespace {
 using nlohmann::json;
 using Fields = JsonFields;
 
-constexpr size_t kMaxFunctionNameChars = 64;
 constexpr size_t kMaxVersionDigits = 10;
 constexpr int64_t kMaxBatchingWindowSeconds = 300;
 constexpr int64_t kMaxParallelizationFactor = 10;
@@ -130,14 +130,6 @@ std::optional<std::string> KinesisStreamOfArn(std::string_view text) {
   return arn->resource.substr(kStreamResource.size());
 }
 
-bool IsFunctionName(std::string_view name) {
-  return !name.empty() && name.size() <= kMaxFunctionNameChars &&
-         std::all_of(name.begin(), name.end(), [](char c) {
-           return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '-';
-         });
-}
-
 // "$LATEST" or a version number: 1-10 digits, no leading zero.
 bool IsQualifier(std::string_view qualifier) {
   if (qualifier == kLatest) {
@@ -171,7 +163,7 @@ Status ParseFunction(const Fields& fields, MappingConfig* config) {
     name = name_and_qualifier.substr(0, colon);
     qualifier = name_and_qualifier.substr(colon + 1);
   }
-  if (!IsFunctionName(name)) {
+  if (!invoker::IsValidFunctionName(name)) {
     return InvalidArgument(where +
                            ": the function name must be 1-64 characters of [A-Za-z0-9_-], got " +
                            Quoted(text));

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "base/log.h"
+#include "invoker/function_name.h"
 #include "poller/failure_record.h"
 #include "state/checkpoints.h"
 #include "state/effect_stage.h"
@@ -785,8 +786,7 @@ bool ShardPoller::Discard(Lane* lane, const std::vector<Record>& records,
   std::shared_ptr<invoker::FunctionPool> pool =
       deps_.functions->Find(config.function_name, config.qualifier);
   discarded.function_arn =
-      pool ? pool->config().arn
-           : "arn:aws:lambda:local:000000000000:function:" + config.function_name;
+      pool ? pool->config().arn : invoker::FunctionArn(config.function_name, config.qualifier);
   discarded.function_ran = condition == kRetryAttemptsExhausted && !last.request_id.empty();
   discarded.executed_version = last.executed_version;
   discarded.function_error = last.function_error;
