@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <climits>
+#include <set>
 
 #include "base/json_fields.h"
 #include "base/text.h"
@@ -89,6 +90,7 @@ Status ShardProgress::Restore(const std::string& sequence_number, const json& de
   }
   checkpoint_ = sequence_number;
   records_.clear();
+  first_index_ = 0;
   unfinished_.assign(lanes_, {});
   restored_ = std::move(restored);
   auto same_lanes = restored_.find(lanes_);
@@ -120,13 +122,16 @@ bool ShardProgress::FinishedBeforeRestart(const std::string& sequence_number,
 }
 
 void ShardProgress::Add(const std::string& sequence_number, int lane) {
-  records_.push_back({sequence_number, lane});
-  unfinished_[lane].insert(unfinished_[lane].end(), sequence_number);
+  unfinished_[lane].push_back(first_index_ + records_.size());
+  records_.push_back({sequence_number, lane, false});
 }
 
 void ShardProgress::Finish(int lane, const std::string& sequence_number) {
-  std::set<std::string>& pending = unfinished_[lane];
-  pending.erase(pending.begin(), pending.upper_bound(sequence_number));
+  std::deque<uint64_t>& pending = unfinished_[lane];
+  while (!pending.empty() && At(pending.front()).sequence_number <= sequence_number) {
+    At(pending.front()).finished = true;
+    pending.pop_front();
+  }
   MarkLaneDone(lane, sequence_number);
   Advance();
 }
@@ -135,12 +140,18 @@ void ShardProgress::FinishOne(const std::string& sequence_number) {
   auto entry = std::lower_bound(
       records_.begin(), records_.end(), sequence_number,
       [](const Entry& e, const std::string& sequence) { return e.sequence_number < sequence; });
-  if (entry == records_.end() || entry->sequence_number != sequence_number) {
-    return;  // not Added, or already in the prefix
+  if (entry == records_.end() || entry->sequence_number != sequence_number || entry->finished) {
+    return;  // not Added, already finished, or already in the prefix
   }
-  std::set<std::string>& pending = unfinished_[entry->lane];
-  pending.erase(sequence_number);
-  if (pending.empty() || sequence_number < *pending.begin()) {
+  entry->finished = true;
+  const uint64_t index = first_index_ + static_cast<uint64_t>(entry - records_.begin());
+  std::deque<uint64_t>& pending = unfinished_[entry->lane];
+  // Usually the record was just Added (a filtered one): the lane's newest.
+  auto position = std::find(pending.rbegin(), pending.rend(), index);
+  if (position != pending.rend()) {
+    pending.erase(std::next(position).base());
+  }
+  if (pending.empty() || sequence_number < At(pending.front()).sequence_number) {
     MarkLaneDone(entry->lane, sequence_number);
   }
   Advance();
@@ -152,10 +163,10 @@ void ShardProgress::MarkLaneDone(int lane, const std::string& sequence_number) {
 }
 
 void ShardProgress::Advance() {
-  while (!records_.empty() &&
-         !unfinished_[records_.front().lane].contains(records_.front().sequence_number)) {
+  while (!records_.empty() && records_.front().finished) {
     checkpoint_ = std::move(records_.front().sequence_number);
     records_.pop_front();
+    ++first_index_;
   }
 }
 
@@ -192,8 +203,8 @@ std::pair<std::string, json> ShardProgress::Preview(int lane,
                                                     const std::string& sequence_number) const {
   std::string checkpoint = checkpoint_;
   for (const Entry& entry : records_) {
-    const bool finished = (entry.lane == lane && entry.sequence_number <= sequence_number) ||
-                          !unfinished_[entry.lane].contains(entry.sequence_number);
+    const bool finished =
+        entry.finished || (entry.lane == lane && entry.sequence_number <= sequence_number);
     if (!finished) {
       break;
     }

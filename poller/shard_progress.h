@@ -31,7 +31,6 @@
 #include <deque>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -85,10 +84,12 @@ class ShardProgress {
   struct Entry {
     std::string sequence_number;
     int lane;
+    bool finished;
   };
   using LaneDone = std::map<int, std::string>;  // lane -> last finished beyond the checkpoint
 
   void Advance();  // moves the prefix over finished records at the front
+  Entry& At(uint64_t index) { return records_[index - first_index_]; }
   // Raises lane_done_[lane] to `sequence_number` (a finished record of that lane).
   void MarkLaneDone(int lane, const std::string& sequence_number);
   // laneDone as stored: the lanes whose position is beyond `checkpoint`.
@@ -99,8 +100,9 @@ class ShardProgress {
   const int lanes_;
   std::string checkpoint_;
   std::deque<Entry> records_;  // after the checkpoint, in shard order
-  // Per lane, the sequence numbers of its Added records not finished yet.
-  std::vector<std::set<std::string>> unfinished_;
+  uint64_t first_index_ = 0;   // the index (counted since Restore) of records_.front()
+  // Per lane, the indices of its Added records not finished yet, in order.
+  std::vector<std::deque<uint64_t>> unfinished_;
   LaneDone lane_done_;  // starts as the restored positions of the same N
   // The restored positions by the N they were stored under (the top level and "before").
   std::map<int, LaneDone> restored_;
