@@ -145,13 +145,19 @@ class PollerService::Runner {
       std::lock_guard<std::mutex> lock(mu_);
       pollers_[shard.index] = std::move(*poller);
     }
-    // Finished shards keep their last status for `status` until the runner stops; their threads
-    // have ended.
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [index, poller] : pollers_) {
-      if (poller->finished()) {
-        finished_.insert(index);
+    // Finished shards keep their last status for `status`; their threads have exited and are
+    // joined here (Stop() is idempotent; the stats stay readable).
+    std::vector<ShardPoller*> newly_finished;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [index, poller] : pollers_) {
+        if (poller->finished() && finished_.insert(index).second) {
+          newly_finished.push_back(poller.get());
+        }
       }
+    }
+    for (ShardPoller* poller : newly_finished) {
+      poller->Stop();
     }
   }
 

@@ -29,6 +29,41 @@ constexpr auto kMinIdleWait = std::chrono::milliseconds(20);
 // How often an idle poller writes a checkpoint that only filtered records moved.
 constexpr auto kIdleCheckpointInterval = std::chrono::seconds(1);
 
+// Where a shard poller resumes after the checkpoint `saved` (a record of this shard, of a
+// generation the log has reached). Normally just after it. If the record at its ordinal is gone or
+// was written again by a later generation, the log lost its tail after the checkpoint was written
+// (a power loss with durability os): resume where the newer generation starts, at or before the
+// checkpoint's ordinal, so every record written since is read; the older ones up to the
+// checkpoint are skipped as they are read (skip_through_). Generations only rise with ordinals.
+uint64_t ResumeOrdinal(const stream::ShardLog& log, const stream::SequenceNumber& saved) {
+  const auto generation_at = [&log](uint64_t ordinal) -> std::optional<uint32_t> {
+    if (ordinal >= log.end_ordinal()) {
+      return std::nullopt;
+    }
+    Result<stream::ShardLog::ReadResult> read = log.Read(ordinal, 1, 1);
+    if (!read.ok() || read->records.empty() || read->records.front().ordinal != ordinal) {
+      return std::nullopt;
+    }
+    return read->records.front().generation;
+  };
+  if (generation_at(saved.ordinal) == saved.generation) {
+    return saved.ordinal + 1;
+  }
+  // The first ordinal in [trim horizon, min(checkpoint, end)] whose record is newer.
+  uint64_t low = std::min(log.trim_horizon(), saved.ordinal);
+  uint64_t high = std::min(saved.ordinal, log.end_ordinal());
+  while (low < high) {
+    const uint64_t middle = low + (high - low) / 2;
+    const std::optional<uint32_t> generation = generation_at(middle);
+    if (!generation || *generation > saved.generation) {
+      high = middle;
+    } else {
+      low = middle + 1;
+    }
+  }
+  return low;
+}
+
 uint64_t EstimatedEventBytes(const std::string& partition_key, const std::string& data) {
   return 4 * ((data.size() + 2) / 3) + partition_key.size() + kRecordEnvelopeBytes;
 }
@@ -92,6 +127,9 @@ ShardPoller::ShardPoller(ShardPollerDeps deps, ShardPollerOptions options)
                                           options_.config.qualified_function_name(),
                                           options_.config.stream_name, shard_id_)),
       progress_(options_.config.parallelization_factor),
+      max_pending_(4 * static_cast<size_t>(options_.config.batch_size) *
+                       static_cast<size_t>(options_.config.parallelization_factor) +
+                   10000),
       random_(std::random_device{}()) {
   if (options_.config.has_windows()) {
     windows_ = std::make_unique<WindowTracker>(options_.config);
@@ -148,25 +186,25 @@ Result<std::unique_ptr<ShardPoller>> ShardPoller::Start(ShardPollerDeps deps,
   }
   Result<uint64_t> ordinal = InvalidArgument("no position");
   if (!after_sequence.empty()) {
-    ordinal = stream::ResolveStartingPosition(
-        **log, p.options_.shard_index, stream::StartingPosition::kAfterSequenceNumber,
-        stream::SequenceNumber::Parse(after_sequence), std::nullopt);
     const std::optional<stream::SequenceNumber> saved =
         stream::SequenceNumber::Parse(after_sequence);
-    if (!ordinal.ok() && saved && saved->shard_index == p.options_.shard_index &&
-        saved->ordinal >= (*log)->end_ordinal()) {
-      // The log lost its tail after the checkpoint was written (a power loss with durability
-      // os): go on from the end. Records written since carry a newer generation, so they compare
-      // above the checkpoint; older ones at or below it are skipped as they are read.
-      ordinal = (*log)->end_ordinal();
-    } else if (!ordinal.ok()) {
+    if (saved && saved->shard_index == p.options_.shard_index &&
+        saved->generation <= (*log)->generation()) {
+      ordinal = ResumeOrdinal(**log, *saved);
+      p.skip_through_ = after_sequence;
+    } else {
+      // Not a number this shard could have handed out: the stream was deleted and made again
+      // under the same name. Its positions mean nothing here: start as a new mapping would.
       LogWarning("poller", "mapping " + p.options_.mapping_uuid + " " + p.shard_id_ +
                                ": the checkpoint " + after_sequence +
-                               " is not in the shard (was the stream re-created?); reading from "
-                               "TRIM_HORIZON: " +
-                               ordinal.status().message());
+                               " does not belong to this shard (was the stream re-created?); "
+                               "starting again from the mapping's starting position");
+      SLUICE_RETURN_IF_ERROR(p.progress_.Restore("", nullptr));
+      if (p.windows_) {
+        p.windows_ = std::make_unique<WindowTracker>(config);
+      }
+      p.committed_checkpoint_.clear();
     }
-    p.skip_through_ = after_sequence;
   }
   if (!ordinal.ok()) {
     const bool at_timestamp = config.starting_position == StartingPosition::kAtTimestamp;
@@ -238,14 +276,10 @@ void ShardPoller::ReadLoop() {
   const size_t lanes = lanes_.size();
   const size_t max_queued_records = 2 * static_cast<size_t>(config.batch_size) * lanes;
   const uint64_t max_queued_bytes = 2 * kMaxBatchPayloadBytes * lanes;
-  // Filtered and skipped records need no lane, but they wait in the progress until the records
-  // before them finish: bound those too, or a stuck batch would let the reader run through the
-  // whole retention period.
-  const size_t max_pending = 4 * static_cast<size_t>(config.batch_size) * lanes + 10000;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     if (reader_at_end_ || queued_records_ >= max_queued_records ||
-        queued_bytes_ >= max_queued_bytes || progress_.pending() >= max_pending) {
+        queued_bytes_ >= max_queued_bytes || progress_.pending() >= max_pending_) {
       cv_.wait(lock);
       continue;
     }
@@ -422,8 +456,11 @@ std::vector<ShardPoller::Record> ShardPoller::TakeBatch(Lane* lane,
   if (config.maximum_batching_window_seconds > 0) {
     const Clock::Steady deadline =
         lane->head_available + std::chrono::seconds(config.maximum_batching_window_seconds);
+    // The reader holds back once the records behind this batch (filtered ones too) reach
+    // max_pending_: nothing more can come, so waiting on would only stall the shard.
     while (!stopping_ && !reader_at_end_ && lane->queue.size() < batch_size &&
-           lane->queued_bytes < kMaxBatchPayloadBytes && deps_.clock->SteadyNow() < deadline) {
+           lane->queued_bytes < kMaxBatchPayloadBytes && progress_.pending() < max_pending_ &&
+           deps_.clock->SteadyNow() < deadline) {
       cv_.wait_for(lock, deps_.clock->RealWaitUntil(deadline));
     }
     if (stopping_) {
@@ -463,7 +500,8 @@ std::vector<ShardPoller::Record> ShardPoller::TakeBatch(Lane* lane,
 
 runtime::v1::Invoke ShardPoller::BuildInvoke(const std::vector<Record>& records,
                                              std::optional<int64_t> window, bool final_invoke,
-                                             bool terminated_early) {
+                                             bool terminated_early,
+                                             const std::optional<std::string>& final_state) {
   pb::Invoke invoke;
   pb::KinesisBatch* batch =
       window ? invoke.mutable_kinesis_window()->mutable_batch() : invoke.mutable_kinesis();
@@ -479,7 +517,9 @@ runtime::v1::Invoke ShardPoller::BuildInvoke(const std::vector<Record>& records,
     pb::KinesisWindowBatch* w = invoke.mutable_kinesis_window();
     w->set_window_start_ms(*window);
     w->set_window_end_ms(*window + int64_t{options_.config.tumbling_window_seconds} * 1000);
-    {
+    if (final_state) {
+      w->set_state_json(*final_state);
+    } else {
       std::lock_guard<std::mutex> lock(mu_);
       const OpenWindow* open = windows_->Find(*window);
       w->set_state_json(open != nullptr ? open->state_json : "{}");
@@ -499,7 +539,8 @@ void ShardPoller::FillBatchEnvelope(runtime::v1::KinesisBatch* batch) const {
 
 ShardPoller::Attempt ShardPoller::Invoke(Lane* lane, const std::vector<Record>& records,
                                          std::optional<int64_t> window, bool final_invoke,
-                                         bool terminated_early) {
+                                         bool terminated_early,
+                                         const std::optional<std::string>& final_state) {
   const MappingConfig& config = options_.config;
   Attempt attempt;
   std::shared_ptr<invoker::FunctionPool> pool =
@@ -508,7 +549,7 @@ ShardPoller::Attempt ShardPoller::Invoke(Lane* lane, const std::vector<Record>& 
     attempt.message = "function " + config.qualified_function_name() + " is not deployed";
     return attempt;  // kHostError
   }
-  pb::Invoke invoke = BuildInvoke(records, window, final_invoke, terminated_early);
+  pb::Invoke invoke = BuildInvoke(records, window, final_invoke, terminated_early, final_state);
   std::set<std::string> batch_records;
   for (const Record& record : records) {
     batch_records.insert(batch_records.end(), record.sequence_number);  // in sequence order
@@ -732,10 +773,23 @@ bool ShardPoller::WindowStateTooLarge(int64_t window_start) {
 }
 
 bool ShardPoller::RunFinalInvoke(Lane* lane, int64_t window_start, bool terminated_early) {
+  std::string state;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const OpenWindow* open = windows_->Find(window_start);
+    state = open != nullptr ? open->state_json : "{}";
+    if (!terminated_early) {
+      // Closed now, not when the final invoke commits: a record read meanwhile must not join a
+      // window whose total is being reported (it goes to the next window, or counts as late).
+      // Should the host stop first, the checkpoint still has the window open, and it is reported
+      // again after the restart.
+      windows_->Close(window_start);
+    }
+  }
   int retries = 0;
   int host_errors = 0;
   for (;;) {
-    const Attempt attempt = Invoke(lane, {}, window_start, true, terminated_early);
+    const Attempt attempt = Invoke(lane, {}, window_start, true, terminated_early, state);
     if (attempt.kind == Attempt::Kind::kDone) {
       return true;
     }

@@ -163,11 +163,14 @@ class ShardPoller {
   bool RunBatch(Lane* lane, std::vector<Record> records, std::optional<int64_t> window);
   // The final invoke of a window (or its early end); false when stopping first.
   bool RunFinalInvoke(Lane* lane, int64_t window_start, bool terminated_early);
-  // One invoke and, on success, its commit.
+  // One invoke and, on success, its commit. A final invoke passes the state it reports
+  // (`final_state`); other window invokes read their window's state.
   Attempt Invoke(Lane* lane, const std::vector<Record>& records, std::optional<int64_t> window,
-                 bool final_invoke, bool terminated_early);
+                 bool final_invoke, bool terminated_early,
+                 const std::optional<std::string>& final_state = std::nullopt);
   runtime::v1::Invoke BuildInvoke(const std::vector<Record>& records, std::optional<int64_t> window,
-                                  bool final_invoke, bool terminated_early);
+                                  bool final_invoke, bool terminated_early,
+                                  const std::optional<std::string>& final_state);
   void FillBatchEnvelope(runtime::v1::KinesisBatch* batch) const;
   // Replaces the front sub-batch by its two halves.
   static void SplitFront(std::deque<SubBatch>* work);
@@ -190,6 +193,10 @@ class ShardPoller {
   std::condition_variable cv_;
   bool stopping_ = false;
   ShardProgress progress_;
+  // The reader stops reading ahead when this many records wait for the checkpoint: filtered and
+  // skipped ones need no lane but wait behind unfinished ones, and a stuck batch must not let the
+  // reader run through the whole retention period.
+  const size_t max_pending_;
   std::unique_ptr<WindowTracker> windows_;  // null without tumbling windows
   std::vector<std::unique_ptr<Lane>> lanes_;
   size_t queued_records_ = 0;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <string>
 
+#include "base/log.h"
 #include "state/checkpoints.h"
 #include "state/kv_store.h"
 #include "state/outbox.h"
@@ -179,10 +180,17 @@ Result<std::unique_ptr<StateDb>> StateDb::Open(const std::string& path, DbDurabi
         (db->checkpoint_db_ != nullptr ? sqlite3_errmsg(db->checkpoint_db_) : "out of memory"));
   }
   sqlite3_busy_timeout(db->checkpoint_db_, 1000);
-  sqlite3_exec(
-      db->checkpoint_db_,
-      durability == DbDurability::kFsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
-      nullptr, nullptr, nullptr);
+  // The pragma, and the read, attach the connection to the WAL: without that, a checkpoint would
+  // do nothing and say OK.
+  if (sqlite3_exec(db->checkpoint_db_,
+                   durability == DbDurability::kFsync ? "PRAGMA synchronous=FULL"
+                                                      : "PRAGMA synchronous=NORMAL",
+                   nullptr, nullptr, nullptr) != SQLITE_OK ||
+      sqlite3_exec(db->checkpoint_db_, "SELECT count(*) FROM sqlite_master", nullptr, nullptr,
+                   nullptr) != SQLITE_OK) {
+    return Unavailable(path + ": cannot set up the checkpointing connection: " +
+                       sqlite3_errmsg(db->checkpoint_db_));
+  }
   StateDb* raw = db.get();
   db->checkpoint_thread_ = std::thread([raw] { raw->CheckpointLoop(); });
   return db;
@@ -197,7 +205,16 @@ void StateDb::CheckpointLoop() {
     }
     lock.unlock();
     // PASSIVE: copies what it can without waiting for (or blocking) the writer.
-    sqlite3_wal_checkpoint_v2(checkpoint_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    int wal_pages = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(checkpoint_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                             &wal_pages, nullptr);
+    if (((rc & 0xff) != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY) || wal_pages < 0) {
+      if (!checkpoint_failed_) {  // once: the commits' own checkpoint is the fallback
+        LogWarning("state", path_ + ": the background WAL checkpoint failed: " +
+                                sqlite3_errmsg(checkpoint_db_));
+      }
+      checkpoint_failed_ = true;
+    }
     lock.lock();
   }
 }

@@ -112,6 +112,7 @@ class StateDb {
   std::mutex checkpoint_mu_;
   std::condition_variable checkpoint_cv_;
   bool stopping_ = false;
+  bool checkpoint_failed_ = false;  // the checkpoint thread's: warned once
   std::thread checkpoint_thread_;
   // Prepared statements by SQL text, owned here; finalized by the destructor.
   std::map<std::string, std::unique_ptr<Statement>, std::less<>> statements_;
