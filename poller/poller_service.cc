@@ -97,6 +97,20 @@ class PollerService::Runner {
       return;
     }
     warned_missing_stream_ = false;
+    if (metadata->created_ms != stream_created_ms_) {
+      // A first look, or the stream was deleted and made again: start over with its shards.
+      std::map<uint32_t, std::unique_ptr<ShardPoller>> old;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        old.swap(pollers_);
+        finished_.clear();
+      }
+      for (auto& [index, poller] : old) {
+        poller->Stop();
+      }
+      failed_to_start_.clear();
+      stream_created_ms_ = metadata->created_ms;
+    }
     state::Checkpoints checkpoints(deps_.db);
     std::set<uint32_t> present;
     for (const stream::ShardMetadata& shard : metadata->shards) {
@@ -126,6 +140,7 @@ class PollerService::Runner {
       options.config = config;
       options.stream_arn = deps_.stream_arn(config.stream_name);
       options.shard_index = shard.index;
+      options.stream_created_ms = metadata->created_ms;
       options.filter = filter_;
       options.backoff_initial = deps_.backoff_initial;
       options.backoff_max = deps_.backoff_max;
@@ -170,7 +185,12 @@ class PollerService::Runner {
     }
     Result<std::optional<state::Checkpoint>> saved =
         checkpoints.Get(mapping_.uuid, stream::ShardIdString(index));
-    return saved.ok() && *saved && (*saved)->sequence_number == kShardEnd;
+    if (!saved.ok() || !*saved || (*saved)->sequence_number != kShardEnd) {
+      return false;
+    }
+    const nlohmann::json detail = nlohmann::json::parse((*saved)->detail_json, nullptr, false);
+    return !(detail.is_object() && detail.contains(kStreamCreatedKey) &&
+             detail[kStreamCreatedKey] != stream_created_ms_);
   }
 
   const PollerServiceDeps& deps_;
@@ -182,6 +202,7 @@ class PollerService::Runner {
   std::map<uint32_t, std::unique_ptr<ShardPoller>> pollers_;
   std::set<uint32_t> finished_;
   bool warned_missing_stream_ = false;  // the discovery thread's
+  int64_t stream_created_ms_ = 0;       // the discovery thread's: the stream its pollers read
   std::set<uint32_t> failed_to_start_;  // the discovery thread's: shards already warned about
   std::thread thread_;
 };
@@ -276,10 +297,11 @@ Status PollerService::PinLatest(const std::string& uuid, const std::string& stre
   SLUICE_RETURN_IF_ERROR(metadata.status());
   std::vector<state::Checkpoint> pins;
   const int64_t now = deps_.clock->UnixMillis();
+  const std::string created = nlohmann::json{{kStreamCreatedKey, metadata->created_ms}}.dump();
   for (const stream::ShardMetadata& shard : metadata->shards) {
     const std::string shard_id = stream::ShardIdString(shard.index);
     if (shard.closed) {
-      pins.push_back({uuid, shard_id, kShardEnd, "", now});
+      pins.push_back({uuid, shard_id, kShardEnd, created, now});
       continue;
     }
     Result<std::shared_ptr<stream::ShardLog>> log = deps_.streams->Shard(stream_name, shard.index);
@@ -296,7 +318,7 @@ Status PollerService::PinLatest(const std::string& uuid, const std::string& stre
     const stream::StoredRecord& newest = last->records.back();
     pins.push_back(
         {uuid, shard_id,
-         stream::SequenceNumber{shard.index, newest.generation, newest.ordinal}.ToString(), "",
+         stream::SequenceNumber{shard.index, newest.generation, newest.ordinal}.ToString(), created,
          now});
   }
   return deps_.db->Write([&](state::Transaction& txn) {

@@ -153,6 +153,24 @@ Result<std::unique_ptr<ShardPoller>> ShardPoller::Start(ShardPollerDeps deps,
     return checkpoint.status();
   }
   std::string after_sequence;
+  json detail;
+  if (*checkpoint) {
+    detail = (*checkpoint)->detail_json.empty()
+                 ? json(nullptr)
+                 : json::parse((*checkpoint)->detail_json, nullptr, false);
+    if (detail.is_discarded()) {
+      return Internal("the checkpoint of " + p.shard_id_ + " has a detail that is not JSON");
+    }
+    if (detail.is_object() && detail.contains(kStreamCreatedKey) &&
+        detail[kStreamCreatedKey] != p.options_.stream_created_ms) {
+      // The stream was deleted and made again under the same name since: its positions (even
+      // SHARD_END) belong to the old one. Start as a new mapping would.
+      LogWarning("poller", "mapping " + p.options_.mapping_uuid + " " + p.shard_id_ +
+                               ": the checkpoint belongs to an earlier stream of the same name; "
+                               "starting from the mapping's starting position");
+      checkpoint->reset();
+    }
+  }
   if (*checkpoint) {
     const state::Checkpoint& saved = **checkpoint;
     if (saved.sequence_number == kShardEnd) {
@@ -160,14 +178,13 @@ Result<std::unique_ptr<ShardPoller>> ShardPoller::Start(ShardPollerDeps deps,
       p.stats_->finished = true;
       return poller;
     }
-    json detail =
-        saved.detail_json.empty() ? json(nullptr) : json::parse(saved.detail_json, nullptr, false);
-    if (detail.is_discarded()) {
-      return Internal("the checkpoint of " + p.shard_id_ + " has a detail that is not JSON");
-    }
     nlohmann::json lanes_detail = detail;
     if (lanes_detail.is_object()) {
       lanes_detail.erase("windows");  // the WindowTracker's part
+      lanes_detail.erase(kStreamCreatedKey);
+      if (lanes_detail.empty()) {
+        lanes_detail = nullptr;  // a LATEST pin or SHARD_END: no lane positions
+      }
     }
     SLUICE_RETURN_IF_ERROR(p.progress_.Restore(saved.sequence_number, lanes_detail)
                                .WithContext("restoring the checkpoint of " + p.shard_id_));
@@ -949,6 +966,7 @@ Status ShardPoller::CommitProgress(CommitPlan plan) {
       }
       detail["windows"] = after.ToJson();
     }
+    detail[kStreamCreatedKey] = options_.stream_created_ms;
     checkpoint.detail_json = detail.dump();
   }
   state::CommitRequest request;
@@ -977,8 +995,9 @@ Status ShardPoller::CommitProgress(CommitPlan plan) {
 Status ShardPoller::CommitShardEnd() {
   std::lock_guard<std::mutex> commit_lock(commit_mu_);
   state::CommitRequest request;
-  request.checkpoint =
-      state::Checkpoint{options_.mapping_uuid, shard_id_, kShardEnd, "", deps_.clock->UnixMillis()};
+  request.checkpoint = state::Checkpoint{
+      options_.mapping_uuid, shard_id_, kShardEnd,
+      json{{kStreamCreatedKey, options_.stream_created_ms}}.dump(), deps_.clock->UnixMillis()};
   Result<state::CommitResult> committed = deps_.committer->Commit(request);
   if (!committed.ok()) {
     return committed.status();

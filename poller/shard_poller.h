@@ -74,6 +74,9 @@
 namespace sluice::poller {
 
 inline constexpr char kShardEnd[] = "SHARD_END";
+// The checkpoint detail's record of which stream it belongs to (its creation time): a stream
+// deleted and made again under the same name starts its mappings over.
+inline constexpr char kStreamCreatedKey[] = "streamCreatedMs";
 inline constexpr uint64_t kMaxBatchPayloadBytes = 6u << 20;
 inline constexpr size_t kMaxWindowStateBytes = 1u << 20;
 
@@ -93,6 +96,7 @@ struct ShardPollerOptions {
   MappingConfig config;
   std::string stream_arn;
   uint32_t shard_index = 0;
+  int64_t stream_created_ms = 0;  // StreamMetadata::created_ms, stored with every checkpoint
   std::shared_ptr<const EventFilter> filter;  // may be null: keep everything
   // Retry backoff: the n-th wait is min(max, initial x 2^(n-1)), +-20% jitter.
   std::chrono::milliseconds backoff_initial{500};

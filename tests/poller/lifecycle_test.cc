@@ -138,5 +138,20 @@ TEST_CASE("a restarted poller service resumes from the checkpoint and applies ea
   CHECK(SeqsOf(f.Batches()) == all);
 }
 
+TEST_CASE("a stream deleted and made again under the same name is read from its start") {
+  PollerFixture f;
+  f.Attach();
+  f.Put({{"old", "one"}, {"old", "two"}});
+  f.WaitUntil([&] { return f.Count("old") == 2; }, "the first stream's records");
+
+  REQUIRE(f.streams().DeleteStream(kStream).ok());
+  f.clock().Advance(std::chrono::seconds(1));  // a new stream is a new creation time
+  f.CreateStream(kStream, 1);
+  // The old checkpoint (or the SHARD_END its deletion left) must not hide the new records.
+  f.Put({{"new", "three"}, {"new", "four"}});
+  f.WaitUntil([&] { return f.Count("new") == 2; }, "the new stream's records");
+  CHECK(f.Count("old") == 2);
+}
+
 }  // namespace
 }  // namespace sluice::poller::testing
