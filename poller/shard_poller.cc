@@ -29,41 +29,6 @@ constexpr auto kMinIdleWait = std::chrono::milliseconds(20);
 // How often an idle poller writes a checkpoint that only filtered records moved.
 constexpr auto kIdleCheckpointInterval = std::chrono::seconds(1);
 
-// Where a shard poller resumes after the checkpoint `saved` (a record of this shard, of a
-// generation the log has reached). Normally just after it. If the record at its ordinal is gone or
-// was written again by a later generation, the log lost its tail after the checkpoint was written
-// (a power loss with durability os): resume where the newer generation starts, at or before the
-// checkpoint's ordinal, so every record written since is read; the older ones up to the
-// checkpoint are skipped as they are read (skip_through_). Generations only rise with ordinals.
-uint64_t ResumeOrdinal(const stream::ShardLog& log, const stream::SequenceNumber& saved) {
-  const auto generation_at = [&log](uint64_t ordinal) -> std::optional<uint32_t> {
-    if (ordinal >= log.end_ordinal()) {
-      return std::nullopt;
-    }
-    Result<stream::ShardLog::ReadResult> read = log.Read(ordinal, 1, 1);
-    if (!read.ok() || read->records.empty() || read->records.front().ordinal != ordinal) {
-      return std::nullopt;
-    }
-    return read->records.front().generation;
-  };
-  if (generation_at(saved.ordinal) == saved.generation) {
-    return saved.ordinal + 1;
-  }
-  // The first ordinal in [trim horizon, min(checkpoint, end)] whose record is newer.
-  uint64_t low = std::min(log.trim_horizon(), saved.ordinal);
-  uint64_t high = std::min(saved.ordinal, log.end_ordinal());
-  while (low < high) {
-    const uint64_t middle = low + (high - low) / 2;
-    const std::optional<uint32_t> generation = generation_at(middle);
-    if (!generation || *generation > saved.generation) {
-      high = middle;
-    } else {
-      low = middle + 1;
-    }
-  }
-  return low;
-}
-
 uint64_t EstimatedEventBytes(const std::string& partition_key, const std::string& data) {
   return 4 * ((data.size() + 2) / 3) + partition_key.size() + kRecordEnvelopeBytes;
 }
@@ -207,7 +172,7 @@ Result<std::unique_ptr<ShardPoller>> ShardPoller::Start(ShardPollerDeps deps,
         stream::SequenceNumber::Parse(after_sequence);
     if (saved && saved->shard_index == p.options_.shard_index &&
         saved->generation <= (*log)->generation()) {
-      ordinal = ResumeOrdinal(**log, *saved);
+      ordinal = stream::ResumeAfter(**log, *saved);
       p.skip_through_ = after_sequence;
     } else {
       // Not a number this shard could have handed out: the stream was deleted and made again

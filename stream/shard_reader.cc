@@ -1,5 +1,7 @@
 #include "stream/shard_reader.h"
 
+#include <algorithm>
+
 namespace sluice::stream {
 
 Result<uint64_t> ResolveStartingPosition(const ShardLog& log, uint32_t shard_index,
@@ -55,6 +57,35 @@ Result<ShardLog::ReadResult> ShardReader::Next(size_t max_records, size_t max_by
       return read;
     }
   }
+}
+
+uint64_t ResumeAfter(const ShardLog& log, const SequenceNumber& checkpoint) {
+  const auto generation_at = [&log](uint64_t ordinal) -> std::optional<uint32_t> {
+    if (ordinal >= log.end_ordinal()) {
+      return std::nullopt;
+    }
+    Result<ShardLog::ReadResult> read = log.Read(ordinal, 1, 1);
+    if (!read.ok() || read->records.empty() || read->records.front().ordinal != ordinal) {
+      return std::nullopt;
+    }
+    return read->records.front().generation;
+  };
+  if (generation_at(checkpoint.ordinal) == checkpoint.generation) {
+    return checkpoint.ordinal + 1;
+  }
+  // The first ordinal in [trim horizon, min(checkpoint, end)] whose record is newer.
+  uint64_t low = std::min(log.trim_horizon(), checkpoint.ordinal);
+  uint64_t high = std::min(checkpoint.ordinal, log.end_ordinal());
+  while (low < high) {
+    const uint64_t middle = low + (high - low) / 2;
+    const std::optional<uint32_t> generation = generation_at(middle);
+    if (!generation || *generation > checkpoint.generation) {
+      high = middle;
+    } else {
+      low = middle + 1;
+    }
+  }
+  return low;
 }
 
 }  // namespace sluice::stream

@@ -33,6 +33,16 @@ Result<uint64_t> ResolveStartingPosition(const ShardLog& log, uint32_t shard_ind
                                          const std::optional<SequenceNumber>& sequence_number,
                                          std::optional<int64_t> timestamp_ms);
 
+// Where a consumer that has processed everything up to `checkpoint` (a record of this shard, of a
+// generation the log has reached) goes on reading: normally the ordinal after it. If the record at
+// the checkpoint's ordinal is gone, or was written again by a later generation, the log lost its
+// tail after the checkpoint was taken (a power loss with Durability::kOs): the result is where
+// the newer generation starts, at or before the checkpoint's ordinal, so every record written
+// since is read. The caller skips the older records up to the checkpoint (their sequence numbers
+// compare at or below it). Generations only rise with ordinals; a binary search of one-record
+// reads finds the start.
+uint64_t ResumeAfter(const ShardLog& log, const SequenceNumber& checkpoint);
+
 class ShardReader {
  public:
   ShardReader(std::shared_ptr<ShardLog> log, uint64_t ordinal)

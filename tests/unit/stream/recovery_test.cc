@@ -7,6 +7,7 @@
 #include "stream/record_frame.h"
 #include "stream/segment.h"
 #include "stream/shard_log.h"
+#include "stream/shard_reader.h"
 #include "stream_test_util.h"
 
 namespace sluice::stream {
@@ -444,6 +445,50 @@ SealedLog WriteSegments(const std::string& dir, ManualClock& clock) {
 
 bool Exists(const std::string& path) {
   return std::filesystem::exists(path);
+}
+
+TEST_CASE("a consumer resumes after its checkpoint, also when a cut log lost it",
+          "[stream][recovery][reader]") {
+  TempDir tmp;
+  ManualClock clock;
+  constexpr uint64_t kRecords = 5;
+  std::vector<uint64_t> ends;
+  {
+    auto log = OpenLog(tmp / "original", 1, ShardLogOptions{}, &clock);
+    ends = WriteNumbered(*log, kRecords, clock);
+    // Nothing lost: just after the checkpoint.
+    CHECK(ResumeAfter(*log, SequenceNumber{0, 1, 2}) == 3);
+    CHECK(ResumeAfter(*log, SequenceNumber{0, 1, kRecords - 1}) == kRecords);
+  }
+  const std::string original = ReadBytes(tmp / "original/" + kFirstSegment);
+
+  // A consumer checkpointed record 4, then a power loss cut the log after record 2, and producers
+  // wrote 4 records (ordinals 3-6, generation 2) before the consumer came back: it must read all of
+  // them, from ordinal 3, though ordinal 4 exists again.
+  {
+    const std::string dir = tmp / "refilled";
+    REQUIRE(std::filesystem::create_directory(dir));
+    WriteBytes(dir + "/" + kFirstSegment, std::string_view(original).substr(0, ends[2]));
+    auto log = OpenLog(dir, 2, ShardLogOptions{}, &clock);
+    REQUIRE(log->end_ordinal() == 3);
+    for (int i = 0; i < 4; ++i) {
+      Append(*log, "new", "after the cut");
+    }
+    CHECK(ResumeAfter(*log, SequenceNumber{0, 1, 4}) == 3);
+  }
+
+  // The cut took exactly the checkpointed record, and nothing was written since: the consumer
+  // waits at the end, where the next record (generation 2, ordinal 4) will be.
+  {
+    const std::string dir = tmp / "cut-at-checkpoint";
+    REQUIRE(std::filesystem::create_directory(dir));
+    WriteBytes(dir + "/" + kFirstSegment, std::string_view(original).substr(0, ends[3]));
+    auto log = OpenLog(dir, 2, ShardLogOptions{}, &clock);
+    REQUIRE(log->end_ordinal() == 4);
+    CHECK(ResumeAfter(*log, SequenceNumber{0, 1, 4}) == 4);
+    Append(*log, "new", "next");
+    CHECK(ResumeAfter(*log, SequenceNumber{0, 1, 4}) == 4);
+  }
 }
 
 }  // namespace
