@@ -119,7 +119,7 @@ Result<std::optional<json>> PropertiesFromFile(const CliFlags& flags, const std:
     return std::optional<json>();
   }
   for (const std::string& option : kValueOptions) {
-    if (option != "--file" && option != "--data-dir" && flags.Has(option)) {
+    if (option != "--file" && flags.Has(option)) {
       return InvalidArgument("--file and " + option + " cannot be combined");
     }
   }

@@ -58,6 +58,18 @@ Status NoSuchMapping(const std::string& uuid) {
   return NotFound("event source mapping \"" + uuid + "\" does not exist");
 }
 
+// Binds a row's columns in the order INSERT and UPDATE both use: ?1 uuid, ?2 function name,
+// ?3 qualifier, ?4 stream, ?5 configuration, ?6 last modified.
+Statement& BindRow(Statement& statement, const std::string& uuid, const MappingConfig& config,
+                   int64_t now_ms) {
+  return statement.Bind(1, uuid)
+      .Bind(2, config.function_name)
+      .Bind(3, config.qualifier)
+      .Bind(4, config.stream_name)
+      .Bind(5, MappingToJson(config, config.stream_name).dump())
+      .Bind(6, now_ms);
+}
+
 }  // namespace
 
 Status MappingStore::EnsureSchema(Transaction& txn) {
@@ -82,14 +94,7 @@ Result<StoredMapping> MappingStore::Create(const MappingConfig& config, int64_t 
         "config_json, last_modified_ms, created_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
         "(SELECT COALESCE(MAX(created_seq), 0) + 1 FROM event_source_mappings))");
     SLUICE_RETURN_IF_ERROR(statement.status());
-    return (*statement)
-        ->Bind(1, mapping.uuid)
-        .Bind(2, config.function_name)
-        .Bind(3, config.qualifier)
-        .Bind(4, config.stream_name)
-        .Bind(5, MappingToJson(config, config.stream_name).dump())
-        .Bind(6, now_ms)
-        .Run();
+    return BindRow(**statement, mapping.uuid, config, now_ms).Run();
   }));
   return mapping;
 }
@@ -150,14 +155,7 @@ Result<StoredMapping> MappingStore::Update(const std::string& uuid, const Mappin
         "UPDATE event_source_mappings SET function_name = ?2, qualifier = ?3, stream_name = ?4, "
         "config_json = ?5, last_modified_ms = ?6 WHERE uuid = ?1");
     SLUICE_RETURN_IF_ERROR(statement.status());
-    return (*statement)
-        ->Bind(1, uuid)
-        .Bind(2, config.function_name)
-        .Bind(3, config.qualifier)
-        .Bind(4, config.stream_name)
-        .Bind(5, MappingToJson(config, config.stream_name).dump())
-        .Bind(6, now_ms)
-        .Run();
+    return BindRow(**statement, uuid, config, now_ms).Run();
   }));
   return mapping;
 }

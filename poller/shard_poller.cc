@@ -33,10 +33,6 @@ uint64_t EstimatedEventBytes(const std::string& partition_key, const std::string
   return 4 * ((data.size() + 2) / 3) + partition_key.size() + kRecordEnvelopeBytes;
 }
 
-}  // namespace
-
-namespace {
-
 void ApplyWindowChange(WindowTracker* windows, int64_t window_start, ShardPollerWindowChange change,
                        std::string state_json) {
   switch (change) {
