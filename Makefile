@@ -25,7 +25,7 @@ demo: build
 	@./scripts/demo $(BUILD_DIR)
 
 bench: build
-	@./scripts/install-deps --bench
+	@./scripts/install-deps
 	@./bench/run $(BUILD_DIR)
 
 format:

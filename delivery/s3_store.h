@@ -1,0 +1,46 @@
+// S3Store: an ObjectStore over the S3 REST API (PutObject, GetObject), path-style
+// (ENDPOINT/BUCKET/KEY), signed with AWS Signature Version 4 (service "s3", the payload's SHA-256
+// in x-amz-content-sha256), on libcurl. Tested against s3rver on loopback.
+//
+// Credentials come from the host's environment, as every AWS SDK reads them: AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY and optionally AWS_SESSION_TOKEN.
+//
+// Errors: UNAVAILABLE for connection failures, timeouts, 5xx and 429 (retryable);
+// PERMISSION_DENIED for 403; NOT_FOUND for 404 (a missing bucket on Put, a missing key on Get);
+// INVALID_ARGUMENT for other 4xx. Messages carry S3's <Code> and <Message> when the body has them.
+//
+// Thread-safety: thread-safe; each call uses its own curl handle.
+#pragma once
+
+#include <string>
+
+#include "delivery/object_store.h"
+
+namespace sluice::delivery {
+
+struct S3Credentials {
+  std::string access_key_id;
+  std::string secret_access_key;
+  std::string session_token;  // may be empty
+};
+
+// From the environment; FAILED_PRECONDITION naming the missing variable.
+Result<S3Credentials> S3CredentialsFromEnvironment();
+
+class S3Store final : public ObjectStore {
+ public:
+  // `endpoint` like "http://127.0.0.1:4568" (no trailing slash); `region` for the signature.
+  S3Store(std::string endpoint, std::string bucket, std::string region, S3Credentials credentials);
+
+  Status Put(const std::string& key, std::string_view body) override;
+  Result<std::string> Get(const std::string& key) override;
+  std::string Describe() const override;
+
+ private:
+  const std::string endpoint_;
+  const std::string bucket_;
+  const std::string region_;
+  const S3Credentials credentials_;
+};
+
+}  // namespace sluice::delivery
