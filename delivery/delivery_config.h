@@ -15,8 +15,8 @@
 //        "IntervalInSeconds": 0-900 (300)}, "CompressionFormat": "UNCOMPRESSED" | "GZIP",
 //        "FileExtension", "ProcessingConfiguration": {...},
 //        "RetryOptions": {"DurationInSeconds": 0-86400 (86400)},   // Sluice: S3 retries 24 h
-//        "RoleARN", "CloudWatchLoggingOptions", "EncryptionConfiguration", "S3BackupMode": "Disabled"
-//        are accepted and ignored}
+//        "RoleARN", "CloudWatchLoggingOptions", "EncryptionConfiguration", "S3BackupMode":
+//        "Disabled" are accepted and ignored}
 //    "HttpEndpointDestinationConfiguration":
 //       {"EndpointConfiguration": {"Url"*: http(s)://..., "Name", "AccessKey"},
 //        "RequestConfiguration": {"ContentEncoding": "NONE" | "GZIP",
@@ -37,9 +37,9 @@
 //   "ProcessingConfiguration": {"Enabled": bool, "Processors": [{"Type": "Lambda",
 //       "Parameters": [{"ParameterName": "LambdaArn" | "NumberOfRetries" | "BufferSizeInMBs" |
 //                        "BufferIntervalInSeconds" | "RoleArn", "ParameterValue": "..."}]}]}
-//   LambdaArn: a function name, "name:qualifier" or arn:aws:lambda:REGION:ACCOUNT:function:NAME[:Q].
-//   NumberOfRetries 0-300 (3); BufferSizeInMBs 0.2-3 (1, may be fractional);
-//   BufferIntervalInSeconds 0-900 (60). At most one Lambda processor.
+//   LambdaArn: a function name, "name:qualifier" or
+//   arn:aws:lambda:REGION:ACCOUNT:function:NAME[:Q]. NumberOfRetries 0-300 (3); BufferSizeInMBs
+//   0.2-3 (1, may be fractional); BufferIntervalInSeconds 0-900 (60). At most one Lambda processor.
 //
 // Errors are INVALID_ARGUMENT naming the JSON path, the value and the rule, e.g.
 // "ExtendedS3DestinationConfiguration.BufferingHints.SizeInMBs: must be an integer from 1 to 128,

@@ -29,9 +29,9 @@ inline constexpr char kS3Failed[] = "s3-failed";  // object store unreachable pa
 inline constexpr char kPostgresFailed[] = "postgresql-failed";
 
 // OK when `prefix` parses: balanced !{...}, known namespaces and keys, a timestamp format of the
-// letters above; !{firehose:error-output-type} only when `is_error_prefix`; and the ErrorOutputPrefix
-// rule (an error prefix with expressions must contain !{firehose:error-output-type}).
-// INVALID_ARGUMENT naming the bad expression otherwise.
+// letters above; !{firehose:error-output-type} only when `is_error_prefix`; and the
+// ErrorOutputPrefix rule (an error prefix with expressions must contain
+// !{firehose:error-output-type}). INVALID_ARGUMENT naming the bad expression otherwise.
 Status ValidatePrefix(std::string_view prefix, bool is_error_prefix);
 
 // Evaluates a valid prefix at `unix_ms`. `random11` fills !{firehose:random-string};

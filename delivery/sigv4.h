@@ -11,10 +11,10 @@
 namespace sluice::delivery {
 
 struct SigV4Request {
-  std::string method;          // "PUT"
-  std::string host;            // "127.0.0.1:4568" (with the port when not the default)
-  std::string canonical_uri;   // the path, already URI-encoded ("/bucket/a/b%20c.gz")
-  std::string canonical_query; // "" or sorted, encoded "a=1&b=2"
+  std::string method;           // "PUT"
+  std::string host;             // "127.0.0.1:4568" (with the port when not the default)
+  std::string canonical_uri;    // the path, already URI-encoded ("/bucket/a/b%20c.gz")
+  std::string canonical_query;  // "" or sorted, encoded "a=1&b=2"
   // Headers to sign besides host (names lower-case), e.g. x-amz-content-sha256, x-amz-date.
   std::vector<std::pair<std::string, std::string>> headers;
   std::string payload_sha256_hex;
