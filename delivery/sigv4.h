@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -28,7 +29,7 @@ std::string SigV4Authorization(const SigV4Request& request, const std::string& a
                                const std::string& secret_access_key);
 
 // Hex SHA-256 of `bytes`.
-std::string Sha256Hex(const std::string& bytes);
+std::string Sha256Hex(std::string_view bytes);
 
 // S3's URI encoding of a key (RFC 3986 unreserved kept, '/' kept).
 std::string UriEncodePath(const std::string& path);
