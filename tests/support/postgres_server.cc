@@ -142,11 +142,14 @@ pid_t Spawn(const std::vector<std::string>& args, uid_t uid, gid_t gid, const st
   return pid;
 }
 
-// Where a server's files go: a fresh directory under $TMPDIR or /tmp, owned by `uid`.
+// Where a server's files go: a fresh directory owned by `uid`, in memory (/dev/shm) when it can
+// be: on a busy machine's disk, initdb alone takes seconds.
 std::string MakeTempDir(uid_t uid, gid_t gid) {
   const char* tmp = std::getenv("TMPDIR");
-  std::string pattern =
-      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/sluice-postgres-XXXXXX";
+  const std::string base = ::access("/dev/shm", W_OK | X_OK) == 0 ? "/dev/shm"
+                           : tmp != nullptr && *tmp != '\0'       ? tmp
+                                                                  : "/tmp";
+  std::string pattern = base + "/sluice-postgres-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) {
     throw std::runtime_error("mkdtemp " + pattern + ": " + std::strerror(errno));
   }
@@ -172,7 +175,7 @@ PostgresServer::OsUser PostgresServer::ServerUser() {
   return {user->pw_uid, user->pw_gid};
 }
 
-PostgresServer::PostgresServer(FreshCluster)
+PostgresServer::PostgresServer()
     : bin_dir_(FindBinDir()),
       user_(ServerUser()),
       temp_dir_(MakeTempDir(user_.uid, user_.gid)),
@@ -183,27 +186,6 @@ PostgresServer::PostgresServer(FreshCluster)
     port_ = FreePort();
     Start();
     QueryDatabase("postgres", std::string("CREATE DATABASE ") + kDatabase);
-    Stop();
-  } catch (...) {
-    RemoveAll();
-    throw;
-  }
-}
-
-const PostgresServer& PostgresServer::Template() {
-  static const PostgresServer cluster{FreshCluster{}};
-  return cluster;
-}
-
-PostgresServer::PostgresServer()
-    : bin_dir_(Template().bin_dir_),
-      user_(Template().user_),
-      temp_dir_(MakeTempDir(user_.uid, user_.gid)),
-      log_file_(temp_dir_ + "/postgres.log") {
-  try {
-    Run({"/bin/cp", "-a", Template().temp_dir_ + "/data", temp_dir_ + "/data"});
-    port_ = FreePort();
-    Start();
   } catch (...) {
     RemoveAll();
     throw;

@@ -1,17 +1,17 @@
 // PostgresServer: a private PostgreSQL cluster for one test, from the server binaries under
 // /usr/lib/postgresql/*/bin (Debian's postgresql package; the newest version found).
 //
-// Each server has its own temporary directory (under $TMPDIR or /tmp) with a cluster (trust
-// authentication, superuser "postgres", database "sluice_test") and listens on a free port of
-// 127.0.0.1 and on a Unix socket in that directory, with fsync off. initdb is the slow part of a
-// start (seconds on a busy machine), so it runs once per test process, into a template cluster
-// that each server copies (removed when the process exits). Run as root, initdb and the server run
-// as the `postgres` OS user (PostgreSQL refuses root), which then owns the directories; otherwise
-// they run as the calling user.
+// The constructor runs initdb (trust authentication, superuser "postgres") in a fresh temporary
+// directory, starts `postgres` on a free port of 127.0.0.1 and on a Unix socket in that directory
+// with fsync off, and creates the database "sluice_test": about a second. The directory is in
+// /dev/shm when that is writable (on a busy machine's disk, initdb alone takes seconds), else
+// under $TMPDIR or /tmp; a cluster takes about 40 MB. Run as root, initdb and the server run as
+// the `postgres` OS user (PostgreSQL refuses root), which then owns the directory; otherwise they
+// run as the calling user.
 //
 // Stop() and Start() stop and start the same cluster on the same port, so a test can take the
 // database away for a while and bring it back. Every process is ended by its pid and reaped; the
-// destructor stops a running server and removes its directory. Failures (initdb fails, the server
+// destructor stops a running server and removes the directory. Failures (initdb fails, the server
 // exits early or does not answer, a query fails) throw std::runtime_error with the server's log
 // or PostgreSQL's message, so the test fails with it.
 //
@@ -28,7 +28,6 @@ namespace sluice::testing {
 
 class PostgresServer {
  public:
-  // Copies the template cluster (making it first if needed) and starts the server on it.
   PostgresServer();
   ~PostgresServer();
   PostgresServer(const PostgresServer&) = delete;
@@ -52,7 +51,7 @@ class PostgresServer {
   // Runs `sql` (one or more statements) on the test database in a new connection; the rows of
   // the last statement, each value as text, NULL as "\N".
   std::vector<std::vector<std::string>> Query(const std::string& sql) const;
-  // What every run of the server (and of the commands that made its cluster) wrote.
+  // What every run of the server (and initdb) wrote.
   std::string Log() const;
 
  private:
@@ -60,13 +59,9 @@ class PostgresServer {
     uid_t uid;
     gid_t gid;
   };
-  struct FreshCluster {};
 
   // The OS user of initdb and the server.
   static OsUser ServerUser();
-  // The template: a cluster made by initdb, with the test database, stopped.
-  static const PostgresServer& Template();
-  explicit PostgresServer(FreshCluster);
 
   // Runs `args` as the server's OS user to completion; throws unless it exits 0.
   void Run(const std::vector<std::string>& args) const;
