@@ -73,27 +73,27 @@ void AppendCsvField(const nlohmann::json& value, std::string* row) {
 }
 
 // JSON 'auto': each record a JSON object, turned into one CSV row of `columns`' properties.
-Result<std::string> JsonRecordsToCsv(const std::vector<std::string>& records,
-                                     const std::vector<std::string>& columns) {
-  std::string csv;
+Result<std::vector<std::string>> JsonRecordsToCsv(const std::vector<std::string>& records,
+                                                  const std::vector<std::string>& columns) {
+  std::vector<std::string> rows;
   for (size_t i = 0; i < records.size(); ++i) {
     const nlohmann::json record = nlohmann::json::parse(records[i], nullptr, false);
     if (!record.is_object()) {
       return InvalidArgument(Indexed("records", i) +
                              ": not a JSON object (CopyOptions JSON 'auto')");
     }
+    std::string& row = rows.emplace_back();
     for (size_t c = 0; c < columns.size(); ++c) {
       if (c > 0) {
-        csv.push_back(',');
+        row.push_back(',');
       }
       const auto property = record.find(columns[c]);
       if (property != record.end()) {
-        AppendCsvField(*property, &csv);
+        AppendCsvField(*property, &row);
       }
     }
-    csv.push_back('\n');
   }
-  return csv;
+  return rows;
 }
 
 // How a failed statement's SQLSTATE is retried: transient server states and lost connections are
@@ -124,22 +124,22 @@ std::string TrimmedErrorMessage(const PGconn* conn) {
 
 // Connection parameters a conninfo rarely sets; the connection string's own values win, because
 // expand_dbname applies it after these.
-constexpr const char* kDefaultKeywords[] = {
-    "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
-    "keepalives_count", "tcp_user_timeout", "options",         "application_name",
+struct ConnectionDefault {
+  const char* keyword;
+  const char* value;
 };
-constexpr const char* kDefaultValues[] = {
-    "5",  // seconds to connect
-    "1",
-    "10",
-    "5",
-    "3",
-    "30000",  // ms that sent data may stay unacknowledged before the connection counts as dead
+constexpr ConnectionDefault kConnectionDefaults[] = {
+    {"connect_timeout", "5"},  // seconds
+    {"keepalives", "1"},
+    {"keepalives_idle", "10"},
+    {"keepalives_interval", "5"},
+    {"keepalives_count", "3"},
+    // ms that sent data may stay unacknowledged before the connection counts as dead
+    {"tcp_user_timeout", "30000"},
     // A server that holds a statement (a lock, a stuck COPY) gives up in 10 minutes.
-    "-c statement_timeout=600000",
-    "sluice-delivery",
+    {"options", "-c statement_timeout=600000"},
+    {"application_name", "sluice-delivery"},
 };
-static_assert(std::size(kDefaultKeywords) == std::size(kDefaultValues));
 
 void IgnoreNotice(void*, const char*) {}
 
@@ -240,21 +240,17 @@ Result<std::string> CopyStatement(PGconn* conn, const PostgresConfig& config,
   return sql;
 }
 
-Status CopyRows(PGconn* conn, const PostgresConfig& config, const std::string& copy_sql,
-                const std::vector<std::string>& records, const std::string& csv) {
-  const std::string what = "COPY into " + config.table;
+// Runs `copy_sql` and sends it `rows`, each ended by a newline.
+Status CopyRows(PGconn* conn, const std::string& copy_sql, const std::vector<std::string>& rows,
+                const std::string& what) {
   SLUICE_RETURN_IF_ERROR(Execute(conn, copy_sql, {}, PGRES_COPY_IN, what).status());
-  // PQputCopyData only fails when the connection broke; the server's verdict comes at the end.
+  // PQputCopyData fails only when the connection broke; the server's verdict comes at the end.
   const auto put = [conn](std::string_view data) {
     return PQputCopyData(conn, data.data(), static_cast<int>(data.size())) == 1;
   };
   bool sent = true;
-  if (IsJsonAuto(config.copy_options)) {
-    sent = put(csv);
-  } else {
-    for (const std::string& record : records) {
-      sent = sent && put(record) && (record.empty() || record.back() != '\n' ? put("\n") : true);
-    }
+  for (size_t i = 0; sent && i < rows.size(); ++i) {
+    sent = put(rows[i]) && ((!rows[i].empty() && rows[i].back() == '\n') || put("\n"));
   }
   if (!sent || PQputCopyEnd(conn, nullptr) != 1) {
     return Unavailable(what + ": sending rows: " + TrimmedErrorMessage(conn));
@@ -270,8 +266,8 @@ Status CopyRows(PGconn* conn, const PostgresConfig& config, const std::string& c
 
 Result<bool> LoadInTransaction(PGconn* conn, const PostgresConfig& config,
                                const std::string& delivery_stream, const std::string& object_key,
-                               const std::vector<std::string>& records,
-                               const std::vector<std::string>& columns, const std::string& csv) {
+                               const std::vector<std::string>& columns,
+                               const std::vector<std::string>& rows) {
   Result<std::string> copy_sql = CopyStatement(conn, config, columns);
   SLUICE_RETURN_IF_ERROR(copy_sql.status());
   SLUICE_RETURN_IF_ERROR(Execute(conn, "BEGIN", {}, PGRES_COMMAND_OK, "BEGIN").status());
@@ -285,12 +281,12 @@ Result<bool> LoadInTransaction(PGconn* conn, const PostgresConfig& config,
     SLUICE_RETURN_IF_ERROR(Execute(conn, "ROLLBACK", {}, PGRES_COMMAND_OK, "ROLLBACK").status());
     return false;
   }
-  SLUICE_RETURN_IF_ERROR(CopyRows(conn, config, *copy_sql, records, csv));
+  SLUICE_RETURN_IF_ERROR(CopyRows(conn, *copy_sql, rows, "COPY into " + config.table));
   SLUICE_RETURN_IF_ERROR(
       Execute(conn,
               std::string("INSERT INTO ") + kTrackingTable +
                   " (delivery_stream, object_key, records, loaded_at) VALUES ($1, $2, $3, now())",
-              {delivery_stream, object_key, std::to_string(records.size())}, PGRES_COMMAND_OK,
+              {delivery_stream, object_key, std::to_string(rows.size())}, PGRES_COMMAND_OK,
               std::string("recording the load in ") + kTrackingTable)
           .status());
   // A COMMIT whose answer is lost may have committed: the retry finds the load recorded.
@@ -325,7 +321,6 @@ void PostgresLoader::Disconnect() {
 }
 
 Status PostgresLoader::Connect() {
-  Disconnect();
   const std::string& conninfo = config_.connection_string;
   // A conninfo or URI that cannot be parsed is a configuration error, not worth retrying (a
   // plain database name is not parsed: expand_dbname takes it as the name).
@@ -340,8 +335,12 @@ Status PostgresLoader::Connect() {
     }
     PQconninfoFree(options);
   }
-  std::vector<const char*> keywords(std::begin(kDefaultKeywords), std::end(kDefaultKeywords));
-  std::vector<const char*> values(std::begin(kDefaultValues), std::end(kDefaultValues));
+  std::vector<const char*> keywords;
+  std::vector<const char*> values;
+  for (const ConnectionDefault& setting : kConnectionDefaults) {
+    keywords.push_back(setting.keyword);
+    values.push_back(setting.value);
+  }
   keywords.push_back("dbname");
   values.push_back(conninfo.c_str());
   keywords.push_back(nullptr);
@@ -372,21 +371,23 @@ Result<bool> PostgresLoader::Load(const std::string& delivery_stream, const std:
     SLUICE_RETURN_IF_ERROR(names.status());
     columns = std::move(*names);
   }
-  std::string csv;
+  std::vector<std::string> csv_rows;  // JSON 'auto': the records as CSV
   if (IsJsonAuto(config_.copy_options)) {
     if (columns.empty()) {
       return InvalidArgument("CopyOptions JSON 'auto' needs DataTableColumns");
     }
-    Result<std::string> rows = JsonRecordsToCsv(records, columns);
-    SLUICE_RETURN_IF_ERROR(rows.status());
-    csv = std::move(*rows);
+    Result<std::vector<std::string>> converted = JsonRecordsToCsv(records, columns);
+    SLUICE_RETURN_IF_ERROR(converted.status());
+    csv_rows = std::move(*converted);
   }
+  const std::vector<std::string>& rows = IsJsonAuto(config_.copy_options) ? csv_rows : records;
 
-  if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+  // A failed Load drops a broken connection, so an open one is fit for use.
+  if (conn_ == nullptr) {
     SLUICE_RETURN_IF_ERROR(Connect());
   }
   Result<bool> loaded =
-      LoadInTransaction(conn_, config_, delivery_stream, object_key, records, columns, csv);
+      LoadInTransaction(conn_, config_, delivery_stream, object_key, columns, rows);
   if (!loaded.ok() && !RollBackFailedLoad(conn_)) {
     Disconnect();
   }

@@ -63,7 +63,7 @@ class PostgresLoader {
                     const std::vector<std::string>& records);
 
  private:
-  // Opens the connection (closing a broken one) and makes sure the tracking table exists.
+  // Opens the connection and makes sure the tracking table exists. REQUIRES: none is open.
   Status Connect();
   void Disconnect();
 

@@ -227,5 +227,20 @@ TEST_CASE("connection strings: URIs work, ones that do not parse are INVALID_ARG
   CHECK(server.Query("SELECT count(*) FROM tolls") == Rows{{"1"}});
 }
 
+TEST_CASE("the loader's connection defaults give way to the connection string's settings") {
+  PostgresServer server;
+  server.Query("CREATE TABLE tolls (id int)");
+  const std::string names =
+      "SELECT application_name FROM pg_stat_activity WHERE application_name LIKE '%sluice%' "
+      "ORDER BY 1";
+  PostgresLoader with_defaults(Destination(server.conninfo(), "tolls"));
+  REQUIRE(with_defaults.Load("lake", "k1", {"1"}).ok());
+  CHECK(server.Query(names) == Rows{{"sluice-delivery"}});
+
+  PostgresLoader named(Destination(server.conninfo() + " application_name=my-sluice", "tolls"));
+  REQUIRE(named.Load("lake", "k2", {"2"}).ok());
+  CHECK(server.Query(names) == Rows{{"my-sluice"}, {"sluice-delivery"}});
+}
+
 }  // namespace
 }  // namespace sluice::delivery
