@@ -2,8 +2,6 @@
 
 #include <libpq-fe.h>
 
-#include <algorithm>
-#include <cctype>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string_view>
@@ -26,13 +24,6 @@ std::string_view Trim(std::string_view text) {
     return {};
   }
   return text.substr(begin, text.find_last_not_of(" \t\r\n") - begin + 1);
-}
-
-bool IsJsonAuto(std::string_view copy_options) {
-  std::string lower(Trim(copy_options));
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return lower == "json 'auto'";
 }
 
 // The items of a comma- or dot-separated list of names, trimmed; empty items are refused.
@@ -232,7 +223,7 @@ Result<std::string> CopyStatement(PGconn* conn, const PostgresConfig& config,
     sql.append(")");
   }
   sql.append(" FROM STDIN");
-  if (IsJsonAuto(config.copy_options)) {
+  if (config.json_auto()) {
     sql.append(" WITH (FORMAT csv)");
   } else if (!Trim(config.copy_options).empty()) {
     sql.append(" ").append(config.copy_options);
@@ -372,7 +363,7 @@ Result<bool> PostgresLoader::Load(const std::string& delivery_stream, const std:
     columns = std::move(*names);
   }
   std::vector<std::string> csv_rows;  // JSON 'auto': the records as CSV
-  if (IsJsonAuto(config_.copy_options)) {
+  if (config_.json_auto()) {
     if (columns.empty()) {
       return InvalidArgument("CopyOptions JSON 'auto' needs DataTableColumns");
     }
@@ -380,7 +371,7 @@ Result<bool> PostgresLoader::Load(const std::string& delivery_stream, const std:
     SLUICE_RETURN_IF_ERROR(converted.status());
     csv_rows = std::move(*converted);
   }
-  const std::vector<std::string>& rows = IsJsonAuto(config_.copy_options) ? csv_rows : records;
+  const std::vector<std::string>& rows = config_.json_auto() ? csv_rows : records;
 
   // A failed Load drops a broken connection, so an open one is fit for use.
   if (conn_ == nullptr) {

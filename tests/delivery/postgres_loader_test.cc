@@ -160,20 +160,20 @@ TEST_CASE("a row the table refuses fails the whole load with PostgreSQL's contex
   CHECK_THAT(loaded.status().message(), Catch::Contains("xml"));
 }
 
-TEST_CASE("table and column names are quoted identifiers") {
+TEST_CASE("table and column names are quoted identifiers: case kept, reserved words work") {
   PostgresServer server;
   server.Query(
-      "CREATE SCHEMA \"Toll Data\"; CREATE TABLE \"Toll Data\".\"odd \"\"name\"\"\" "
-      "(\"Plate\" text, \"a;b\" int)");
-  PostgresLoader loader(
-      Destination(server.conninfo(), "Toll Data.odd \"name\"", "a;b, Plate", "CSV"));
+      "CREATE SCHEMA \"TollData\"; CREATE TABLE \"TollData\".\"Tolls\" "
+      "(\"Plate\" text, \"order\" int, \"a$b\" int); CREATE TABLE \"TollData\".tolls (x int)");
+  PostgresLoader loader(Destination(server.conninfo(), "TollData.Tolls", "a$b,order,Plate", "CSV"));
 
-  Result<bool> loaded = loader.Load("lake", "k1", {"7,AB-12"});
+  Result<bool> loaded = loader.Load("lake", "k1", {"7,8,AB-12"});
   REQUIRE(loaded.status().ToString() == "OK");
-  CHECK(server.Query("SELECT \"a;b\", \"Plate\" FROM \"Toll Data\".\"odd \"\"name\"\"\"") ==
-        Rows{{"7", "AB-12"}});
+  CHECK(server.Query("SELECT \"a$b\", \"order\", \"Plate\" FROM \"TollData\".\"Tolls\"") ==
+        Rows{{"7", "8", "AB-12"}});
+  CHECK(server.Query("SELECT count(*) FROM \"TollData\".tolls") == Rows{{"0"}});
 
-  PostgresLoader empty_part(Destination(server.conninfo(), "Toll Data.", "a;b"));
+  PostgresLoader empty_part(Destination(server.conninfo(), "TollData.", "x"));
   CHECK(empty_part.Load("lake", "k2", {"1"}).status().code() == Code::kInvalidArgument);
 }
 
