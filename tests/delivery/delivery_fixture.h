@@ -25,7 +25,7 @@ namespace sluice::delivery::testing {
 
 inline constexpr char kTransform[] = "transform_probe";
 inline constexpr char kTransformArn[] =
-    "arn:aws:lambda:us-east-1:000000000000:function:transform_probe";
+    "arn:aws:lambda:local:000000000000:function:transform_probe";
 inline constexpr auto kWaitLimit = std::chrono::seconds(30);
 
 // A CreateDeliveryStream request: DirectPut into the directory `dir`, buffering 1 MiB / 0 s, with

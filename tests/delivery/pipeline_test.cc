@@ -1,9 +1,9 @@
 // Delivery pipelines in process: a real DeliveryService with real buffers, a real SQLite store,
 // a real sandboxed transform (transform_probe) and a directory destination.
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
 
@@ -88,14 +88,16 @@ TEST_CASE("A buffer flushes at its size hint") {
   const std::string lake = f.Path("lake");
   f.Create(DirectoryRequest("big", lake,
                             {{"BufferingHints", {{"SizeInMBs", 1}, {"IntervalInSeconds", 900}}}}));
-  // 3 MiB in 100 KiB records: three full objects; the interval (15 min) never passes here.
-  const std::vector<std::string> records(30, std::string(100 * 1024, 'x'));
+  // 33 records of 100 KiB: three objects of 11 (the eleventh passes 1 MiB); the interval
+  // (15 min) never passes here.
+  const std::vector<std::string> records(33, std::string(100 * 1024, 'x'));
   f.Put("big", records);
-  f.WaitUntil([&] { return f.Files(lake).size() >= 3; }, "three objects");
-  for (const auto& [path, content] : f.Files(lake)) {
+  f.WaitUntil([&] { return f.Stats("big").records_delivered == 33; }, "three objects");
+  const auto files = f.Files(lake);
+  CHECK(files.size() == 3);
+  for (const auto& [path, content] : files) {
     INFO(path);
-    CHECK(content.size() >= (1u << 20));
-    CHECK(content.size() < (1u << 20) + 100 * 1024);
+    CHECK(content.size() == 11 * 100 * 1024);
   }
 }
 
@@ -175,14 +177,16 @@ TEST_CASE("Transform chunks are bounded by the processor's BufferSizeInMBs") {
 TEST_CASE("A transform that fails is retried NumberOfRetries times, then its records fail") {
   DeliveryFixture f;
   const std::string lake = f.Path("lake");
-  const std::string command = GENERATE(std::string("error"), std::string("crash"),
-                                       std::string("timeout"));
+  const std::string command =
+      GENERATE(std::string("error"), std::string("crash"), std::string("timeout"));
   const std::string code =
       command == "timeout" ? "Lambda.FunctionTimedOut" : "Lambda.FunctionError";
-  f.Create(DirectoryRequest("r", lake,
-                            {{"ProcessingConfiguration", TransformWith({{"NumberOfRetries", "1"}})}}));
-  f.Put("r", {command, "fine"});
-  f.WaitUntil([&] { return f.Stats("r").records_failed == 2; }, "both records failed");
+  // Counters are per name for the life of the process: a name per generated case.
+  const std::string name = "retried-" + command;
+  f.Create(DirectoryRequest(
+      name, lake, {{"ProcessingConfiguration", TransformWith({{"NumberOfRetries", "1"}})}}));
+  f.Put(name, {command, "fine"});
+  f.WaitUntil([&] { return f.Stats(name).records_failed == 2; }, "both records failed");
   f.WaitUntil([&] { return !Under(f.Files(lake), "processing-failed/").empty(); },
               "the error object");
   const auto failed = Under(f.Files(lake), "processing-failed/");
@@ -193,20 +197,21 @@ TEST_CASE("A transform that fails is retried NumberOfRetries times, then its rec
     CHECK(line["attemptsMade"] == 2);
   }
   CHECK(f.Chunks().size() >= (command == "error" ? 2u : 0u));
-  CHECK(f.Stats("r").records_delivered == 0);
+  CHECK(f.Stats(name).records_delivered == 0);
 }
 
 TEST_CASE("A response with wrong record ids fails the chunk without a retry") {
   DeliveryFixture f;
   const std::string lake = f.Path("lake");
-  const auto [command, code] = GENERATE(
-      std::pair<std::string, std::string>{"skip-id", "Lambda.MissingRecordId"},
-      std::pair<std::string, std::string>{"twice", "Lambda.DuplicatedRecordId"},
-      std::pair<std::string, std::string>{"stranger", "Lambda.JsonProcessingException"},
-      std::pair<std::string, std::string>{"invalid", "Lambda.JsonProcessingException"});
-  f.Create(DirectoryRequest("ids", lake, {{"ProcessingConfiguration", TransformWith()}}));
-  f.Put("ids", {"fine", command});
-  f.WaitUntil([&] { return f.Stats("ids").records_failed == 2; }, "both records failed");
+  const auto [command, code] =
+      GENERATE(std::pair<std::string, std::string>{"skip-id", "Lambda.MissingRecordId"},
+               std::pair<std::string, std::string>{"twice", "Lambda.DuplicatedRecordId"},
+               std::pair<std::string, std::string>{"stranger", "Lambda.JsonProcessingException"},
+               std::pair<std::string, std::string>{"invalid", "Lambda.JsonProcessingException"});
+  const std::string name = "ids-" + command;
+  f.Create(DirectoryRequest(name, lake, {{"ProcessingConfiguration", TransformWith()}}));
+  f.Put(name, {"fine", command});
+  f.WaitUntil([&] { return f.Stats(name).records_failed == 2; }, "both records failed");
   f.WaitUntil([&] { return !Under(f.Files(lake), "processing-failed/").empty(); },
               "the error object");
   const std::vector<json> lines =
@@ -220,26 +225,20 @@ TEST_CASE("A response with wrong record ids fails the chunk without a retry") {
 TEST_CASE("A transform failing for a while delivers once it recovers within its retries") {
   DeliveryFixture f;
   const std::string lake = f.Path("lake");
-  const std::string flag = f.Path("broken");
-  { std::ofstream(flag).put('x'); }
-  f.Create(DirectoryRequest("heal", lake,
-                            {{"ProcessingConfiguration", TransformWith({{"NumberOfRetries", "5"}})}}));
-  f.Put("heal", {"error-while:" + flag});
-  f.WaitUntil([&] { return f.Chunks().size() >= 2; }, "a retried invoke");
-  std::filesystem::remove(flag);
+  f.Create(DirectoryRequest(
+      "heal", lake, {{"ProcessingConfiguration", TransformWith({{"NumberOfRetries", "3"}})}}));
+  f.Put("heal", {"error-times:2 then fine"});
   f.WaitUntil([&] { return f.Stats("heal").records_delivered == 1; }, "delivery after recovery");
-  CHECK(AllContent(f.Files(lake)) == "ERROR-WHILE:" + [&] {
-    std::string upper;
-    for (unsigned char c : flag) upper.push_back(static_cast<char>(std::toupper(c)));
-    return upper;
-  }() + "\n");
+  CHECK(f.Chunks().size() == 3);
+  CHECK(AllContent(f.Files(lake)) == "ERROR-TIMES:2 THEN FINE\n");
+  CHECK(f.Stats("heal").records_failed == 0);
 }
 
 TEST_CASE("Records put before a restart are delivered after it, none twice") {
   DeliveryFixture f;
   const std::string lake = f.Path("lake");
-  f.Create(DirectoryRequest("durable", lake,
-                            {{"BufferingHints", {{"SizeInMBs", 128}, {"IntervalInSeconds", 900}}}}));
+  f.Create(DirectoryRequest(
+      "durable", lake, {{"BufferingHints", {{"SizeInMBs", 128}, {"IntervalInSeconds", 900}}}}));
   const std::vector<std::string> records = Numbered("r", 100);
   f.Put("durable", records);
   f.RestartService();  // the 15-minute buffer had not flushed
@@ -271,7 +270,8 @@ TEST_CASE("A KinesisStreamAsSource delivery stream reads the stream from its cre
   };
   put("a", "before\n");
   const std::string lake = f.Path("lake");
-  json request = DirectoryRequest("from-stream", lake, {{"ProcessingConfiguration", TransformWith()}});
+  json request =
+      DirectoryRequest("from-stream", lake, {{"ProcessingConfiguration", TransformWith()}});
   request["DeliveryStreamType"] = "KinesisStreamAsSource";
   request["KinesisStreamSourceConfiguration"] = {
       {"KinesisStreamARN", "arn:aws:kinesis:us-east-1:000000000000:stream/tolls"},
@@ -289,11 +289,11 @@ TEST_CASE("A KinesisStreamAsSource delivery stream reads the stream from its cre
   CHECK(f.service().Put("from-stream", {"x"}).status().code() == Code::kFailedPrecondition);
 }
 
-TEST_CASE("Delete removes a delivery stream and its buffer; the name can be used again") {
+TEST_CASE("Delete removes a delivery stream and its buffer, and the name can be used again") {
   DeliveryFixture f;
   const std::string lake = f.Path("lake");
-  f.Create(DirectoryRequest("gone", lake,
-                            {{"BufferingHints", {{"SizeInMBs", 128}, {"IntervalInSeconds", 900}}}}));
+  f.Create(DirectoryRequest(
+      "gone", lake, {{"BufferingHints", {{"SizeInMBs", 128}, {"IntervalInSeconds", 900}}}}));
   f.Put("gone", {"lost\n"});
   REQUIRE(f.service().Delete("gone").ok());
   CHECK(f.service().Describe("gone").status().code() == Code::kNotFound);
@@ -308,7 +308,8 @@ TEST_CASE("Delete removes a delivery stream and its buffer; the name can be used
 TEST_CASE("Create refuses a taken name, a missing function and a missing source stream") {
   DeliveryFixture f;
   f.Create(DirectoryRequest("once", f.Path("lake")));
-  Result<DeliveryStreamConfig> again = ParseDeliveryStreamConfig(DirectoryRequest("once", f.Path("l")));
+  Result<DeliveryStreamConfig> again =
+      ParseDeliveryStreamConfig(DirectoryRequest("once", f.Path("l")));
   REQUIRE(again.ok());
   CHECK(f.service().Create(*again).code() == Code::kAlreadyExists);
 

@@ -4,7 +4,8 @@
 //   drop          Dropped
 //   fail          ProcessingFailed
 //   error         throw (a function error for the whole invoke)
-//   error-while:PATH  throw while the file PATH exists (the test creates and removes it)
+//   error-times:N throw the first N times this instance sees the record, then go on (an
+//                 instance survives a function error, as Lambda's does)
 //   timeout       sleep past the Timeout (the host kills the instance)
 //   crash         abort the process
 //   skip-id       leave this record out of the response (Lambda.MissingRecordId)
@@ -12,12 +13,10 @@
 //   stranger      answer an id that was not sent instead of this record's
 //   invalid       answer with no result (Runtime.InvalidResponse)
 //   anything else Ok with the data upper-cased and a '\n' appended
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <string>
 #include <thread>
 
@@ -25,10 +24,8 @@
 
 namespace {
 
-bool FileExists(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0;
-}
+// How often this instance has seen each record's data (for error-times).
+std::map<std::string, int> seen;
 
 }  // namespace
 
@@ -45,8 +42,9 @@ sluice::TransformResponse Handle(const sluice::TransformBatch& batch, sluice::Co
       response.ProcessingFailed(record.record_id());
     } else if (command == "error") {
       throw sluice::FunctionError("ProbeError", "the record said error");
-    } else if (command.rfind("error-while:", 0) == 0 && FileExists(command.substr(12))) {
-      throw sluice::FunctionError("ProbeError", "switch " + command.substr(12) + " is on");
+    } else if (command.rfind("error-times:", 0) == 0 &&
+               ++seen[data] <= std::stoi(command.substr(12))) {
+      throw sluice::FunctionError("ProbeError", "failing " + command.substr(12) + " times");
     } else if (command == "timeout") {
       std::this_thread::sleep_for(std::chrono::hours(1));
     } else if (command == "crash") {
