@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <limits>
 #include <random>
 
 #include "base/log.h"
@@ -28,6 +29,8 @@ constexpr milliseconds kMaxRetryDelay{120'000};
 constexpr int64_t kMaxChunkBytes = 4ll << 20;
 // How long a read waits for records before it looks at its deadlines and the stop signal again.
 constexpr milliseconds kReadSlice{200};
+// An HTTP endpoint request carries at most this many records (Firehose's protocol).
+constexpr size_t kMaxHttpRecords = 10'000;
 // A Kinesis source's shard list is looked at this often.
 constexpr milliseconds kShardRefresh{1000};
 
@@ -143,6 +146,9 @@ void DeliveryPipeline::Run() {
 bool DeliveryPipeline::Buffer(Batch* batch) {
   const BufferingHints& hints = info_.config.buffering();
   const bool from_stream = !deps_.source_stream_arn.empty();
+  const size_t max_records = info_.config.destination == DestinationKind::kHttpEndpoint
+                                 ? kMaxHttpRecords
+                                 : std::numeric_limits<size_t>::max();
   ShardPositions cursor = checkpoint_;
   std::vector<SourceShard> shards;
   Clock::Steady shards_read_at{};
@@ -162,12 +168,13 @@ bool DeliveryPipeline::Buffer(Batch* batch) {
     bool read_any = false;
     for (const SourceShard& shard : shards) {
       const int64_t room = hints.size_bytes - batch->bytes;
-      if (room <= 0) {
+      const size_t records_room = max_records - batch->records.size();
+      if (room <= 0 || records_room == 0) {
         break;
       }
       uint64_t& next = cursor[shard.index];
-      Result<stream::ShardLog::ReadResult> read =
-          shard.log->Read(next, 10'000, static_cast<size_t>(room));
+      Result<stream::ShardLog::ReadResult> read = shard.log->Read(
+          next, std::min<size_t>(records_room, 10'000), static_cast<size_t>(room));
       if (!read.ok()) {
         deps_.metrics->set_last_error("reading the source: " + read.status().message());
         continue;
@@ -198,7 +205,8 @@ bool DeliveryPipeline::Buffer(Batch* batch) {
     }
     deps_.metrics->records_buffered.Set(static_cast<int64_t>(batch->records.size()));
     if (!batch->records.empty() &&
-        (batch->bytes >= hints.size_bytes || deps_.clock->SteadyNow() >= *deadline)) {
+        (batch->bytes >= hints.size_bytes || batch->records.size() >= max_records ||
+         deps_.clock->SteadyNow() >= *deadline)) {
       break;
     }
     if (read_any) {

@@ -6,6 +6,7 @@
 //      reaches the destination's BufferingHints.SizeInMBs or IntervalInSeconds has passed since
 //      the first record was read, whichever comes first (an IntervalInSeconds of 0 sends what
 //      there is at once). Size is measured on the records as they arrive, before the transform.
+//      An HTTP endpoint's batch also ends at 10,000 records, the protocol's limit per request.
 //   2. Plan: the batch (its end positions and a new UUID) is saved in the DeliveryStore.
 //   3. Transform, when a processor is enabled, in chunks of at most BufferSizeInMBs whose records
 //      arrived within BufferIntervalInSeconds of the chunk's first (and at most 4 MiB of data, so
