@@ -15,8 +15,10 @@
 //        "IntervalInSeconds": 0-900 (300)}, "CompressionFormat": "UNCOMPRESSED" | "GZIP",
 //        "FileExtension", "ProcessingConfiguration": {...},
 //        "RetryOptions": {"DurationInSeconds": 0-86400 (86400)},   // Sluice: S3 retries 24 h
-//        "RoleARN", "CloudWatchLoggingOptions", "EncryptionConfiguration", "S3BackupMode": "Disabled"
-//        are accepted and ignored}
+//        "RoleARN", "CloudWatchLoggingOptions", "EncryptionConfiguration", "S3BackupMode":
+//        "Disabled" are accepted and ignored; EndpointURL only with an S3 BucketARN; a Prefix
+//        with expressions needs an ErrorOutputPrefix (object_naming.h has the prefix rules);
+//        BufferingHints' two properties come together; FileExtension "" or ".[0-9a-z!-_.*'()]+"}
 //    "HttpEndpointDestinationConfiguration":
 //       {"EndpointConfiguration": {"Url"*: http(s)://..., "Name", "AccessKey"},
 //        "RequestConfiguration": {"ContentEncoding": "NONE" | "GZIP",
@@ -25,21 +27,24 @@
 //        "RetryOptions": {"DurationInSeconds": 0-7200 (300)},
 //        "S3BackupMode": "FailedDataOnly" (default) | "AllData",
 //        "S3Configuration"*: an object store as above (no processing), for failed data,
-//        "ProcessingConfiguration": {...}}
+//        "ProcessingConfiguration": {...}, "RoleARN", "CloudWatchLoggingOptions": ignored}
 //    "PostgreSQLDestinationConfiguration" (Sluice; shaped like Redshift's):
 //       {"ConnectionString"*: a libpq conninfo or postgresql:// URI,
-//        "CopyCommand"*: {"DataTableName"*, "DataTableColumns": "a,b,c", "CopyOptions"},
+//        "CopyCommand"*: {"DataTableName"*: table or schema.table, "DataTableColumns": "a,b,c"
+//                         (SQL identifiers, no blanks), "CopyOptions" (JSON 'auto' needs
+//                         DataTableColumns)},
 //        "RetryOptions": {"DurationInSeconds": 0-7200 (3600)},
 //        "S3Configuration"*: the intermediate object store (its BufferingHints buffer the loads),
-//        "ProcessingConfiguration": {...}}
+//        "ProcessingConfiguration": {...}, "RoleARN", "CloudWatchLoggingOptions": ignored}
 //   }
 //
-//   "ProcessingConfiguration": {"Enabled": bool, "Processors": [{"Type": "Lambda",
+//   "ProcessingConfiguration": {"Enabled": bool (false), "Processors": [{"Type": "Lambda",
 //       "Parameters": [{"ParameterName": "LambdaArn" | "NumberOfRetries" | "BufferSizeInMBs" |
 //                        "BufferIntervalInSeconds" | "RoleArn", "ParameterValue": "..."}]}]}
-//   LambdaArn: a function name, "name:qualifier" or arn:aws:lambda:REGION:ACCOUNT:function:NAME[:Q].
-//   NumberOfRetries 0-300 (3); BufferSizeInMBs 0.2-3 (1, may be fractional);
-//   BufferIntervalInSeconds 0-900 (60). At most one Lambda processor.
+//   LambdaArn: a function name, "name:qualifier" or
+//   arn:aws:lambda:REGION:ACCOUNT:function:NAME[:Q]. NumberOfRetries 0-300 (3); BufferSizeInMBs
+//   0.2-3 (1, may be fractional); BufferIntervalInSeconds 0-900 (60). At most one Lambda processor,
+//   with a LambdaArn; Enabled true needs it, Enabled false keeps it configured but off.
 //
 // Errors are INVALID_ARGUMENT naming the JSON path, the value and the rule, e.g.
 // "ExtendedS3DestinationConfiguration.BufferingHints.SizeInMBs: must be an integer from 1 to 128,
@@ -63,6 +68,8 @@ enum class Compression { kNone, kGzip };
 struct BufferingHints {
   int64_t size_bytes = 5ll << 20;  // SizeInMBs, in MiB
   int64_t interval_ms = 300'000;   // IntervalInSeconds
+
+  bool operator==(const BufferingHints&) const = default;
 };
 
 // An S3 bucket through its API, or a local directory laid out like one.
@@ -81,6 +88,8 @@ struct ObjectStoreConfig {
   std::string bucket() const;  // REQUIRES: !is_directory(): what follows "arn:aws:s3:::"
   // The extension objects get: file_extension if set, else ".gz" with GZIP, else "".
   std::string extension() const;
+
+  bool operator==(const ObjectStoreConfig&) const = default;
 };
 
 struct ProcessorConfig {
@@ -90,6 +99,8 @@ struct ProcessorConfig {
   int32_t number_of_retries = 3;
   int64_t buffer_size_bytes = 1 << 20;  // BufferSizeInMBs
   int64_t buffer_interval_ms = 60'000;  // BufferIntervalInSeconds
+
+  bool operator==(const ProcessorConfig&) const = default;
 };
 
 struct HttpEndpointConfig {
@@ -102,6 +113,8 @@ struct HttpEndpointConfig {
   int64_t retry_duration_ms = 300'000;
   bool backup_all_data = false;  // S3BackupMode AllData
   ObjectStoreConfig backup;      // S3Configuration
+
+  bool operator==(const HttpEndpointConfig&) const = default;
 };
 
 struct PostgresConfig {
@@ -111,6 +124,12 @@ struct PostgresConfig {
   std::string copy_options;
   int64_t retry_duration_ms = 3'600'000;
   ObjectStoreConfig intermediate;  // S3Configuration
+
+  // Whether CopyOptions is Redshift's JSON 'auto' (case-insensitive, blanks around it ignored):
+  // records are JSON objects whose properties fill DataTableColumns.
+  bool json_auto() const;
+
+  bool operator==(const PostgresConfig&) const = default;
 };
 
 struct DeliveryStreamConfig {
@@ -131,6 +150,8 @@ struct DeliveryStreamConfig {
   const ObjectStoreConfig& store() const;
   // The destination's RetryOptions.DurationInSeconds, in ms.
   int64_t retry_duration_ms() const;
+
+  bool operator==(const DeliveryStreamConfig&) const = default;
 };
 
 // Parses and validates a CreateDeliveryStream request.
@@ -143,7 +164,9 @@ nlohmann::json ToCreateRequest(const DeliveryStreamConfig& config);
 
 // DescribeDeliveryStream's "Source" (absent for DirectPut: null) and "Destinations" (one element,
 // DestinationId "destinationId-000000000001", with the ...DestinationDescription of the
-// destination's kind, in Firehose's description shapes).
+// destination's kind, in Firehose's description shapes; an object store also gets
+// S3DestinationDescription, as Firehose gives both). Secrets stay out: the endpoint's AccessKey
+// and the PostgreSQL ConnectionString (which may hold a password) are not described.
 nlohmann::json DescribeSource(const DeliveryStreamConfig& config, const std::string& stream_arn);
 nlohmann::json DescribeDestinations(const DeliveryStreamConfig& config);
 

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -50,22 +51,23 @@ struct DeliveryStreamInfo {
 // Counters since the host started, and the state of the pipeline now.
 struct DeliveryStats {
   std::string name;
-  int64_t records_in = 0;           // accepted by PutRecord(Batch), or read from the stream
+  int64_t records_in = 0;  // accepted by PutRecord(Batch), or read from the stream
   int64_t bytes_in = 0;
   int64_t records_transformed = 0;  // Ok from the transform
   int64_t records_dropped = 0;      // Dropped by the transform
   int64_t records_failed = 0;       // ProcessingFailed, or failed after the transform's retries
   int64_t records_delivered = 0;
-  int64_t bytes_delivered = 0;      // as stored or sent (after compression)
-  int64_t objects_delivered = 0;    // objects, requests or loads
-  int64_t delivery_errors = 0;      // failed delivery attempts (each retry counts)
-  int64_t batches_failed = 0;       // batches sent to the errors location after the retries
-  int64_t records_buffered = 0;     // read but not yet delivered (now)
-  int64_t freshness_ms = -1;        // age of the oldest record of the last delivery, -1: none yet
-  std::string last_error;           // the last delivery or transform error, "" if none
+  int64_t bytes_delivered = 0;    // as stored or sent (after compression)
+  int64_t objects_delivered = 0;  // objects, requests or loads
+  int64_t delivery_errors = 0;    // failed delivery attempts (each retry counts)
+  int64_t batches_failed = 0;     // batches sent to the errors location after the retries
+  int64_t records_buffered = 0;   // read but not yet delivered (now)
+  int64_t freshness_ms = -1;      // age of the oldest record of the last delivery, -1: none yet
+  std::string last_error;         // the last delivery or transform error, "" if none
 };
 
-class DeliveryPipeline;
+class DeliveryStore;
+struct SourceShard;
 
 class DeliveryService {
  public:
@@ -98,13 +100,22 @@ class DeliveryService {
   std::vector<DeliveryStats> Stats() const;  // sorted by name
 
  private:
-  explicit DeliveryService(DeliveryServiceDeps deps);
   struct Entry;
-  Status StartPipeline(const DeliveryStreamInfo& info);
+  explicit DeliveryService(DeliveryServiceDeps deps);
+  // Opens the stream's buffer (DirectPut) and starts its pipeline. A pipeline that cannot start
+  // (say, S3 credentials gone) leaves the entry without one, its reason in last_error.
+  Status OpenEntry(Entry& entry);
+  Result<std::vector<SourceShard>> SourceShards(const Entry& entry) const;
+  std::string BufferDir(const std::string& name) const;
+  std::string Arn(const std::string& name) const;
+  std::string StreamArn(const std::string& stream) const;
 
   const DeliveryServiceDeps deps_;
-  mutable std::mutex mu_;
-  std::vector<std::unique_ptr<Entry>> entries_;  // sorted by name
+  std::unique_ptr<DeliveryStore> store_;
+  // Serialises Create, Update and Delete (which start and stop pipelines) without holding mu_.
+  std::mutex change_mu_;
+  mutable std::mutex mu_;  // guards entries_
+  std::map<std::string, std::shared_ptr<Entry>> entries_;
 };
 
 }  // namespace sluice::delivery

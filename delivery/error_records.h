@@ -29,7 +29,8 @@ struct FailedRecord {
 // One line, ending in '\n'.
 std::string FailedRecordLine(const FailedRecord& record);
 
-// A Redshift-style manifest of objects a load skipped: {"entries":[{"url":"...","mandatory":true}]}.
+// A Redshift-style manifest of objects a load skipped:
+// {"entries":[{"url":"...","mandatory":true}]}.
 std::string SkippedObjectsManifest(const std::vector<std::string>& urls);
 
 }  // namespace sluice::delivery

@@ -3,7 +3,8 @@
 // A key is <evaluated prefix><stream>-<version>-<YYYY>-<MM>-<DD>-<HH>-<MM>-<SS>-<uuid><extension>,
 // its time that of the oldest record in the object (UTC). Prefix expressions:
 //   !{timestamp:FORMAT}            FORMAT in Java DateTimeFormatter letters: yyyy, MM, dd, HH, mm,
-//                                  ss, and other text copied as it is (quoted 'text' too)
+//                                  ss, and other text copied as it is (quoted 'text' too, ''
+//                                  for a quote); other letters, '[', ']' and '#' are refused
 //   !{firehose:random-string}      11 characters [a-z0-9], from the caller's randomness
 //   !{firehose:error-output-type}  only in an ErrorOutputPrefix
 // A prefix with no !{timestamp:...} gets "yyyy/MM/dd/HH/" appended as it is (plain
@@ -29,13 +30,14 @@ inline constexpr char kS3Failed[] = "s3-failed";  // object store unreachable pa
 inline constexpr char kPostgresFailed[] = "postgresql-failed";
 
 // OK when `prefix` parses: balanced !{...}, known namespaces and keys, a timestamp format of the
-// letters above; !{firehose:error-output-type} only when `is_error_prefix`; and the ErrorOutputPrefix
-// rule (an error prefix with expressions must contain !{firehose:error-output-type}).
+// letters above; !{firehose:error-output-type} only when `is_error_prefix`; and the
+// ErrorOutputPrefix rule (an error prefix with expressions must contain
+// !{firehose:error-output-type}); at most 1024 characters, evaluating to at most 512.
 // INVALID_ARGUMENT naming the bad expression otherwise.
 Status ValidatePrefix(std::string_view prefix, bool is_error_prefix);
 
 // Evaluates a valid prefix at `unix_ms`. `random11` fills !{firehose:random-string};
-// `error_output_type` fills !{firehose:error-output-type}.
+// `error_output_type` fills !{firehose:error-output-type}. An invalid prefix comes back as it is.
 std::string EvaluatePrefix(std::string_view prefix, int64_t unix_ms, std::string_view random11,
                            std::string_view error_output_type);
 

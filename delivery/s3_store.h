@@ -5,9 +5,12 @@
 // Credentials come from the host's environment, as every AWS SDK reads them: AWS_ACCESS_KEY_ID,
 // AWS_SECRET_ACCESS_KEY and optionally AWS_SESSION_TOKEN.
 //
-// Errors: UNAVAILABLE for connection failures, timeouts, 5xx and 429 (retryable);
-// PERMISSION_DENIED for 403; NOT_FOUND for 404 (a missing bucket on Put, a missing key on Get);
-// INVALID_ARGUMENT for other 4xx. Messages carry S3's <Code> and <Message> when the body has them.
+// Errors: UNAVAILABLE for connection failures, timeouts (5 s to connect, 60 s for a whole
+// request, so a dead peer never hangs a pipeline), 5xx and 429 (retryable); PERMISSION_DENIED for
+// 403; NOT_FOUND for 404 (a missing bucket on Put, a missing key on Get); INVALID_ARGUMENT for any
+// other answer (other 4xx; 3xx such as a wrong region's PermanentRedirect, which is not followed).
+// Messages name the operation, s3://BUCKET/KEY and the endpoint, and carry S3's <Code> and
+// <Message> when the body has them.
 //
 // Thread-safety: thread-safe; each call uses its own curl handle.
 #pragma once
@@ -37,6 +40,11 @@ class S3Store final : public ObjectStore {
   std::string Describe() const override;
 
  private:
+  // One signed request for `key` (PUT with `body`, or GET with none); the answer's body on 2xx,
+  // else the error the class comment maps. `operation` ("PutObject") is for messages.
+  Result<std::string> Send(const std::string& operation, const std::string& method,
+                           const std::string& key, std::string_view body) const;
+
   const std::string endpoint_;
   const std::string bucket_;
   const std::string region_;

@@ -98,8 +98,9 @@ host::HttpResponse HttpReceiver::Handle(const host::HttpRequest& request) {
   }
   host::HttpResponse reply;
   reply.status = response.status;
-  reply.content_type = "text/plain";
+  reply.content_type = std::move(response.content_type);
   reply.body = std::move(response.body);
+  reply.headers = std::move(response.headers);
   return reply;
 }
 

@@ -1,6 +1,7 @@
 // HttpReceiver: a real HTTP server on 127.0.0.1 (a free port) that stands in for a webhook
 // receiver in tests: it records every request (method, path, headers, body) and answers with a
-// scripted sequence of statuses, each optionally after a delay, then with a default status.
+// scripted sequence of responses (a status, optionally a body, its Content-Type and more headers),
+// each optionally after a delay, then with a default response.
 //
 //   HttpReceiver receiver;
 //   receiver.Script({{503}, {200, std::chrono::seconds(2)}});  // then 200s
@@ -49,6 +50,8 @@ struct ScriptedResponse {
   int status = 200;
   std::chrono::milliseconds delay{0};  // before answering
   std::string body;
+  std::string content_type = "text/plain";
+  std::vector<std::pair<std::string, std::string>> headers;  // more response headers
 };
 
 class HttpReceiver {

@@ -1,0 +1,41 @@
+// DeliveryMetrics: one delivery stream's counters in the host's metrics registry, exported at
+// /metrics as sluice_delivery_* with the label delivery_stream, and read back for
+// `sluice status`. Counters count since the host started.
+//
+// Thread-safety: the counters and gauges are atomic; last_error is guarded.
+#pragma once
+
+#include <mutex>
+#include <string>
+
+#include "base/metrics.h"
+#include "delivery/delivery_service.h"
+
+namespace sluice::delivery {
+
+struct DeliveryMetrics {
+  explicit DeliveryMetrics(const std::string& delivery_stream);
+
+  Counter& records_in;
+  Counter& bytes_in;
+  Counter& records_transformed;
+  Counter& records_dropped;
+  Counter& records_failed;
+  Counter& records_delivered;
+  Counter& bytes_delivered;
+  Counter& objects_delivered;
+  Counter& delivery_errors;
+  Counter& batches_failed;
+  Gauge& records_buffered;
+  Gauge& freshness_ms;  // -1 until the first delivery
+
+  void set_last_error(std::string error);
+  // The counters' values now, with `name`.
+  DeliveryStats Snapshot(const std::string& name) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::string last_error_;
+};
+
+}  // namespace sluice::delivery

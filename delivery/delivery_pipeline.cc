@@ -1,0 +1,501 @@
+#include "delivery/delivery_pipeline.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <random>
+
+#include "base/log.h"
+#include "base/random.h"
+#include "delivery/error_records.h"
+#include "delivery/gzip.h"
+#include "delivery/http_endpoint_client.h"
+#include "delivery/object_naming.h"
+#include "delivery/postgres_loader.h"
+#include "delivery/transformer.h"
+#include "stream/sequence_number.h"
+
+namespace sluice::delivery {
+namespace {
+
+namespace pb = runtime::v1;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kFirstRetryDelay{1000};
+constexpr milliseconds kMaxRetryDelay{120'000};
+// A transform chunk's data stays under this, so its event (base64 and envelope) fits Lambda's
+// 6 MB payload.
+constexpr int64_t kMaxChunkBytes = 4ll << 20;
+// How long a read waits for records before it looks at its deadlines and the stop signal again.
+constexpr milliseconds kReadSlice{200};
+// A Kinesis source's shard list is looked at this often.
+constexpr milliseconds kShardRefresh{1000};
+
+// The next delay after `delay`: doubled, capped, with ±15% jitter.
+milliseconds NextDelay(milliseconds delay) {
+  thread_local std::minstd_rand random(std::random_device{}());
+  const double doubled = static_cast<double>(std::min(delay * 2, kMaxRetryDelay).count());
+  return milliseconds(
+      static_cast<int64_t>(doubled * std::uniform_real_distribution<double>(0.85, 1.15)(random)));
+}
+
+}  // namespace
+
+std::string RecordIdFor(uint32_t shard, uint64_t ordinal) {
+  char id[32];
+  snprintf(id, sizeof(id), "%08" PRIx32 "%016" PRIx64, shard, ordinal);
+  return id;
+}
+
+struct DeliveryPipeline::Batch {
+  struct Record {
+    uint32_t shard = 0;
+    uint64_t ordinal = 0;
+    int64_t arrival_ms = 0;
+    std::string data;
+    std::optional<pb::KinesisRecordMetadata> metadata;  // Kinesis sources only
+  };
+  PlannedBatch plan;
+  std::vector<Record> records;
+  int64_t bytes = 0;
+  std::vector<std::string> delivered;  // the Ok records, to deliver
+  std::string failed_lines;            // processing-failed error records
+};
+
+struct DeliveryPipeline::Destination {
+  std::unique_ptr<ObjectStore> store;  // config.store()
+  std::unique_ptr<HttpEndpointClient> http;
+  std::unique_ptr<PostgresLoader> postgres;
+  std::unique_ptr<Transformer> transformer;
+};
+
+Result<std::unique_ptr<DeliveryPipeline>> DeliveryPipeline::Start(DeliveryStreamInfo info,
+                                                                  PipelineDeps deps) {
+  const DeliveryStreamConfig& config = info.config;
+  auto destination = std::make_unique<Destination>();
+  Result<std::unique_ptr<ObjectStore>> store = OpenObjectStore(config.store(), deps.region);
+  if (!store.ok()) {
+    return store.status();
+  }
+  destination->store = std::move(*store);
+  if (config.destination == DestinationKind::kHttpEndpoint) {
+    destination->http = std::make_unique<HttpEndpointClient>(config.http, deps.delivery_stream_arn);
+  } else if (config.destination == DestinationKind::kPostgres) {
+    destination->postgres = std::make_unique<PostgresLoader>(config.postgres);
+  }
+  if (config.processor.enabled) {
+    destination->transformer =
+        std::make_unique<Transformer>(TransformerOptions{config.processor, deps.delivery_stream_arn,
+                                                         deps.source_stream_arn, deps.region},
+                                      deps.functions, deps.clock);
+  }
+  std::unique_ptr<DeliveryPipeline> pipeline(
+      new DeliveryPipeline(std::move(info), std::move(deps)));
+  pipeline->destination_ = std::move(destination);
+  pipeline->thread_ = std::thread([raw = pipeline.get()] { raw->Run(); });
+  return pipeline;
+}
+
+DeliveryPipeline::DeliveryPipeline(DeliveryStreamInfo info, PipelineDeps deps)
+    : info_(std::move(info)), deps_(std::move(deps)) {}
+
+DeliveryPipeline::~DeliveryPipeline() {
+  stop_.Stop();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void DeliveryPipeline::Run() {
+  const std::string& name = info_.config.name;
+  DeliveryProgress progress;
+  if (!WriteUntilDone("loading the checkpoint", [&] {
+        Result<DeliveryProgress> loaded = deps_.store->LoadProgress(name);
+        if (!loaded.ok()) {
+          return loaded.status();
+        }
+        progress = std::move(*loaded);
+        return Status::Ok();
+      })) {
+    return;
+  }
+  checkpoint_ = progress.checkpoint;
+  if (progress.plan) {
+    Batch batch;
+    batch.plan = std::move(*progress.plan);
+    LogInfo("delivery", name + ": delivering batch " + batch.plan.uuid +
+                            " again (the host stopped before it was committed)");
+    if (!ReadPlanned(&batch) || !Process(batch)) {
+      return;
+    }
+  }
+  while (!stop_.stopped()) {
+    Batch batch;
+    if (!Buffer(&batch)) {
+      return;
+    }
+    if (!Process(batch)) {
+      return;
+    }
+  }
+}
+
+bool DeliveryPipeline::Buffer(Batch* batch) {
+  const BufferingHints& hints = info_.config.buffering();
+  const bool from_stream = !deps_.source_stream_arn.empty();
+  ShardPositions cursor = checkpoint_;
+  std::vector<SourceShard> shards;
+  Clock::Steady shards_read_at{};
+  std::optional<Clock::Steady> deadline;  // set by the first record
+  while (!stop_.stopped()) {
+    const Clock::Steady now = deps_.clock->SteadyNow();
+    if (shards.empty() || (from_stream && now - shards_read_at >= kShardRefresh)) {
+      Result<std::vector<SourceShard>> listed = deps_.shards();
+      if (!listed.ok()) {
+        deps_.metrics->set_last_error("reading the source: " + listed.status().message());
+        stop_.SleepUntil(*deps_.clock, now + kShardRefresh);
+        continue;
+      }
+      shards = std::move(*listed);
+      shards_read_at = now;
+    }
+    bool read_any = false;
+    for (const SourceShard& shard : shards) {
+      const int64_t room = hints.size_bytes - batch->bytes;
+      if (room <= 0) {
+        break;
+      }
+      uint64_t& next = cursor[shard.index];
+      Result<stream::ShardLog::ReadResult> read =
+          shard.log->Read(next, 10'000, static_cast<size_t>(room));
+      if (!read.ok()) {
+        deps_.metrics->set_last_error("reading the source: " + read.status().message());
+        continue;
+      }
+      for (stream::StoredRecord& record : read->records) {
+        Batch::Record& out = batch->records.emplace_back();
+        out.shard = shard.index;
+        out.ordinal = record.ordinal;
+        out.arrival_ms = record.arrival_ms;
+        batch->bytes += static_cast<int64_t>(record.data.size());
+        if (from_stream) {
+          pb::KinesisRecordMetadata& metadata = out.metadata.emplace();
+          metadata.set_shard_id(shard.shard_id);
+          metadata.set_partition_key(std::move(record.partition_key));
+          metadata.set_approximate_arrival_timestamp_ms(record.arrival_ms);
+          metadata.set_sequence_number(
+              stream::SequenceNumber{shard.index, record.generation, record.ordinal}.ToString());
+          deps_.metrics->records_in.Increment();
+          deps_.metrics->bytes_in.Increment(record.data.size());
+        }
+        out.data = std::move(record.data);
+        read_any = true;
+      }
+      next = read->next_ordinal;
+    }
+    if (read_any && !deadline) {
+      deadline = now + milliseconds(hints.interval_ms);
+    }
+    deps_.metrics->records_buffered.Set(static_cast<int64_t>(batch->records.size()));
+    if (!batch->records.empty() &&
+        (batch->bytes >= hints.size_bytes || deps_.clock->SteadyNow() >= *deadline)) {
+      break;
+    }
+    if (read_any) {
+      continue;  // more may be waiting
+    }
+    // Nothing new: wait for a record or the buffer's deadline, whichever comes first.
+    Clock::Steady wake = deps_.clock->SteadyNow() + kReadSlice;
+    if (deadline) {
+      wake = std::min(wake, *deadline);
+    }
+    if (shards.size() == 1 && !from_stream) {
+      shards[0].log->WaitForRecords(cursor[shards[0].index], std::chrono::steady_clock::now() +
+                                                                 deps_.clock->RealWaitUntil(wake));
+    } else {
+      stop_.SleepUntil(*deps_.clock, wake);
+    }
+  }
+  if (stop_.stopped()) {
+    return false;
+  }
+  batch->plan.uuid = RandomUuid();
+  batch->plan.end = cursor;
+  batch->plan.oldest_arrival_ms = batch->records.front().arrival_ms;
+  for (const Batch::Record& record : batch->records) {
+    batch->plan.oldest_arrival_ms = std::min(batch->plan.oldest_arrival_ms, record.arrival_ms);
+  }
+  return WriteUntilDone("saving the batch plan",
+                        [&] { return deps_.store->SavePlan(info_.config.name, batch->plan); });
+}
+
+bool DeliveryPipeline::ReadPlanned(Batch* batch) {
+  Result<std::vector<SourceShard>> shards = deps_.shards();
+  if (!shards.ok()) {
+    deps_.metrics->set_last_error("replaying batch " + batch->plan.uuid + ": " +
+                                  shards.status().message());
+  }
+  for (const SourceShard& shard : shards.ok() ? *shards : std::vector<SourceShard>{}) {
+    auto end = batch->plan.end.find(shard.index);
+    if (end == batch->plan.end.end()) {
+      continue;
+    }
+    auto start = checkpoint_.find(shard.index);
+    uint64_t next = start == checkpoint_.end() ? 0 : start->second;
+    while (next < end->second) {
+      Result<stream::ShardLog::ReadResult> read =
+          shard.log->Read(next, std::min<uint64_t>(end->second - next, 10'000), SIZE_MAX);
+      if (!read.ok() || read->records.empty()) {
+        break;  // trimmed away or damaged: what is left of the batch is all there is
+      }
+      for (stream::StoredRecord& record : read->records) {
+        if (record.ordinal >= end->second) {
+          break;
+        }
+        Batch::Record& out = batch->records.emplace_back();
+        out.shard = shard.index;
+        out.ordinal = record.ordinal;
+        out.arrival_ms = record.arrival_ms;
+        if (!deps_.source_stream_arn.empty()) {
+          pb::KinesisRecordMetadata& metadata = out.metadata.emplace();
+          metadata.set_shard_id(shard.shard_id);
+          metadata.set_partition_key(record.partition_key);
+          metadata.set_approximate_arrival_timestamp_ms(record.arrival_ms);
+          metadata.set_sequence_number(
+              stream::SequenceNumber{shard.index, record.generation, record.ordinal}.ToString());
+        }
+        batch->bytes += static_cast<int64_t>(record.data.size());
+        out.data = std::move(record.data);
+      }
+      next = read->next_ordinal;
+    }
+  }
+  return !stop_.stopped();
+}
+
+bool DeliveryPipeline::Process(Batch& batch) {
+  Transform(batch);
+  if (stop_.stopped()) {
+    return false;
+  }
+  if (!batch.failed_lines.empty()) {
+    const std::string key = ErrorKey(batch, kProcessingFailed);
+    if (!WriteUntilDone("writing processing-failed records to " + key,
+                        [&] { return destination_->store->Put(key, batch.failed_lines); })) {
+      return false;
+    }
+  }
+  if (!batch.delivered.empty() && !Deliver(batch)) {
+    return false;
+  }
+  if (!WriteUntilDone("committing the checkpoint", [&] {
+        return deps_.store->CommitBatch(info_.config.name, batch.plan.end);
+      })) {
+    return false;
+  }
+  checkpoint_ = batch.plan.end;
+  deps_.metrics->records_buffered.Set(0);
+  return true;
+}
+
+void DeliveryPipeline::Transform(Batch& batch) {
+  if (!destination_->transformer) {
+    for (Batch::Record& record : batch.records) {
+      batch.delivered.push_back(std::move(record.data));
+    }
+    return;
+  }
+  const ProcessorConfig& processor = info_.config.processor;
+  const int64_t chunk_bytes = std::min(processor.buffer_size_bytes, kMaxChunkBytes);
+  size_t begin = 0;
+  while (begin < batch.records.size()) {
+    // The chunk: records up to the processor's size, arrived within its interval of the first.
+    std::vector<TransformInput> chunk;
+    int64_t bytes = 0;
+    size_t end = begin;
+    while (end < batch.records.size()) {
+      const Batch::Record& record = batch.records[end];
+      const bool full =
+          !chunk.empty() &&
+          (bytes + static_cast<int64_t>(record.data.size()) > chunk_bytes ||
+           record.arrival_ms - batch.records[begin].arrival_ms > processor.buffer_interval_ms);
+      if (full) {
+        break;
+      }
+      chunk.push_back(TransformInput{RecordIdFor(record.shard, record.ordinal), record.arrival_ms,
+                                     &record.data, record.metadata ? &*record.metadata : nullptr});
+      bytes += static_cast<int64_t>(record.data.size());
+      ++end;
+    }
+    std::vector<TransformOutcome> outcomes = destination_->transformer->Transform(chunk, stop_);
+    if (stop_.stopped()) {
+      return;
+    }
+    const int64_t ending_ms = deps_.clock->UnixMillis();
+    for (size_t i = 0; i < outcomes.size(); ++i) {
+      TransformOutcome& outcome = outcomes[i];
+      const Batch::Record& record = batch.records[begin + i];
+      switch (outcome.kind) {
+        case TransformOutcome::kOk:
+          deps_.metrics->records_transformed.Increment();
+          batch.delivered.push_back(std::move(outcome.data));
+          break;
+        case TransformOutcome::kDropped: deps_.metrics->records_dropped.Increment(); break;
+        case TransformOutcome::kFailed:
+          deps_.metrics->records_failed.Increment();
+          deps_.metrics->set_last_error("transform: " + outcome.error_code + ": " +
+                                        outcome.error_message);
+          batch.failed_lines += FailedRecordLine(FailedRecord{
+              outcome.attempts, record.arrival_ms, outcome.error_code, outcome.error_message,
+              ending_ms, record.data, destination_->transformer->function_arn()});
+          break;
+      }
+    }
+    begin = end;
+  }
+}
+
+bool DeliveryPipeline::Deliver(Batch& batch) {
+  const DeliveryStreamConfig& config = info_.config;
+  const ObjectStoreConfig& store_config = config.store();
+  const std::string random11 = batch.plan.uuid.substr(0, 8) + batch.plan.uuid.substr(9, 3);
+  const std::string key = ObjectKey(
+      EvaluatePrefix(store_config.prefix, batch.plan.oldest_arrival_ms, random11, ""), config.name,
+      info_.version, batch.plan.oldest_arrival_ms, batch.plan.uuid, store_config.extension());
+  std::string body;
+  if (config.destination != DestinationKind::kHttpEndpoint || config.http.backup_all_data) {
+    for (const std::string& record : batch.delivered) {
+      body += record;
+    }
+    if (store_config.compression == Compression::kGzip) {
+      body = GzipCompress(body);
+    }
+  }
+  // One attempt; the error code for failed-data records when it fails.
+  std::string error_code;
+  auto attempt = [&]() -> Status {
+    switch (config.destination) {
+      case DestinationKind::kObjectStore: {
+        error_code = "S3.PutObjectFailed";
+        return destination_->store->Put(key, body);
+      }
+      case DestinationKind::kHttpEndpoint: {
+        const HttpEndpointOutcome outcome =
+            destination_->http->Post(batch.plan.uuid, deps_.clock->UnixMillis(), batch.delivered);
+        if (outcome.kind == HttpEndpointOutcome::kDelivered) {
+          return config.http.backup_all_data ? destination_->store->Put(key, body) : Status::Ok();
+        }
+        error_code = outcome.error_code;
+        const std::string message = outcome.error_code + ": " + outcome.error_message;
+        return outcome.kind == HttpEndpointOutcome::kPermanent ? InvalidArgument(message)
+                                                               : Unavailable(message);
+      }
+      case DestinationKind::kPostgres: {
+        error_code = "PostgreSQL.DataLoadFailed";
+        SLUICE_RETURN_IF_ERROR(destination_->store->Put(key, body));
+        Result<bool> loaded = destination_->postgres->Load(config.name, key, batch.delivered);
+        if (!loaded.ok()) {
+          error_code = loaded.status().code() == Code::kUnavailable ? "PostgreSQL.ConnectionFailed"
+                                                                    : "PostgreSQL.DataLoadFailed";
+          return loaded.status();
+        }
+        if (!*loaded) {
+          LogInfo("delivery", config.name + ": " + key +
+                                  " was loaded before the host stopped; not loaded again");
+        }
+        return Status::Ok();
+      }
+    }
+    return Internal("unknown destination kind");
+  };
+
+  const Clock::Steady give_up = deps_.clock->SteadyNow() + milliseconds(config.retry_duration_ms());
+  milliseconds delay = kFirstRetryDelay;
+  int32_t attempts = 0;
+  Status last;
+  while (true) {
+    last = attempt();
+    ++attempts;
+    if (last.ok()) {
+      deps_.metrics->records_delivered.Increment(batch.delivered.size());
+      int64_t bytes = static_cast<int64_t>(body.size());
+      if (config.destination == DestinationKind::kHttpEndpoint && !config.http.backup_all_data) {
+        bytes = 0;
+        for (const std::string& record : batch.delivered) {
+          bytes += static_cast<int64_t>(record.size());
+        }
+      }
+      deps_.metrics->bytes_delivered.Increment(static_cast<uint64_t>(bytes));
+      deps_.metrics->objects_delivered.Increment();
+      deps_.metrics->freshness_ms.Set(deps_.clock->UnixMillis() - batch.plan.oldest_arrival_ms);
+      return true;
+    }
+    deps_.metrics->delivery_errors.Increment();
+    deps_.metrics->set_last_error("delivering batch " + batch.plan.uuid + ": " + last.message());
+    LogWarning("delivery", config.name + ": delivering batch " + batch.plan.uuid + " (attempt " +
+                               std::to_string(attempts) + "): " + last.message());
+    const Clock::Steady next = deps_.clock->SteadyNow() + delay;
+    if (last.code() == Code::kInvalidArgument && config.destination != DestinationKind::kPostgres) {
+      break;  // permanent (HTTP 413): retrying cannot help
+    }
+    if (next > give_up) {
+      break;
+    }
+    if (!stop_.SleepUntil(*deps_.clock, next)) {
+      return false;
+    }
+    delay = NextDelay(delay);
+  }
+  // Past the retries: the batch goes to the error prefix.
+  deps_.metrics->batches_failed.Increment();
+  const int64_t ending_ms = deps_.clock->UnixMillis();
+  std::string error_output_type = kS3Failed;
+  std::string failed;
+  if (config.destination == DestinationKind::kPostgres) {
+    error_output_type = kPostgresFailed;
+    failed = SkippedObjectsManifest({destination_->store->Describe() + "/" + key});
+  } else {
+    if (config.destination == DestinationKind::kHttpEndpoint) {
+      error_output_type = kHttpEndpointFailed;
+    }
+    for (size_t i = 0; i < batch.delivered.size(); ++i) {
+      failed += FailedRecordLine(FailedRecord{attempts, batch.plan.oldest_arrival_ms, error_code,
+                                              last.message(), ending_ms, batch.delivered[i], ""});
+    }
+  }
+  const std::string error_key = ErrorKey(batch, error_output_type);
+  LogWarning("delivery", config.name + ": batch " + batch.plan.uuid + " failed after " +
+                             std::to_string(attempts) + " attempts; writing it to " + error_key);
+  return WriteUntilDone("writing the failed batch to " + error_key,
+                        [&] { return destination_->store->Put(error_key, failed); });
+}
+
+std::string DeliveryPipeline::ErrorKey(const Batch& batch,
+                                       const std::string& error_output_type) const {
+  const ObjectStoreConfig& store_config = info_.config.store();
+  const std::string random11 = batch.plan.uuid.substr(0, 8) + batch.plan.uuid.substr(9, 3);
+  return ObjectKey(EvaluateErrorPrefix(store_config.prefix, store_config.error_output_prefix,
+                                       batch.plan.oldest_arrival_ms, random11, error_output_type),
+                   info_.config.name, info_.version, batch.plan.oldest_arrival_ms, batch.plan.uuid,
+                   "");
+}
+
+bool DeliveryPipeline::WriteUntilDone(const std::string& what,
+                                      const std::function<Status()>& write) {
+  milliseconds delay = kFirstRetryDelay;
+  while (true) {
+    const Status status = write();
+    if (status.ok()) {
+      return true;
+    }
+    deps_.metrics->set_last_error(what + ": " + status.message());
+    LogWarning("delivery",
+               info_.config.name + ": " + what + ": " + status.message() + " (retrying)");
+    if (!stop_.SleepUntil(*deps_.clock, deps_.clock->SteadyNow() + delay)) {
+      return false;
+    }
+    delay = NextDelay(delay);
+  }
+}
+
+}  // namespace sluice::delivery
