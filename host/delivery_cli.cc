@@ -22,6 +22,8 @@ namespace {
 using nlohmann::json;
 
 constexpr size_t kMaxRecordBytes = 1'024'000;  // Firehose's limit on one record's data
+constexpr int64_t kDefaultBufferMiB = 5;       // BufferingHints' defaults
+constexpr int64_t kDefaultBufferSeconds = 300;
 
 constexpr char kUsage[] =
     "usage: sluice delivery create NAME DESTINATION [OPTIONS]\n"
@@ -41,7 +43,7 @@ constexpr char kUsage[] =
     "        --intermediate-directory DIR     COPY into a PostgreSQL table, staging in DIR\n"
     "  OPTIONS:\n"
     "    --prefix P --error-prefix P          object key prefixes (of the destination's store)\n"
-    "    --buffer-size MB --buffer-interval S buffering hints\n"
+    "    --buffer-size MB --buffer-interval S buffering hints (default 5 MB, 300 s)\n"
     "    --gzip                               compress objects (HTTP: request bodies)\n"
     "    --transform FUNCTION [--transform-retries N]\n"
     "                                         run a deployed function on the records first\n"
@@ -152,7 +154,11 @@ Result<json> RequestFromFlags(const CliFlags& flags) {
   }
 
   json destination = json::object();
+  // Firehose takes both hints or neither: the one not given keeps Firehose's default.
   json hints = json::object();
+  if (flags.Has("--buffer-size") || flags.Has("--buffer-interval")) {
+    hints = {{"SizeInMBs", kDefaultBufferMiB}, {"IntervalInSeconds", kDefaultBufferSeconds}};
+  }
   SLUICE_RETURN_IF_ERROR(SetInteger(flags, "--buffer-size", &hints, "SizeInMBs"));
   SLUICE_RETURN_IF_ERROR(SetInteger(flags, "--buffer-interval", &hints, "IntervalInSeconds"));
   json retry = json::object();

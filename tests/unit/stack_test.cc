@@ -96,7 +96,7 @@ TEST_CASE("a stack's delivery streams parse as CreateDeliveryStream requests") {
     "DeliveryStreams": [
       {"DeliveryStreamName": "tolls-lake",
        "ExtendedS3DestinationConfiguration": {"BucketARN": "file:///srv/lake", "Prefix": "raw/",
-                                              "BufferingHints": {"SizeInMBs": 1}}},
+                                              "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60}}},
       {"DeliveryStreamName": "tolls-copy", "DeliveryStreamType": "KinesisStreamAsSource",
        "KinesisStreamSourceConfiguration": {"KinesisStreamARN": "tolls"},
        "ExtendedS3DestinationConfiguration": {"BucketARN": "file:///srv/copy"}}]
@@ -119,7 +119,7 @@ TEST_CASE("bad delivery streams are refused with the JSON path inside the stack"
   CHECK(Error(R"({"DeliveryStreams": {}})") == "stack.json: DeliveryStreams: must be an array");
   CHECK(Error(R"({"DeliveryStreams": [{"DeliveryStreamName": "d",
       "ExtendedS3DestinationConfiguration": {"BucketARN": "file:///l",
-                                             "BufferingHints": {"SizeInMBs": 0}}}]})") ==
+                                             "BufferingHints": {"SizeInMBs": 0, "IntervalInSeconds": 60}}}]})") ==
         "stack.json: DeliveryStreams[0].ExtendedS3DestinationConfiguration.BufferingHints."
         "SizeInMBs: must be an integer from 1 to 128, got 0");
   CHECK(Error(R"({"DeliveryStreams": [{"DeliveryStreamName": "d"}]})")
