@@ -385,7 +385,8 @@ grpc::Status ControlService::Apply(Ctx*, const pb::ApplyRequest* request,
   }
   const StackTargets targets{
       deps_.streams, deps_.db,
-      [this](const FunctionManifest& manifest) { return DeployManifest(manifest); }, deps_.pollers};
+      [this](const FunctionManifest& manifest) { return DeployManifest(manifest); }, deps_.pollers,
+      deps_.delivery_streams};
   std::lock_guard<std::mutex> lock(apply_mu_);
   Result<std::vector<StackAction>> actions = ApplyStack(*stack, targets, request->display_name());
   if (!actions.ok()) {
@@ -549,6 +550,23 @@ grpc::Status ControlService::GetStatus(Ctx*, const pb::GetStatusRequest*,
       out->set_bisections(shard.bisections);
       out->set_throttles(shard.throttles);
     }
+  }
+  for (const delivery::DeliveryStats& stats : deps_.delivery_streams->Stats()) {
+    pb::DeliveryStatus* d = response->add_delivery_streams();
+    d->set_name(stats.name);
+    d->set_records_in(stats.records_in);
+    d->set_bytes_in(stats.bytes_in);
+    d->set_records_transformed(stats.records_transformed);
+    d->set_records_dropped(stats.records_dropped);
+    d->set_records_failed(stats.records_failed);
+    d->set_records_delivered(stats.records_delivered);
+    d->set_bytes_delivered(stats.bytes_delivered);
+    d->set_objects_delivered(stats.objects_delivered);
+    d->set_delivery_errors(stats.delivery_errors);
+    d->set_batches_failed(stats.batches_failed);
+    d->set_records_buffered(stats.records_buffered);
+    d->set_freshness_ms(stats.freshness_ms);
+    d->set_last_error(stats.last_error);
   }
   return grpc::Status::OK;
 }

@@ -27,6 +27,7 @@
 #include <string>
 
 #include "base/clock.h"
+#include "delivery/delivery_service.h"
 #include "host/function_logs.h"
 #include "host/function_registry.h"
 #include "host/function_store.h"
@@ -48,6 +49,7 @@ struct ControlDeps {
   stream::StreamStore* streams = nullptr;
   state::EffectCommitter* committer = nullptr;
   poller::PollerService* pollers = nullptr;
+  delivery::DeliveryService* delivery_streams = nullptr;
   Clock* clock = &Clock::Real();
   int64_t started_unix_ms = 0;
 };

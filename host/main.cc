@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "host/control_cli.h"
+#include "host/delivery_cli.h"
 #include "host/local_invoke.h"
 #include "host/serve.h"
 #include "host/stream_cli.h"
@@ -23,6 +24,9 @@ constexpr char kUsage[] =
     "                                       put a record (or one per line of stdin)\n"
     "  tail STREAM [--from trim-horizon|latest|at-timestamp]\n"
     "                                       print a stream's records as they arrive\n"
+    "  delivery create|list|describe|delete|put\n"
+    "                                       manage delivery streams (Firehose) on a running\n"
+    "                                       host, and put records into them\n"
     "  local-invoke MANIFEST --event FILE   run a function once in the sandbox with an AWS JSON\n"
     "                                       event; print its response\n"
     "\n"
@@ -42,10 +46,12 @@ constexpr char kUsage[] =
     "  mappings                             list event source mappings\n"
     "  mapping get|update|enable|disable|delete UUID\n"
     "                                       show, change, pause, resume or delete a mapping\n"
-    "  status                               functions, topics, notifications, streams and\n"
-    "                                       mappings with their shard positions\n"
+    "  status                               functions, topics, notifications, streams,\n"
+    "                                       mappings with their shard positions and delivery\n"
+    "                                       streams\n"
     "  apply STACK                          make the host match a stack file: streams, topics,\n"
-    "                                       subscriptions and functions\n"
+    "                                       subscriptions, functions, mappings and delivery\n"
+    "                                       streams\n"
     "  The verbs above talk to the host running on --data-dir DIR (default $SLUICE_DATA_DIR,\n"
     "  else the host's default); each prints its own help with -h.\n"
     "\n"
@@ -95,6 +101,9 @@ int main(int argc, char** argv) {
   }
   if (command == "tail") {
     return sluice::host::TailMain(args);
+  }
+  if (command == "delivery") {
+    return sluice::host::DeliveryMain(args);
   }
   if (command == "version" || command == "--version") {
     std::cout << "sluice 0.1.0 (runtime protocol 1)" << std::endl;

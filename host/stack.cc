@@ -149,6 +149,33 @@ Status ParseMappings(const Fields& root, Stack* stack) {
   return Status::Ok();
 }
 
+Status ParseDeliveryStreams(const Fields& root, Stack* stack) {
+  Result<std::vector<const json*>> requests = root.Array("DeliveryStreams");
+  SLUICE_RETURN_IF_ERROR(requests.status());
+  std::map<std::string, size_t> names;
+  for (size_t i = 0; i < requests->size(); ++i) {
+    const std::string where = Indexed("DeliveryStreams", i);
+    Result<delivery::DeliveryStreamConfig> config =
+        delivery::ParseDeliveryStreamConfig(*(*requests)[i]);
+    if (!config.ok()) {
+      // The parser's messages start with the path inside the request, or with "the request"
+      // for the request as a whole.
+      const std::string& message = config.status().message();
+      constexpr std::string_view kWhole = "the request";
+      return InvalidArgument(message.rfind(kWhole, 0) == 0 ? where + message.substr(kWhole.size())
+                                                           : where + "." + message);
+    }
+    auto [it, inserted] = names.emplace(config->name, i);
+    if (!inserted) {
+      return InvalidArgument(where + ".DeliveryStreamName: delivery stream \"" + config->name +
+                             "\" is declared twice (also by " +
+                             Indexed("DeliveryStreams", it->second) + ")");
+    }
+    stack->delivery_streams.push_back(std::move(*config));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Stack> ParseStack(const std::string& text, const std::string& base_dir,
@@ -159,7 +186,8 @@ Result<Stack> ParseStack(const std::string& text, const std::string& base_dir,
   }
   const Fields root(doc, "", "the stack");
   Stack stack;
-  Status status = root.Check({"Streams", "Functions", "Topics", "EventSourceMappings"});
+  Status status =
+      root.Check({"Streams", "Functions", "Topics", "EventSourceMappings", "DeliveryStreams"});
   if (status.ok())
     status = ParseStreams(root, &stack);
   if (status.ok())
@@ -168,6 +196,8 @@ Result<Stack> ParseStack(const std::string& text, const std::string& base_dir,
     status = ParseTopics(root, &stack);
   if (status.ok())
     status = ParseMappings(root, &stack);
+  if (status.ok())
+    status = ParseDeliveryStreams(root, &stack);
   if (!status.ok()) {
     return status.WithContext(display_name);
   }

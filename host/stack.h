@@ -10,7 +10,9 @@
 //                                    "DeliveryPolicy": {"NumRetries": 12, "MinDelayMs": 1000,
 //                                                       "MaxDelayMs": 300000}}]}],
 //     "EventSourceMappings": [{"FunctionName": "billing_threshold", "EventSourceArn": "tolls",
-//                              "BatchSize": 500, "StartingPosition": "TRIM_HORIZON"}]
+//                              "BatchSize": 500, "StartingPosition": "TRIM_HORIZON"}],
+//     "DeliveryStreams": [{"DeliveryStreamName": "tolls-lake",
+//                          "ExtendedS3DestinationConfiguration": {"BucketARN": "file:///lake"}}]
 //   }
 //
 // Every section is optional. Streams: ShardCount 1-500 (default 1), RetentionPeriodHours
@@ -20,6 +22,8 @@
 // properties are refused (they are usually typos), and so are two resources with the same name.
 // EventSourceMappings: each as a mapping file (poller/mapping_config.h); one mapping per
 // function and stream.
+// DeliveryStreams: each a CreateDeliveryStream request (delivery/delivery_config.h); errors name
+// the path inside it, e.g. "DeliveryStreams[0].ExtendedS3DestinationConfiguration.Prefix: ...".
 //
 // What apply does with each resource: a stream that does not exist is created; one that exists
 // keeps its shards (a different ShardCount is an error: apply never reshards or deletes a
@@ -28,7 +32,8 @@
 // missing, and its subscriptions are made to be exactly the stack's: missing ones are added,
 // changed ones updated, others removed. A mapping (found by its function and stream) is created
 // when missing, else updated to the stack's settings (StartingPosition applies only when it is
-// created). Resources the stack does not mention are left alone.
+// created). A delivery stream is created when missing, else given the stack's configuration
+// (its source cannot change). Resources the stack does not mention are left alone.
 // ApplyStack (host/stack_apply.h) does this.
 #pragma once
 
@@ -37,6 +42,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "delivery/delivery_config.h"
 #include "poller/mapping_config.h"
 #include "state/topics.h"
 
@@ -70,6 +76,7 @@ struct Stack {
   std::vector<StackFunction> functions;
   std::vector<StackTopic> topics;
   std::vector<poller::MappingConfig> mappings;
+  std::vector<delivery::DeliveryStreamConfig> delivery_streams;
 };
 
 // Parses and validates stack text; relative manifest paths resolve against `base_dir`. Errors

@@ -183,6 +183,68 @@ Status ApplyMapping(poller::PollerService& pollers, const poller::MappingConfig&
   return Status::Ok();
 }
 
+// "ExtendedS3DestinationConfiguration.Prefix, ...": the members (and their members) whose values
+// differ between two canonical CreateDeliveryStream requests.
+std::string ChangedMembers(const nlohmann::json& before, const nlohmann::json& after) {
+  std::string changed;
+  const auto add = [&](const std::string& path) {
+    changed += (changed.empty() ? "" : ", ") + path;
+  };
+  for (const auto& [key, value] : after.items()) {
+    const auto old = before.find(key);
+    if (old != before.end() && old->is_object() && value.is_object()) {
+      for (const auto& [member, inner] : value.items()) {
+        if (!old->contains(member) || (*old)[member] != inner) {
+          add(key + "." + member);
+        }
+      }
+      for (const auto& [member, inner] : old->items()) {
+        if (!value.contains(member)) {
+          add(key + "." + member);
+        }
+      }
+    } else if (old == before.end() || *old != value) {
+      add(key);
+    }
+  }
+  for (const auto& [key, value] : before.items()) {
+    if (!after.contains(key)) {
+      add(key);
+    }
+  }
+  return changed;
+}
+
+// Creates the delivery stream, or gives it the stack's configuration.
+Status ApplyDeliveryStream(delivery::DeliveryService& service,
+                           const delivery::DeliveryStreamConfig& want,
+                           std::vector<StackAction>* actions) {
+  const std::string name = "delivery stream " + want.name;
+  Result<delivery::DeliveryStreamInfo> have = service.Describe(want.name);
+  if (!have.ok() && have.status().code() == Code::kNotFound) {
+    const Status create = service.Create(want);
+    if (create.ok()) {
+      actions->push_back({StackChange::kCreated, "created " + name});
+      return Status::Ok();
+    }
+    if (create.code() != Code::kAlreadyExists) {
+      return create;
+    }
+    have = service.Describe(want.name);  // made meanwhile (through the Firehose API)
+  }
+  SLUICE_RETURN_IF_ERROR(have.status());
+  const std::string changed =
+      ChangedMembers(delivery::ToCreateRequest(have->config), delivery::ToCreateRequest(want));
+  bool updated = false;
+  SLUICE_RETURN_IF_ERROR(service.Update(want, &updated));
+  if (!updated) {
+    actions->push_back({StackChange::kUnchanged, "unchanged " + name});
+  } else {
+    actions->push_back({StackChange::kUpdated, "updated " + name + ": " + changed});
+  }
+  return Status::Ok();
+}
+
 // Every manifest, validated; errors name the stack's JSON path.
 Result<std::vector<FunctionManifest>> LoadManifests(const Stack& stack) {
   std::vector<FunctionManifest> manifests;
@@ -222,6 +284,11 @@ Status ApplyAll(const Stack& stack, const std::vector<FunctionManifest>& manifes
   for (size_t i = 0; i < stack.mappings.size(); ++i) {
     Status status = ApplyMapping(*targets.pollers, stack.mappings[i], actions);
     SLUICE_RETURN_IF_ERROR(status.WithContext(Indexed("EventSourceMappings", i)));
+  }
+  for (size_t i = 0; i < stack.delivery_streams.size(); ++i) {
+    Status status =
+        ApplyDeliveryStream(*targets.delivery_streams, stack.delivery_streams[i], actions);
+    SLUICE_RETURN_IF_ERROR(status.WithContext(Indexed("DeliveryStreams", i)));
   }
   return Status::Ok();
 }

@@ -3,7 +3,8 @@
 // Order: every manifest is loaded and validated first (a bad one stops apply before anything
 // changes), then streams, topics with their subscriptions, and functions last, so a function the
 // stack deploys finds its topics, then event source mappings (which need their functions and
-// streams). Each resource yields one StackAction:
+// streams) and delivery streams (which need their source streams and transform functions). Each
+// resource yields one StackAction:
 //
 //   created stream tolls (2 shards)            unchanged stream tolls
 //   updated stream tolls: retention 24 -> 48 hours
@@ -14,6 +15,8 @@
 //   deployed function f ($LATEST code 0123456789ab)    unchanged function f
 //   created mapping f <- tolls (<uuid>)        unchanged mapping f <- tolls
 //   updated mapping f <- tolls: BatchSize, Enabled
+//   created delivery stream lake               unchanged delivery stream lake
+//   updated delivery stream lake: ExtendedS3DestinationConfiguration.Prefix
 //
 // Errors name the resource by its JSON path: "stack.json: Streams[0]: stream tolls has 2 open
 // shards, the stack says 4; ...", "stack.json: Functions[1].Manifest: /abs/f.json: Timeout: ...".
@@ -28,6 +31,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "delivery/delivery_service.h"
 #include "host/function_store.h"
 #include "host/manifest.h"
 #include "host/stack.h"
@@ -50,6 +54,7 @@ struct StackTargets {
   // Deploys one function as `sluice deploy` does.
   std::function<Result<DeployOutcome>(const FunctionManifest&)> deploy;
   poller::PollerService* pollers = nullptr;  // event source mappings
+  delivery::DeliveryService* delivery_streams = nullptr;
 };
 
 // `display_name` prefixes errors, as in ParseStack.

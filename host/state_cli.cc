@@ -302,8 +302,7 @@ int StatusMain(const std::vector<std::string>& args) {
       code != 0) {
     return code;
   }
-  // One section per kind of thing; later sections (delivery streams) go after these in the same
-  // shape.
+  // One section per kind of thing, in the same shape.
   std::printf("host       data %s, up since %s\n\n", s.data_dir().c_str(),
               aws_json::Iso8601FromMillis(s.started_unix_ms()).c_str());
   std::printf("FUNCTIONS  %-24s %-8s %-12s %9s %11s %6s %9s %9s %9s\n", "NAME", "VERSION", "CODE",
@@ -355,6 +354,25 @@ int StatusMain(const std::vector<std::string>& args) {
             static_cast<unsigned long long>(shard.throttles()),
             static_cast<unsigned long long>(shard.sent_to_destination()));
       }
+    }
+  }
+  std::printf("\nDELIVERY STREAMS %-18s %9s %9s %11s %9s %9s %8s %7s %9s %12s\n", "NAME", "IN",
+              "BUFFERED", "TRANSFORMED", "DROPPED", "FAILED", "DELIVERED", "OBJECTS", "ERRORS",
+              "FRESHNESS MS");
+  for (const pb::DeliveryStatus& d : s.delivery_streams()) {
+    std::printf(
+        "                 %-18s %9lld %9lld %11lld %9lld %9lld %8lld %7lld %9lld %12s\n",
+        d.name().c_str(), static_cast<long long>(d.records_in()),
+        static_cast<long long>(d.records_buffered()),
+        static_cast<long long>(d.records_transformed()),
+        static_cast<long long>(d.records_dropped()), static_cast<long long>(d.records_failed()),
+        static_cast<long long>(d.records_delivered()),
+        static_cast<long long>(d.objects_delivered()), static_cast<long long>(d.delivery_errors()),
+        d.freshness_ms() < 0 ? "-" : std::to_string(d.freshness_ms()).c_str());
+    if (d.batches_failed() > 0 || !d.last_error().empty()) {
+      std::printf("                 %-18s batches sent to errors %lld  last error: %s\n", "",
+                  static_cast<long long>(d.batches_failed()),
+                  d.last_error().empty() ? "-" : d.last_error().c_str());
     }
   }
   return 0;

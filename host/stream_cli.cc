@@ -13,21 +13,20 @@
 #include <thread>
 
 #include "base/text.h"
+#include "host/aws_json_client.h"
+#include "host/batch_putter.h"
 #include "host/cli_flags.h"
-#include "host/kinesis_client.h"
 #include "sluice/aws_json.h"
 #include "sluice/base64.h"
+#include "stream/kinesis_api.h"
 
 namespace sluice::host {
 namespace {
 
 using nlohmann::json;
 
-constexpr size_t kBatchRecords = 500;
-constexpr size_t kBatchBytes = 5u << 20;      // PutRecords' limit, keys included
 constexpr size_t kMaxRecordBytes = 1u << 20;  // a record's data
 constexpr size_t kMaxPartitionKeyChars = 256;
-constexpr int kPutAttempts = 5;
 
 constexpr char kStreamsUsage[] =
     "usage: sluice streams create NAME [--shards N]\n"
@@ -59,7 +58,7 @@ int Report(const std::string& verb, const Status& status) {
   return status.code() == Code::kUnavailable ? 2 : 1;
 }
 
-int StreamsCreate(KinesisClient& client, const CliFlags& flags) {
+int StreamsCreate(AwsJsonClient& client, const CliFlags& flags) {
   Result<int64_t> shards = flags.Integer("--shards", 1, 1, 100000);
   if (!shards.ok()) {
     return Usage("streams create", shards.status().message(), kStreamsUsage);
@@ -74,7 +73,7 @@ int StreamsCreate(KinesisClient& client, const CliFlags& flags) {
   return 0;
 }
 
-int StreamsList(KinesisClient& client) {
+int StreamsList(AwsJsonClient& client) {
   json request = json::object();
   while (true) {
     Result<json> reply = client.Call("ListStreams", request);
@@ -93,7 +92,7 @@ int StreamsList(KinesisClient& client) {
   return 0;
 }
 
-Result<std::vector<json>> ListAllShards(KinesisClient& client, const std::string& name) {
+Result<std::vector<json>> ListAllShards(AwsJsonClient& client, const std::string& name) {
   std::vector<json> shards;
   json request = {{"StreamName", name}};
   while (true) {
@@ -111,7 +110,7 @@ Result<std::vector<json>> ListAllShards(KinesisClient& client, const std::string
   }
 }
 
-int StreamsDescribe(KinesisClient& client, const CliFlags& flags) {
+int StreamsDescribe(AwsJsonClient& client, const CliFlags& flags) {
   const std::string& name = flags.positionals()[1];
   Result<json> summary = client.Call("DescribeStreamSummary", {{"StreamName", name}});
   if (!summary.ok()) {
@@ -149,7 +148,7 @@ int StreamsDescribe(KinesisClient& client, const CliFlags& flags) {
   return 0;
 }
 
-int StreamsDelete(KinesisClient& client, const CliFlags& flags) {
+int StreamsDelete(AwsJsonClient& client, const CliFlags& flags) {
   const std::string& name = flags.positionals()[1];
   Result<json> reply = client.Call("DeleteStream", {{"StreamName", name}});
   if (!reply.ok()) {
@@ -158,92 +157,6 @@ int StreamsDelete(KinesisClient& client, const CliFlags& flags) {
   std::cout << "deleted stream " << name << std::endl;
   return 0;
 }
-
-// Records read from stdin, sent in PutRecords batches with per-record retries.
-class BatchPutter {
- public:
-  BatchPutter(KinesisClient& client, std::string stream)
-      : client_(client), stream_(std::move(stream)) {}
-
-  // Queues a record (line numbers are for messages); sends when the batch is full.
-  Status Add(size_t line, std::string partition_key, std::string data) {
-    if (bytes_ + partition_key.size() + data.size() > kBatchBytes) {
-      SLUICE_RETURN_IF_ERROR(Flush());
-    }
-    bytes_ += partition_key.size() + data.size();
-    batch_.push_back({line, std::move(partition_key), std::move(data)});
-    if (batch_.size() >= kBatchRecords || bytes_ >= kBatchBytes) {
-      return Flush();
-    }
-    return Status::Ok();
-  }
-
-  // Sends the queued records, retrying the ones the API reports failed. An error status only
-  // when the host cannot be reached; records that still fail are counted in failed().
-  Status Flush() {
-    std::vector<Pending> pending = std::move(batch_);
-    batch_.clear();
-    bytes_ = 0;
-    for (int attempt = 0; !pending.empty(); ++attempt) {
-      if (attempt > 0) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
-      }
-      json records = json::array();
-      for (const Pending& record : pending) {
-        records.push_back(
-            {{"PartitionKey", record.partition_key}, {"Data", Base64Encode(record.data)}});
-      }
-      Result<json> reply =
-          client_.Call("PutRecords", {{"StreamName", stream_}, {"Records", records}});
-      if (!reply.ok()) {
-        if (reply.status().code() == Code::kUnavailable) {
-          return reply.status();
-        }
-        for (const Pending& record : pending) {
-          std::cerr << "sluice put: line " << record.line << ": " << reply.status().message()
-                    << std::endl;
-        }
-        failed_ += pending.size();
-        return Status::Ok();
-      }
-      std::vector<Pending> retry;
-      const json& results = (*reply)["Records"];
-      for (size_t i = 0; i < pending.size(); ++i) {
-        if (results[i].contains("ErrorCode")) {
-          if (attempt + 1 < kPutAttempts) {
-            retry.push_back(std::move(pending[i]));
-          } else {
-            std::cerr << "sluice put: line " << pending[i].line << ": "
-                      << results[i]["ErrorCode"].get<std::string>() << ": "
-                      << results[i].value("ErrorMessage", std::string()) << std::endl;
-            ++failed_;
-          }
-        } else {
-          ++stored_;
-        }
-      }
-      pending = std::move(retry);
-    }
-    return Status::Ok();
-  }
-
-  bool empty() const { return batch_.empty(); }
-  size_t stored() const { return stored_; }
-  size_t failed() const { return failed_; }
-
- private:
-  struct Pending {
-    size_t line;
-    std::string partition_key;
-    std::string data;
-  };
-  KinesisClient& client_;
-  const std::string stream_;
-  std::vector<Pending> batch_;
-  size_t bytes_ = 0;
-  size_t stored_ = 0;
-  size_t failed_ = 0;
-};
 
 // The partition key of one stdin line: the fixed key, or the field of the line's JSON object.
 Result<std::string> PartitionKeyOf(const std::string& line, const CliFlags& flags) {
@@ -277,11 +190,6 @@ Result<std::string> CheckRecord(std::string partition_key, const std::string& da
   return partition_key;
 }
 
-bool StdinHasData() {
-  pollfd fd{STDIN_FILENO, POLLIN, 0};
-  return ::poll(&fd, 1, 0) > 0;
-}
-
 }  // namespace
 
 int StreamsMain(const std::vector<std::string>& args) {
@@ -304,7 +212,8 @@ int StreamsMain(const std::vector<std::string>& args) {
   if (flags->Has("--shards") && verb != "create") {
     return Usage("streams " + verb, "--shards is only for create", kStreamsUsage);
   }
-  KinesisClient client(flags->Get("--endpoint").value_or(DefaultEndpoint()));
+  AwsJsonClient client(flags->Get("--endpoint").value_or(DefaultEndpoint()),
+                       stream::kKinesisTargetPrefix);
   if (verb == "create") {
     return StreamsCreate(client, *flags);
   }
@@ -331,7 +240,8 @@ int PutMain(const std::vector<std::string>& args) {
   if (flags->Has("--partition-key") == flags->Has("--partition-key-field")) {
     return Usage("put", "give exactly one of --partition-key and --partition-key-field", kPutUsage);
   }
-  KinesisClient client(flags->Get("--endpoint").value_or(DefaultEndpoint()));
+  AwsJsonClient client(flags->Get("--endpoint").value_or(DefaultEndpoint()),
+                       stream::kKinesisTargetPrefix);
   if (std::optional<std::string> data = flags->Get("--data")) {
     if (!flags->Has("--partition-key")) {
       return Usage("put", "--data needs --partition-key", kPutUsage);
@@ -347,57 +257,26 @@ int PutMain(const std::vector<std::string>& args) {
     return 0;
   }
 
-  BatchPutter putter(client, stream);
-  size_t line_number = 0;
+  BatchPutter putter(client, KinesisPutRecords(), "put", stream);
   size_t bad_lines = 0;
-  std::string buffer;
-  char chunk[65536];
-  while (true) {
-    const ssize_t n = ::read(STDIN_FILENO, chunk, sizeof(chunk));
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n > 0) {
-      buffer.append(chunk, static_cast<size_t>(n));
-    } else if (!buffer.empty()) {
-      buffer.push_back('\n');  // a last line without a newline
-    }
-    size_t start = 0;
-    for (size_t end; (end = buffer.find('\n', start)) != std::string::npos; start = end + 1) {
-      std::string line = buffer.substr(start, end - start);
-      ++line_number;
-      if (!line.empty() && line.back() == '\r') {
-        line.pop_back();
-      }
-      if (line.empty()) {
-        continue;
-      }
-      Result<std::string> key = PartitionKeyOf(line, *flags);
-      if (key.ok()) {
-        key = CheckRecord(*key, line);
-      }
-      if (!key.ok()) {
-        std::cerr << "sluice put: line " << line_number << ": " << key.status().message()
-                  << "; not sent" << std::endl;
-        ++bad_lines;
-        continue;
-      }
-      if (const Status status = putter.Add(line_number, std::move(*key), std::move(line));
-          !status.ok()) {
-        return Report("put", status);
-      }
-    }
-    buffer.erase(0, start);
-    // Send what is queued whenever the input pauses, so a slow producer's records go out
-    // promptly.
-    if (n <= 0 || !StdinHasData()) {
-      if (const Status status = putter.Flush(); !status.ok()) {
-        return Report("put", status);
-      }
-    }
-    if (n <= 0) {
-      break;
-    }
+  const Status status = ForEachInputLine(
+      STDIN_FILENO,
+      [&](size_t line_number, std::string line) {
+        Result<std::string> key = PartitionKeyOf(line, *flags);
+        if (key.ok()) {
+          key = CheckRecord(*key, line);
+        }
+        if (!key.ok()) {
+          std::cerr << "sluice put: line " << line_number << ": " << key.status().message()
+                    << "; not sent" << std::endl;
+          ++bad_lines;
+          return Status::Ok();
+        }
+        return putter.Add(line_number, std::move(*key), std::move(line));
+      },
+      [&] { return putter.Flush(); });
+  if (!status.ok()) {
+    return Report("put", status);
   }
   std::cerr << "sluice put: stored " << putter.stored() << " records in " << stream;
   if (putter.failed() + bad_lines > 0) {
@@ -450,7 +329,8 @@ int TailMain(const std::vector<std::string>& args) {
     }
     start["Timestamp"] = static_cast<double>(ms) / 1000.0;
   }
-  KinesisClient client(flags->Get("--endpoint").value_or(DefaultEndpoint()));
+  AwsJsonClient client(flags->Get("--endpoint").value_or(DefaultEndpoint()),
+                       stream::kKinesisTargetPrefix);
   Result<std::vector<json>> shards = ListAllShards(client, stream);
   if (!shards.ok()) {
     return Report("tail", shards.status());

@@ -12,6 +12,7 @@
 #include "base/metrics.h"
 #include "base/text.h"
 #include "sluice/base64.h"
+#include "stream/aws_json_api.h"
 #include "stream/resume_token.h"
 #include "stream/shard_reader.h"
 
@@ -20,52 +21,12 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::string_view kTargetPrefix = "Kinesis_20131202.";
 constexpr size_t kMaxRecordDataBytes = 1u << 20;  // 1 MiB
 constexpr size_t kMaxPutRecordsBytes = 5u << 20;  // 5 MiB, keys included
 constexpr size_t kMaxPutRecordsCount = 500;
 constexpr size_t kMaxGetRecordsBytes = 10u << 20;  // 10 MiB
 constexpr int64_t kMaxGetRecordsCount = 10000;
 constexpr size_t kMaxPartitionKeyChars = 256;
-
-// An error response. Thrown only inside this file, from request decoding and the operations, and
-// caught in Handle(): this file is the parse edge of the HTTP API.
-struct ApiError {
-  std::string type;
-  std::string message;
-  int http_status = 400;
-};
-
-[[noreturn]] void Fail(std::string type, std::string message, int http_status = 400) {
-  throw ApiError{std::move(type), std::move(message), http_status};
-}
-
-// AWS's wording for a value that breaks a model constraint.
-[[noreturn]] void FailValidation(std::string_view value, std::string_view path,
-                                 std::string_view constraint) {
-  Fail("ValidationException",
-       "1 validation error detected: Value '" + std::string(value) + "' at '" + std::string(path) +
-           "' failed to satisfy constraint: Member must " + std::string(constraint));
-}
-
-void AppendJsonString(std::string* out, std::string_view text) {
-  out->push_back('"');
-  for (const char c : text) {
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      default:
-        if (static_cast<uint8_t>(c) < 0x20) {
-          char escaped[8];
-          snprintf(escaped, sizeof(escaped), "\\u%04x", static_cast<unsigned>(c));
-          out->append(escaped);
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
-}
 
 // Unix milliseconds as JSON 1.1 timestamp seconds: "1700000000.123".
 void AppendTimestamp(std::string* out, int64_t ms) {
@@ -76,116 +37,6 @@ void AppendTimestamp(std::string* out, int64_t ms) {
 
 json TimestampJson(int64_t ms) {
   return static_cast<double>(ms) / 1000.0;
-}
-
-// Typed access to the members of a request body. Absent and null members read as absent (as
-// AWS's and kinesalite's decoders do); a member of the wrong type is a SerializationException.
-class Fields {
- public:
-  explicit Fields(const json& body) : body_(body) {}
-
-  const json* Member(const char* name) const {
-    auto it = body_.find(name);
-    if (it == body_.end() || it->is_null()) {
-      return nullptr;
-    }
-    return &*it;
-  }
-
-  std::optional<std::string_view> String(const char* name) const {
-    const json* value = Member(name);
-    if (value == nullptr) {
-      return std::nullopt;
-    }
-    if (!value->is_string()) {
-      Fail("SerializationException",
-           std::string(name) + ": expected a string, got " + value->type_name());
-    }
-    return std::string_view(value->get_ref<const std::string&>());
-  }
-
-  std::string_view RequiredString(const char* name, const char* path) const {
-    std::optional<std::string_view> value = String(name);
-    if (!value) {
-      FailValidation("null", path, "not be null");
-    }
-    return *value;
-  }
-
-  std::optional<int64_t> Integer(const char* name) const {
-    const json* value = Member(name);
-    if (value == nullptr) {
-      return std::nullopt;
-    }
-    if (!value->is_number_integer()) {
-      Fail("SerializationException",
-           std::string(name) + ": expected an integer, got " + value->type_name());
-    }
-    return value->get<int64_t>();
-  }
-
-  std::optional<int64_t> IntegerIn(const char* name, const char* path, int64_t min,
-                                   int64_t max) const {
-    std::optional<int64_t> value = Integer(name);
-    if (value && *value < min) {
-      FailValidation(std::to_string(*value), path,
-                     "have value greater than or equal to " + std::to_string(min));
-    }
-    if (value && *value > max) {
-      FailValidation(std::to_string(*value), path,
-                     "have value less than or equal to " + std::to_string(max));
-    }
-    return value;
-  }
-
-  // Epoch seconds (fractions are milliseconds), as JSON 1.1 sends timestamps.
-  std::optional<int64_t> TimestampMs(const char* name) const {
-    const json* value = Member(name);
-    if (value == nullptr) {
-      return std::nullopt;
-    }
-    if (!value->is_number()) {
-      Fail(
-          "SerializationException",
-          std::string(name) + ": expected a timestamp in epoch seconds, got " + value->type_name());
-    }
-    const double seconds = value->get<double>();
-    if (!std::isfinite(seconds) || seconds < 0 || seconds > 1e11) {
-      Fail("InvalidArgumentException", std::string(name) + ": not a valid timestamp");
-    }
-    return std::llround(seconds * 1000.0);
-  }
-
-  const json* Object(const char* name) const {
-    const json* value = Member(name);
-    if (value != nullptr && !value->is_object()) {
-      Fail("SerializationException",
-           std::string(name) + ": expected an object, got " + value->type_name());
-    }
-    return value;
-  }
-
-  const json* Array(const char* name) const {
-    const json* value = Member(name);
-    if (value != nullptr && !value->is_array()) {
-      Fail("SerializationException",
-           std::string(name) + ": expected a list, got " + value->type_name());
-    }
-    return value;
-  }
-
- private:
-  const json& body_;
-};
-
-// AWS's wording for a length outside [min, max].
-void CheckLength(std::string_view value, size_t length, size_t min, size_t max, const char* path) {
-  if (length < min) {
-    FailValidation(value, path, "have length greater than or equal to " + std::to_string(min));
-  }
-  if (length > max) {
-    FailValidation(value, path, "have length less than or equal to " + std::to_string(max));
-  }
 }
 
 void CheckStreamName(std::string_view name, const char* path) {
@@ -200,7 +51,7 @@ uint32_t ShardIndexOf(std::string_view shard_id, const char* path) {
   std::optional<uint32_t> index = ParseShardId(shard_id);
   if (!index) {
     // Well-formed but never issued here: AWS says the shard does not exist.
-    Fail("ResourceNotFoundException", "Shard " + std::string(shard_id) + " does not exist");
+    FailApi("ResourceNotFoundException", "Shard " + std::string(shard_id) + " does not exist");
   }
   return *index;
 }
@@ -213,10 +64,10 @@ Uint128 HashKeyOf(std::string_view text, const char* path) {
         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
         (text.size() == 1 || text[0] != '0');
     if (digits) {  // well-formed, but 2^128 or more
-      Fail("InvalidArgumentException",
-           "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. "
-           "Specified value was " +
-               std::string(text));
+      FailApi("InvalidArgumentException",
+              "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. "
+              "Specified value was " +
+                  std::string(text));
     }
     FailValidation(text, path, "satisfy regular expression pattern: 0|([1-9]\\d{0,38})");
   }
@@ -225,7 +76,7 @@ Uint128 HashKeyOf(std::string_view text, const char* path) {
 
 std::string_view DecodeData(std::string_view base64, std::string* scratch, const char* path) {
   if (!Base64Decode(base64, scratch)) {
-    Fail("SerializationException", std::string(path) + ": not valid base64");
+    FailApi("SerializationException", std::string(path) + ": not valid base64");
   }
   if (scratch->size() > kMaxRecordDataBytes) {
     FailValidation("java.nio.HeapByteBuffer[pos=0 lim=" + std::to_string(scratch->size()) +
@@ -279,7 +130,7 @@ class KinesisApi::Call {
 
   StreamStore& store_;
   const KinesisApiOptions& options_;
-  Fields fields_;
+  JsonMembers fields_;
 };
 
 std::string KinesisApi::Call::StreamName() const {
@@ -289,18 +140,19 @@ std::string KinesisApi::Call::StreamName() const {
     const std::string prefix =
         "arn:aws:kinesis:" + options_.region + ":" + options_.account_id + ":stream/";
     if (arn->substr(0, prefix.size()) != prefix) {
-      Fail("InvalidArgumentException", "StreamARN " + std::string(*arn) +
-                                           " is not a stream of this host (" + prefix + "<name>)");
+      FailApi("InvalidArgumentException", "StreamARN " + std::string(*arn) +
+                                              " is not a stream of this host (" + prefix +
+                                              "<name>)");
     }
     const std::string_view from_arn = arn->substr(prefix.size());
     CheckStreamName(from_arn, "streamARN");
     if (name && *name != from_arn) {
-      Fail("InvalidArgumentException", "StreamName and StreamARN name different streams");
+      FailApi("InvalidArgumentException", "StreamName and StreamARN name different streams");
     }
     return std::string(from_arn);
   }
   if (!name) {
-    Fail("InvalidArgumentException", "Either StreamName or StreamARN should be provided.");
+    FailApi("InvalidArgumentException", "Either StreamName or StreamARN should be provided.");
   }
   CheckStreamName(*name, "streamName");
   return std::string(*name);
@@ -320,16 +172,18 @@ void KinesisApi::Call::FailFrom(const Status& status, const std::string& name) c
   switch (status.code()) {
     case Code::kNotFound:
       if (status.message().rfind("stream ", 0) == 0) {
-        Fail("ResourceNotFoundException", NotFoundMessage(name));
+        FailApi("ResourceNotFoundException", NotFoundMessage(name));
       }
-      Fail("ResourceNotFoundException", message);
+      FailApi("ResourceNotFoundException", message);
     case Code::kAlreadyExists:
-      Fail("ResourceInUseException",
-           "Stream " + name + " under account " + options_.account_id + " already exists.");
-    case Code::kResourceExhausted: Fail("LimitExceededException", message);
+      FailApi("ResourceInUseException",
+              "Stream " + name + " under account " + options_.account_id + " already exists.");
+    case Code::kResourceExhausted: FailApi("LimitExceededException", message);
     case Code::kInvalidArgument:
-    case Code::kFailedPrecondition: Fail("InvalidArgumentException", message);
-    default: LogError("kinesis", status.ToString()); Fail("InternalFailure", status.message(), 500);
+    case Code::kFailedPrecondition: FailApi("InvalidArgumentException", message);
+    default:
+      LogError("kinesis", status.ToString());
+      FailApi("InternalFailure", status.message(), 500);
   }
 }
 
@@ -364,7 +218,7 @@ std::string KinesisApi::Call::CreateStream() {
   const std::string name = StreamName();
   std::optional<int64_t> shard_count = fields_.IntegerIn("ShardCount", "shardCount", 1, 100000);
   if (const json* mode = fields_.Object("StreamModeDetails")) {
-    const Fields mode_fields(*mode);
+    const JsonMembers mode_fields(*mode);
     const std::string_view stream_mode =
         mode_fields.RequiredString("StreamMode", "streamModeDetails.streamMode");
     if (stream_mode == "ON_DEMAND" && !shard_count) {
@@ -375,7 +229,7 @@ std::string KinesisApi::Call::CreateStream() {
     }
   }
   if (!shard_count) {
-    Fail("InvalidArgumentException", "ShardCount is required for a PROVISIONED stream.");
+    FailApi("InvalidArgumentException", "ShardCount is required for a PROVISIONED stream.");
   }
   const Status status = store_.CreateStream(name, static_cast<uint32_t>(*shard_count));
   if (!status.ok()) {
@@ -399,7 +253,7 @@ std::string KinesisApi::Call::ListStreams() {
   if (std::optional<std::string_view> token = fields_.String("NextToken")) {
     std::optional<ResumeToken> decoded = ResumeToken::Decode(*token);
     if (!decoded || decoded->kind != ResumeToken::Kind::kListStreams) {
-      Fail("InvalidArgumentException", "NextToken is not a token ListStreams returned.");
+      FailApi("InvalidArgumentException", "NextToken is not a token ListStreams returned.");
     }
     after = decoded->stream_name;
   }
@@ -501,7 +355,7 @@ std::string KinesisApi::Call::ListShards() {
   const std::optional<std::string_view> token = fields_.String("NextToken");
   const bool has_name = fields_.String("StreamName") || fields_.String("StreamARN");
   if (token && has_name) {
-    Fail("InvalidArgumentException", "NextToken and StreamName cannot be provided together.");
+    FailApi("InvalidArgumentException", "NextToken and StreamName cannot be provided together.");
   }
   const int64_t limit = std::min<int64_t>(
       fields_.IntegerIn("MaxResults", "maxResults", 1, 10000).value_or(1000), 1000);
@@ -513,10 +367,10 @@ std::string KinesisApi::Call::ListShards() {
   if (token) {
     std::optional<ResumeToken> decoded = ResumeToken::Decode(*token);
     if (!decoded || decoded->kind != ResumeToken::Kind::kListShards) {
-      Fail("InvalidArgumentException", "NextToken is not a token ListShards returned.");
+      FailApi("InvalidArgumentException", "NextToken is not a token ListShards returned.");
     }
     if (now - decoded->issued_ms > kTokenLifetimeMs) {
-      Fail("ExpiredNextTokenException", "The NextToken has expired; tokens last 300 seconds.");
+      FailApi("ExpiredNextTokenException", "The NextToken has expired; tokens last 300 seconds.");
     }
     name = decoded->stream_name;
     after = decoded->shard_index;
@@ -524,7 +378,7 @@ std::string KinesisApi::Call::ListShards() {
     token_created_ms = decoded->stream_created_ms;
   } else {
     if (!has_name) {
-      Fail("InvalidArgumentException", "Either NextToken or StreamName should be provided.");
+      FailApi("InvalidArgumentException", "Either NextToken or StreamName should be provided.");
     }
     name = StreamName();
     if (std::optional<std::string_view> start = fields_.String("ExclusiveStartShardId")) {
@@ -535,7 +389,7 @@ std::string KinesisApi::Call::ListShards() {
       }
     }
     if (const json* filter = fields_.Object("ShardFilter")) {
-      const Fields filter_fields(*filter);
+      const JsonMembers filter_fields(*filter);
       const std::string_view type = filter_fields.RequiredString("Type", "shardFilter.type");
       if (type == "AFTER_SHARD_ID") {
         after = ShardIndexOf(filter_fields.RequiredString("ShardId", "shardFilter.shardId"),
@@ -628,9 +482,9 @@ std::string KinesisApi::Call::PutRecords() {
   for (size_t i = 0; i < records->size(); ++i) {
     const json& record = (*records)[i];
     if (!record.is_object()) {
-      Fail("SerializationException", "Records[" + std::to_string(i) + "]: expected an object");
+      FailApi("SerializationException", "Records[" + std::to_string(i) + "]: expected an object");
     }
-    const Fields record_fields(record);
+    const JsonMembers record_fields(record);
     snprintf(path, sizeof(path), "records.%zu.member.data", i + 1);
     inputs[i].data = DecodeData(record_fields.RequiredString("Data", path), &data[i], path);
     snprintf(path, sizeof(path), "records.%zu.member.partitionKey", i + 1);
@@ -643,9 +497,9 @@ std::string KinesisApi::Call::PutRecords() {
     total_bytes += inputs[i].data.size() + inputs[i].partition_key.size();
   }
   if (total_bytes > kMaxPutRecordsBytes) {
-    Fail("InvalidArgumentException",
-         "Records size exceeds 5 MB limit: " + std::to_string(total_bytes) +
-             " bytes of data and partition keys");
+    FailApi("InvalidArgumentException",
+            "Records size exceeds 5 MB limit: " + std::to_string(total_bytes) +
+                " bytes of data and partition keys");
   }
   Result<std::vector<PutOutcome>> outcomes = store_.Put(name, inputs);
   if (!outcomes.ok()) {
@@ -687,22 +541,22 @@ std::string KinesisApi::Call::GetShardIterator() {
   }
   const bool by_sequence = type == "AT_SEQUENCE_NUMBER" || type == "AFTER_SEQUENCE_NUMBER";
   if (by_sequence != sequence.has_value()) {
-    Fail("InvalidArgumentException",
-         "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and "
-         "StartingSequenceNumber or (2) TRIM_HORIZON, LATEST or AT_TIMESTAMP and no "
-         "StartingSequenceNumber. Request specified " +
-             std::string(type) +
-             (sequence ? " and StartingSequenceNumber " + std::string(*sequence)
-                       : std::string(" and no StartingSequenceNumber")) +
-             ".");
+    FailApi("InvalidArgumentException",
+            "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and "
+            "StartingSequenceNumber or (2) TRIM_HORIZON, LATEST or AT_TIMESTAMP and no "
+            "StartingSequenceNumber. Request specified " +
+                std::string(type) +
+                (sequence ? " and StartingSequenceNumber " + std::string(*sequence)
+                          : std::string(" and no StartingSequenceNumber")) +
+                ".");
   }
   const uint32_t shard_index = ShardIndexOf(shard_id, "shardId");
   const StreamMetadata metadata = Describe(name);
   Result<std::shared_ptr<ShardLog>> found = store_.Shard(name, shard_index);
   if (!found.ok()) {
-    Fail("ResourceNotFoundException", "Shard " + ShardIdString(shard_index) + " in stream " + name +
-                                          " under account " + options_.account_id +
-                                          " does not exist");
+    FailApi("ResourceNotFoundException", "Shard " + ShardIdString(shard_index) + " in stream " +
+                                             name + " under account " + options_.account_id +
+                                             " does not exist");
   }
   const ShardLog& log = **found;
   const int64_t now = store_.clock().UnixMillis();
@@ -713,16 +567,16 @@ std::string KinesisApi::Call::GetShardIterator() {
   } else if (type == "AT_TIMESTAMP") {
     position = StartingPosition::kAtTimestamp;
     if (!timestamp_ms) {
-      Fail("InvalidArgumentException",
-           "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current "
-           "request has no timestamp parameter.");
+      FailApi("InvalidArgumentException",
+              "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current "
+              "request has no timestamp parameter.");
     }
     if (*timestamp_ms > now) {
-      Fail("InvalidArgumentException",
-           "The timestampInMillis parameter cannot be greater than the "
-           "currentTimestampInMillis. timestampInMillis: " +
-               std::to_string(*timestamp_ms) +
-               ", currentTimestampInMillis: " + std::to_string(now));
+      FailApi("InvalidArgumentException",
+              "The timestampInMillis parameter cannot be greater than the "
+              "currentTimestampInMillis. timestampInMillis: " +
+                  std::to_string(*timestamp_ms) +
+                  ", currentTimestampInMillis: " + std::to_string(now));
     }
   } else if (by_sequence) {
     position = type == "AT_SEQUENCE_NUMBER" ? StartingPosition::kAtSequenceNumber
@@ -733,9 +587,9 @@ std::string KinesisApi::Call::GetShardIterator() {
                      "satisfy regular expression pattern: 0|([1-9]\\d{0,128})");
     }
     if (number && number->shard_index != shard_index) {
-      Fail("InvalidArgumentException",
-           "Invalid StartingSequenceNumber. It encodes " + ShardIdString(number->shard_index) +
-               ", while it was used in a call to a shard with " + ShardIdString(shard_index));
+      FailApi("InvalidArgumentException",
+              "Invalid StartingSequenceNumber. It encodes " + ShardIdString(number->shard_index) +
+                  ", while it was used in a call to a shard with " + ShardIdString(shard_index));
     }
   }
   Result<uint64_t> ordinal =
@@ -743,10 +597,10 @@ std::string KinesisApi::Call::GetShardIterator() {
           ? ResolveStartingPosition(log, shard_index, position, number, timestamp_ms)
           : Result<uint64_t>(InvalidArgument("not a sequence number of this stream"));
   if (!ordinal.ok()) {
-    Fail("InvalidArgumentException",
-         "StartingSequenceNumber " + std::string(sequence.value_or("")) +
-             " used in GetShardIterator on shard " + ShardIdString(shard_index) + " in stream " +
-             name + " under account " + options_.account_id + " is invalid.");
+    FailApi("InvalidArgumentException",
+            "StartingSequenceNumber " + std::string(sequence.value_or("")) +
+                " used in GetShardIterator on shard " + ShardIdString(shard_index) + " in stream " +
+                name + " under account " + options_.account_id + " is invalid.");
   }
   ResumeToken token;
   token.stream_name = name;
@@ -765,24 +619,25 @@ std::string KinesisApi::Call::GetRecords() {
       fields_.IntegerIn("Limit", "limit", 1, kMaxGetRecordsCount).value_or(kMaxGetRecordsCount);
   std::optional<ResumeToken> token = ResumeToken::Decode(iterator);
   if (!token || token->kind != ResumeToken::Kind::kShardIterator) {
-    Fail("InvalidArgumentException", "Invalid ShardIterator.");
+    FailApi("InvalidArgumentException", "Invalid ShardIterator.");
   }
   const int64_t now = store_.clock().UnixMillis();
   if (now - token->issued_ms > kTokenLifetimeMs) {
-    Fail("ExpiredIteratorException",
-         "Iterator expired. The iterator was created at " + std::to_string(token->issued_ms) +
-             " ms while right now it is " + std::to_string(now) +
-             " ms, which is further in the future than the tolerated delay of 300000 "
-             "milliseconds.");
+    FailApi("ExpiredIteratorException",
+            "Iterator expired. The iterator was created at " + std::to_string(token->issued_ms) +
+                " ms while right now it is " + std::to_string(now) +
+                " ms, which is further in the future than the tolerated delay of 300000 "
+                "milliseconds.");
   }
   Result<StreamMetadata> metadata = store_.Describe(token->stream_name);
   if (!metadata.ok() || metadata->created_ms != token->stream_created_ms) {
-    Fail("ResourceNotFoundException", NotFoundMessage(token->stream_name));
+    FailApi("ResourceNotFoundException", NotFoundMessage(token->stream_name));
   }
   Result<std::shared_ptr<ShardLog>> log = store_.Shard(token->stream_name, token->shard_index);
   if (!log.ok()) {
-    Fail("ResourceNotFoundException", "Shard " + ShardIdString(token->shard_index) + " in stream " +
-                                          token->stream_name + " does not exist");
+    FailApi("ResourceNotFoundException", "Shard " + ShardIdString(token->shard_index) +
+                                             " in stream " + token->stream_name +
+                                             " does not exist");
   }
   Result<ShardLog::ReadResult> read =
       (*log)->Read(token->ordinal, static_cast<size_t>(limit), kMaxGetRecordsBytes);
@@ -822,7 +677,7 @@ std::string KinesisApi::Call::GetRecords() {
     // read above has published its children by now (the store changes both under one lock).
     metadata = store_.Describe(token->stream_name);
     if (!metadata.ok()) {
-      Fail("ResourceNotFoundException", NotFoundMessage(token->stream_name));
+      FailApi("ResourceNotFoundException", NotFoundMessage(token->stream_name));
     }
     json children = json::array();
     for (const ShardMetadata& shard : metadata->shards) {
@@ -883,25 +738,25 @@ std::string KinesisApi::Call::SetRetention(bool increase) {
     FailValidation("null", "retentionPeriodHours", "not be null");
   }
   if (*hours < kMinRetentionHours || *hours > kMaxRetentionHours) {
-    Fail("InvalidArgumentException",
-         "Minimum allowed retention period is 24 hours. Maximum allowed retention period is "
-         "8760 hours. Requested retention period (" +
-             std::to_string(*hours) + " hours) is out of range.");
+    FailApi("InvalidArgumentException",
+            "Minimum allowed retention period is 24 hours. Maximum allowed retention period is "
+            "8760 hours. Requested retention period (" +
+                std::to_string(*hours) + " hours) is out of range.");
   }
   const StreamMetadata metadata = Describe(name);
   if (increase && *hours < metadata.retention_hours) {
-    Fail("InvalidArgumentException", "Requested retention period (" + std::to_string(*hours) +
-                                         " hours) for stream " + name +
-                                         " can not be shorter than existing retention period (" +
-                                         std::to_string(metadata.retention_hours) +
-                                         " hours). Use DecreaseRetentionPeriod API.");
+    FailApi("InvalidArgumentException", "Requested retention period (" + std::to_string(*hours) +
+                                            " hours) for stream " + name +
+                                            " can not be shorter than existing retention period (" +
+                                            std::to_string(metadata.retention_hours) +
+                                            " hours). Use DecreaseRetentionPeriod API.");
   }
   if (!increase && *hours > metadata.retention_hours) {
-    Fail("InvalidArgumentException", "Requested retention period (" + std::to_string(*hours) +
-                                         " hours) for stream " + name +
-                                         " can not be longer than existing retention period (" +
-                                         std::to_string(metadata.retention_hours) +
-                                         " hours). Use IncreaseRetentionPeriod API.");
+    FailApi("InvalidArgumentException", "Requested retention period (" + std::to_string(*hours) +
+                                            " hours) for stream " + name +
+                                            " can not be longer than existing retention period (" +
+                                            std::to_string(metadata.retention_hours) +
+                                            " hours). Use IncreaseRetentionPeriod API.");
   }
   const Status status = store_.SetRetention(name, static_cast<int32_t>(*hours));
   if (!status.ok()) {
@@ -938,69 +793,8 @@ ApiResponse KinesisApi::Handle(const ApiRequest& request) {
       {"IncreaseStreamRetentionPeriod", &Call::IncreaseStreamRetentionPeriod},
       {"DecreaseStreamRetentionPeriod", &Call::DecreaseStreamRetentionPeriod},
   };
-  ApiResponse response;
-  try {
-    if (request.method != "POST") {
-      Fail("UnknownOperationException",
-           "Kinesis API calls are POST / with an X-Amz-Target header; got " +
-               std::string(request.method),
-           405);
-    }
-    const std::string_view content_type =
-        request.content_type.substr(0, request.content_type.find(';'));
-    if (content_type != "application/x-amz-json-1.1") {
-      Fail("UnknownOperationException",
-           "Content-Type must be application/x-amz-json-1.1, got '" +
-               std::string(request.content_type) +
-               "' (a Java SDK sending CBOR needs AWS_CBOR_DISABLE=1 (v1) or "
-               "-Daws.cborEnabled=false (v2))",
-           404);
-    }
-    if (request.target.substr(0, kTargetPrefix.size()) != kTargetPrefix) {
-      Fail("UnknownOperationException",
-           request.target.empty()
-               ? std::string("missing X-Amz-Target header (Kinesis_20131202.<Operation>)")
-               : "X-Amz-Target '" + std::string(request.target) +
-                     "' is not a Kinesis_20131202 operation");
-    }
-    const std::string_view name = request.target.substr(kTargetPrefix.size());
-    const auto* operation = std::find_if(std::begin(kOperations), std::end(kOperations),
-                                         [&](const auto& entry) { return entry.first == name; });
-    if (operation == std::end(kOperations)) {
-      Fail("UnknownOperationException",
-           "Kinesis_20131202." + std::string(name) + " is not an operation Sluice supports");
-    }
-    json body;
-    try {
-      body = json::parse(request.body);
-    } catch (const json::parse_error& e) {
-      // Not e.what(): it quotes the offending bytes, which need not be valid UTF-8.
-      Fail("SerializationException",
-           "request body is not valid JSON (at byte " + std::to_string(e.byte) + ")");
-    }
-    if (!body.is_object()) {
-      Fail("SerializationException", "request body must be a JSON object");
-    }
-    Call call(store_, options_, body);
-    response.body = (call.*(operation->second))();
-  } catch (const ApiError& error) {
-    response.http_status = error.http_status;
-    response.error_type = error.type;
-    std::string body = "{\"__type\":";
-    AppendJsonString(&body, error.type);
-    body.append(",\"message\":");
-    AppendJsonString(&body, error.message);
-    body.push_back('}');
-    response.body = std::move(body);
-  } catch (const json::exception& e) {
-    // A type the Fields accessors did not expect (can't-happen, but never crash on input).
-    response.http_status = 400;
-    response.error_type = "SerializationException";
-    response.body =
-        "{\"__type\":\"SerializationException\",\"message\":\"unexpected value type (error " +
-        std::to_string(e.id) + ")\"}";
-  }
-  return response;
+  return HandleJsonApi(request, kKinesisTargetPrefix, "Kinesis", kOperations,
+                       [&](const json& body) { return Call(store_, options_, body); });
 }
 
 }  // namespace sluice::stream

@@ -22,6 +22,8 @@
 
 namespace sluice::stream {
 
+inline constexpr char kKinesisTargetPrefix[] = "Kinesis_20131202.";
+
 struct KinesisApiOptions {
   std::string region = "us-east-1";
   std::string account_id = "000000000000";  // 12 digits, as in ARNs

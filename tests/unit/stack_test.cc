@@ -90,5 +90,47 @@ TEST_CASE("bad stacks are refused with the JSON path of the problem") {
             .find("Topics[1].TopicName: topic \"t\" is declared twice") != std::string::npos);
 }
 
+TEST_CASE("a stack's delivery streams parse as CreateDeliveryStream requests") {
+  Result<Stack> stack = Parse(R"({
+    "Streams": [{"StreamName": "tolls"}],
+    "DeliveryStreams": [
+      {"DeliveryStreamName": "tolls-lake",
+       "ExtendedS3DestinationConfiguration": {"BucketARN": "file:///srv/lake", "Prefix": "raw/",
+                                              "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60}}},
+      {"DeliveryStreamName": "tolls-copy", "DeliveryStreamType": "KinesisStreamAsSource",
+       "KinesisStreamSourceConfiguration": {"KinesisStreamARN": "tolls"},
+       "ExtendedS3DestinationConfiguration": {"BucketARN": "file:///srv/copy"}}]
+  })");
+  REQUIRE(stack.ok());
+  REQUIRE(stack->delivery_streams.size() == 2);
+  const delivery::DeliveryStreamConfig& lake = stack->delivery_streams[0];
+  CHECK(lake.name == "tolls-lake");
+  CHECK(lake.source == delivery::SourceKind::kDirectPut);
+  CHECK(lake.destination == delivery::DestinationKind::kObjectStore);
+  CHECK(lake.object_store.directory() == "/srv/lake");
+  CHECK(lake.object_store.prefix == "raw/");
+  CHECK(lake.object_store.buffering.size_bytes == 1 << 20);
+  const delivery::DeliveryStreamConfig& copy = stack->delivery_streams[1];
+  CHECK(copy.source == delivery::SourceKind::kStream);
+  CHECK(copy.source_stream == "tolls");
+}
+
+TEST_CASE("bad delivery streams are refused with the JSON path inside the stack") {
+  CHECK(Error(R"({"DeliveryStreams": {}})") == "stack.json: DeliveryStreams: must be an array");
+  CHECK(Error(R"({"DeliveryStreams": [{"DeliveryStreamName": "d",
+      "ExtendedS3DestinationConfiguration": {"BucketARN": "file:///l",
+                                             "BufferingHints": {"SizeInMBs": 0, "IntervalInSeconds": 60}}}]})") ==
+        "stack.json: DeliveryStreams[0].ExtendedS3DestinationConfiguration.BufferingHints."
+        "SizeInMBs: must be an integer from 1 to 128, got 0");
+  CHECK(Error(R"({"DeliveryStreams": [{"DeliveryStreamName": "d"}]})")
+            .find("stack.json: DeliveryStreams[0]: must have exactly one destination") == 0);
+  CHECK(Error(R"({"DeliveryStreams": [
+      {"DeliveryStreamName": "d", "ExtendedS3DestinationConfiguration": {"BucketARN": "file:///a"}},
+      {"DeliveryStreamName": "d", "ExtendedS3DestinationConfiguration": {"BucketARN": "file:///b"}}
+    ]})") ==
+        "stack.json: DeliveryStreams[1].DeliveryStreamName: delivery stream \"d\" is "
+        "declared twice (also by DeliveryStreams[0])");
+}
+
 }  // namespace
 }  // namespace sluice::host

@@ -1,5 +1,6 @@
-// KinesisClient: a small blocking client of the Kinesis JSON 1.1 API, for the CLI verbs that talk
-// to a running host (`sluice streams|put|tail`). One keep-alive connection, reused.
+// AwsJsonClient: a small blocking client of one of the host's AWS JSON 1.1 APIs (Kinesis,
+// Firehose), for the CLI verbs that talk to a running host (`sluice streams|put|tail|delivery`).
+// One keep-alive connection, reused.
 //
 // Not thread-safe: one client per thread.
 #pragma once
@@ -15,14 +16,15 @@ namespace sluice::host {
 // The endpoint the CLI talks to: $SLUICE_ENDPOINT, else http://127.0.0.1:4566.
 std::string DefaultEndpoint();
 
-class KinesisClient {
+class AwsJsonClient {
  public:
-  explicit KinesisClient(std::string endpoint);
-  ~KinesisClient();
-  KinesisClient(const KinesisClient&) = delete;
-  KinesisClient& operator=(const KinesisClient&) = delete;
+  // `target_prefix`: the API's X-Amz-Target prefix with its dot, e.g. stream::kKinesisTargetPrefix.
+  AwsJsonClient(std::string endpoint, std::string target_prefix);
+  ~AwsJsonClient();
+  AwsJsonClient(const AwsJsonClient&) = delete;
+  AwsJsonClient& operator=(const AwsJsonClient&) = delete;
 
-  // Calls Kinesis_20131202.<operation>. Returns the response body as JSON ({} when empty), or:
+  // Calls <target_prefix><operation>. Returns the response body as JSON ({} when empty), or:
   // Unavailable when no host answers at the endpoint (the message says how to start one);
   // InvalidArgument "<__type>: <message>" for an error the API returned; Internal otherwise.
   Result<nlohmann::json> Call(const std::string& operation, const nlohmann::json& request);
@@ -31,6 +33,7 @@ class KinesisClient {
 
  private:
   const std::string endpoint_;
+  const std::string target_prefix_;
   void* curl_;  // CURL*
 };
 

@@ -1,4 +1,4 @@
-#include "host/kinesis_client.h"
+#include "host/aws_json_client.h"
 
 #include <curl/curl.h>
 
@@ -21,14 +21,16 @@ std::string DefaultEndpoint() {
   return "http://127.0.0.1:4566";
 }
 
-KinesisClient::KinesisClient(std::string endpoint)
-    : endpoint_(std::move(endpoint)), curl_(curl_easy_init()) {}
+AwsJsonClient::AwsJsonClient(std::string endpoint, std::string target_prefix)
+    : endpoint_(std::move(endpoint)),
+      target_prefix_(std::move(target_prefix)),
+      curl_(curl_easy_init()) {}
 
-KinesisClient::~KinesisClient() {
+AwsJsonClient::~AwsJsonClient() {
   curl_easy_cleanup(static_cast<CURL*>(curl_));
 }
 
-Result<nlohmann::json> KinesisClient::Call(const std::string& operation,
+Result<nlohmann::json> AwsJsonClient::Call(const std::string& operation,
                                            const nlohmann::json& request) {
   CURL* curl = static_cast<CURL*>(curl_);
   if (curl == nullptr) {
@@ -41,7 +43,7 @@ Result<nlohmann::json> KinesisClient::Call(const std::string& operation,
     return InvalidArgument("arguments must be valid UTF-8 text");
   }
   std::string response;
-  const std::string target = "X-Amz-Target: Kinesis_20131202." + operation;
+  const std::string target = "X-Amz-Target: " + target_prefix_ + operation;
   curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, "Content-Type: application/x-amz-json-1.1");
   headers = curl_slist_append(headers, target.c_str());
