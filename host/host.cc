@@ -15,6 +15,8 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/random.h"
+#include "delivery/delivery_service.h"
+#include "delivery/firehose_api.h"
 #include "host/control_server.h"
 #include "host/control_service.h"
 #include "host/data_dir.h"
@@ -179,6 +181,8 @@ struct Host::Parts {
   std::unique_ptr<state::EffectCommitter> committer;
   std::unique_ptr<RegistryFunctionResolver> resolver;
   std::unique_ptr<poller::PollerService> pollers;
+  std::unique_ptr<delivery::DeliveryService> deliveries;
+  std::unique_ptr<delivery::FirehoseApi> firehose;
   std::unique_ptr<ControlService> control_service;
   std::unique_ptr<ControlServer> control_server;
   std::unique_ptr<HttpServer> http;
@@ -338,6 +342,23 @@ Result<std::unique_ptr<Host>> Host::Start(const HostOptions& options) {
   }
   p.pollers = std::move(*pollers);
 
+  delivery::DeliveryServiceDeps delivery_deps;
+  delivery_deps.data_dir = dir;
+  delivery_deps.durability = options.durability;
+  delivery_deps.db = p.db.get();
+  delivery_deps.streams = p.streams.get();
+  delivery_deps.functions = p.resolver.get();
+  delivery_deps.clock = clock;
+  delivery_deps.region = kinesis_options.region;
+  delivery_deps.account_id = kinesis_options.account_id;
+  Result<std::unique_ptr<delivery::DeliveryService>> deliveries =
+      delivery::DeliveryService::Start(std::move(delivery_deps));
+  if (!deliveries.ok()) {
+    return deliveries.status().WithContext("delivery streams");
+  }
+  p.deliveries = std::move(*deliveries);
+  p.firehose = std::make_unique<delivery::FirehoseApi>(p.deliveries.get());
+
   ControlDeps control;
   control.data_dir = dir;
   control.db = p.db.get();
@@ -347,6 +368,7 @@ Result<std::unique_ptr<Host>> Host::Start(const HostOptions& options) {
   control.streams = p.streams.get();
   control.committer = p.committer.get();
   control.pollers = p.pollers.get();
+  control.delivery_streams = p.deliveries.get();
   control.clock = clock;
   control.started_unix_ms = clock->UnixMillis();
   p.control_service = std::make_unique<ControlService>(std::move(control));
@@ -357,13 +379,17 @@ Result<std::unique_ptr<Host>> Host::Start(const HostOptions& options) {
   }
   p.control_server = std::move(*control_server);
 
-  Result<std::unique_ptr<HttpServer>> http =
-      HttpServer::Start(options.http, [api = p.kinesis.get()](const HttpRequest& request) {
+  Result<std::unique_ptr<HttpServer>> http = HttpServer::Start(
+      options.http,
+      [kinesis = p.kinesis.get(), firehose = p.firehose.get()](const HttpRequest& request) {
         if (request.path() == "/metrics") {
           return ServeMetrics();
         }
-        stream::ApiResponse reply = api->Handle({request.method(), request.Header("X-Amz-Target"),
-                                                 request.Header("Content-Type"), request.body()});
+        const stream::ApiRequest call{request.method(), request.Header("X-Amz-Target"),
+                                      request.Header("Content-Type"), request.body()};
+        stream::ApiResponse reply = call.target.starts_with(delivery::kFirehoseTargetPrefix)
+                                        ? firehose->Handle(call)
+                                        : kinesis->Handle(call);
         HttpResponse response;
         response.status = reply.http_status;
         response.content_type = std::move(reply.content_type);
@@ -380,7 +406,8 @@ Result<std::unique_ptr<Host>> Host::Start(const HostOptions& options) {
   p.http = std::move(*http);
   LogInfo("serve", "Kinesis API on http://" + options.http.address + ":" +
                        std::to_string(p.http->port()) + " (data in " + dir + ", durability " +
-                       (options.durability == stream::Durability::kFsync ? "fsync" : "os") + ")");
+                       (options.durability == stream::Durability::kFsync ? "fsync" : "os") +
+                       "); the Firehose API on the same port");
   LogInfo("serve", "control API on unix:" + *socket_path + " (" + std::to_string(deployed->size()) +
                        " function versions deployed)");
   return host;
