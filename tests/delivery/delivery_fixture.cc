@@ -40,6 +40,45 @@ json TransformWith(const std::map<std::string, std::string>& parameters) {
   return {{"Enabled", true}, {"Processors", {{{"Type", "Lambda"}, {"Parameters", list}}}}};
 }
 
+std::string AllContent(const std::map<std::string, std::string>& objects) {
+  std::string all;
+  for (const auto& [key, content] : objects) {
+    all += content;
+  }
+  return all;
+}
+
+std::map<std::string, std::string> Under(const std::map<std::string, std::string>& objects,
+                                         const std::string& prefix) {
+  std::map<std::string, std::string> out;
+  for (const auto& [key, content] : objects) {
+    if (key.rfind(prefix, 0) == 0) {
+      out[key] = content;
+    }
+  }
+  return out;
+}
+
+std::vector<json> JsonLines(const std::string& text) {
+  std::vector<json> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t end = text.find('\n', start);
+    lines.push_back(json::parse(text.substr(start, end - start)));
+    start = end == std::string::npos ? text.size() : end + 1;
+  }
+  return lines;
+}
+
+std::vector<std::string> Numbered(const std::string& prefix, int n) {
+  std::vector<std::string> records;
+  for (int i = 0; i < n; ++i) {
+    records.push_back(prefix);
+    records.back().append(std::to_string(i)).append("\n");
+  }
+  return records;
+}
+
 // Resolves transform_probe ($LATEST) to the harness's pool, which outlives the service.
 class DeliveryFixture::PoolResolver : public poller::FunctionResolver {
  public:
@@ -74,7 +113,7 @@ DeliveryFixture::DeliveryFixture() {
         config->timeout = std::chrono::milliseconds(2000);
       });
   resolver_ = std::make_unique<PoolResolver>(&harness_->pool());
-  RestartService();
+  StartService();
 }
 
 DeliveryFixture::~DeliveryFixture() {
@@ -87,8 +126,12 @@ DeliveryFixture::~DeliveryFixture() {
   fs::remove_all(dir_, error);
 }
 
-void DeliveryFixture::RestartService() {
+void DeliveryFixture::StopService() {
   service_.reset();
+}
+
+void DeliveryFixture::StartService() {
+  REQUIRE(service_ == nullptr);
   DeliveryServiceDeps deps;
   deps.data_dir = dir_ + "/data";
   deps.db = db_.get();

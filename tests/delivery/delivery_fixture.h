@@ -35,6 +35,17 @@ nlohmann::json DirectoryRequest(const std::string& name, const std::string& dir,
 // A ProcessingConfiguration running transform_probe with these parameters (name -> value).
 nlohmann::json TransformWith(const std::map<std::string, std::string>& parameters = {});
 
+// Objects (key -> content): every content concatenated in key order (keys sort by time, then
+// uuid).
+std::string AllContent(const std::map<std::string, std::string>& objects);
+// The objects whose keys start with `prefix`.
+std::map<std::string, std::string> Under(const std::map<std::string, std::string>& objects,
+                                         const std::string& prefix);
+// One JSON value per '\n'-separated line of `text` (error records); throws on a bad line.
+std::vector<nlohmann::json> JsonLines(const std::string& text);
+// `n` records "<prefix>0\n", "<prefix>1\n", ...
+std::vector<std::string> Numbered(const std::string& prefix, int n);
+
 class DeliveryFixture {
  public:
   DeliveryFixture();
@@ -44,11 +55,20 @@ class DeliveryFixture {
 
   DeliveryService& service() { return *service_; }
   stream::StreamStore& streams() { return *streams_; }
+  // The state database the service keeps its streams and their progress in.
+  state::StateDb& db() { return *db_; }
   // A path inside the fixture's temporary directory (not created).
   std::string Path(const std::string& name) const { return dir_ + "/" + name; }
 
-  // Destroys the service (its pipelines stop) and starts a new one on the same database.
-  void RestartService();
+  // Destroys the service (its pipelines stop); service() is then invalid until StartService().
+  void StopService();
+  // Starts a new service on the same database. REQUIRES: stopped.
+  void StartService();
+  // StopService(), then StartService().
+  void RestartService() {
+    StopService();
+    StartService();
+  }
   // Parses `request` and creates the stream; REQUIREs success.
   void Create(const nlohmann::json& request);
   // Puts records into a DirectPut stream; returns their record ids.

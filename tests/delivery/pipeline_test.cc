@@ -16,46 +16,6 @@ namespace {
 
 using nlohmann::json;
 
-// Every file's content under `dir`, concatenated in key order (keys sort by time, then uuid).
-std::string AllContent(const std::map<std::string, std::string>& files) {
-  std::string all;
-  for (const auto& [key, content] : files) {
-    all += content;
-  }
-  return all;
-}
-
-std::map<std::string, std::string> Under(const std::map<std::string, std::string>& files,
-                                         const std::string& prefix) {
-  std::map<std::string, std::string> out;
-  for (const auto& [key, content] : files) {
-    if (key.rfind(prefix, 0) == 0) {
-      out[key] = content;
-    }
-  }
-  return out;
-}
-
-std::vector<json> JsonLines(const std::string& text) {
-  std::vector<json> lines;
-  size_t start = 0;
-  while (start < text.size()) {
-    const size_t end = text.find('\n', start);
-    lines.push_back(json::parse(text.substr(start, end - start)));
-    start = end == std::string::npos ? text.size() : end + 1;
-  }
-  return lines;
-}
-
-std::vector<std::string> Numbered(const std::string& prefix, int n) {
-  std::vector<std::string> records;
-  for (int i = 0; i < n; ++i) {
-    records.push_back(prefix);
-    records.back().append(std::to_string(i)).append("\n");
-  }
-  return records;
-}
-
 TEST_CASE("DirectPut records arrive in the directory in order, under Firehose's keys") {
   DeliveryFixture f;
   const std::string lake = f.Path("lake");
