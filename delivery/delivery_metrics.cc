@@ -41,8 +41,10 @@ DeliveryMetrics::DeliveryMetrics(const std::string& s)
       records_buffered(StreamGauge(s, "sluice_delivery_buffered_records",
                                    "Records read but not yet delivered.")),
       freshness_ms(StreamGauge(s, "sluice_delivery_freshness_milliseconds",
-                               "Age of the oldest record of the last delivery, at delivery.")) {
+                               "Age of the oldest record of the last delivery, at delivery.")),
+      base_(Totals()) {
   freshness_ms.Set(-1);
+  records_buffered.Set(0);
 }
 
 void DeliveryMetrics::set_last_error(std::string error) {
@@ -50,19 +52,34 @@ void DeliveryMetrics::set_last_error(std::string error) {
   last_error_ = std::move(error);
 }
 
+DeliveryStats DeliveryMetrics::Totals() const {
+  DeliveryStats totals;
+  totals.records_in = static_cast<int64_t>(records_in.value());
+  totals.bytes_in = static_cast<int64_t>(bytes_in.value());
+  totals.records_transformed = static_cast<int64_t>(records_transformed.value());
+  totals.records_dropped = static_cast<int64_t>(records_dropped.value());
+  totals.records_failed = static_cast<int64_t>(records_failed.value());
+  totals.records_delivered = static_cast<int64_t>(records_delivered.value());
+  totals.bytes_delivered = static_cast<int64_t>(bytes_delivered.value());
+  totals.objects_delivered = static_cast<int64_t>(objects_delivered.value());
+  totals.delivery_errors = static_cast<int64_t>(delivery_errors.value());
+  totals.batches_failed = static_cast<int64_t>(batches_failed.value());
+  return totals;
+}
+
 DeliveryStats DeliveryMetrics::Snapshot(const std::string& name) const {
-  DeliveryStats stats;
+  DeliveryStats stats = Totals();
   stats.name = name;
-  stats.records_in = static_cast<int64_t>(records_in.value());
-  stats.bytes_in = static_cast<int64_t>(bytes_in.value());
-  stats.records_transformed = static_cast<int64_t>(records_transformed.value());
-  stats.records_dropped = static_cast<int64_t>(records_dropped.value());
-  stats.records_failed = static_cast<int64_t>(records_failed.value());
-  stats.records_delivered = static_cast<int64_t>(records_delivered.value());
-  stats.bytes_delivered = static_cast<int64_t>(bytes_delivered.value());
-  stats.objects_delivered = static_cast<int64_t>(objects_delivered.value());
-  stats.delivery_errors = static_cast<int64_t>(delivery_errors.value());
-  stats.batches_failed = static_cast<int64_t>(batches_failed.value());
+  stats.records_in -= base_.records_in;
+  stats.bytes_in -= base_.bytes_in;
+  stats.records_transformed -= base_.records_transformed;
+  stats.records_dropped -= base_.records_dropped;
+  stats.records_failed -= base_.records_failed;
+  stats.records_delivered -= base_.records_delivered;
+  stats.bytes_delivered -= base_.bytes_delivered;
+  stats.objects_delivered -= base_.objects_delivered;
+  stats.delivery_errors -= base_.delivery_errors;
+  stats.batches_failed -= base_.batches_failed;
   stats.records_buffered = records_buffered.value();
   stats.freshness_ms = freshness_ms.value();
   std::lock_guard<std::mutex> lock(mu_);

@@ -1,6 +1,8 @@
 // DeliveryMetrics: one delivery stream's counters in the host's metrics registry, exported at
 // /metrics as sluice_delivery_* with the label delivery_stream, and read back for
-// `sluice status`. Counters count since the host started.
+// `sluice status`. The registry's counters count for the life of the process (Prometheus wants
+// them monotonic, even across a delete and a create of the same name); Snapshot() counts from
+// when this object was made, so a new delivery stream starts at zero.
 //
 // Thread-safety: the counters and gauges are atomic; last_error is guarded.
 #pragma once
@@ -30,10 +32,15 @@ struct DeliveryMetrics {
   Gauge& freshness_ms;  // -1 until the first delivery
 
   void set_last_error(std::string error);
-  // The counters' values now, with `name`.
+  // The counts since this object was made, with `name`.
   DeliveryStats Snapshot(const std::string& name) const;
 
  private:
+  // The registry's counters now (gauges and last_error left out).
+  DeliveryStats Totals() const;
+
+  // The counters' values when this object was made (the gauges start afresh).
+  const DeliveryStats base_;
   mutable std::mutex mu_;
   std::string last_error_;
 };

@@ -173,8 +173,8 @@ bool DeliveryPipeline::Buffer(Batch* batch) {
         break;
       }
       uint64_t& next = cursor[shard.index];
-      Result<stream::ShardLog::ReadResult> read = shard.log->Read(
-          next, std::min<size_t>(records_room, 10'000), static_cast<size_t>(room));
+      Result<stream::ShardLog::ReadResult> read =
+          shard.log->Read(next, std::min<size_t>(records_room, 10'000), static_cast<size_t>(room));
       if (!read.ok()) {
         deps_.metrics->set_last_error("reading the source: " + read.status().message());
         continue;

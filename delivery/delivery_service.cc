@@ -209,8 +209,14 @@ Status DeliveryService::Update(const DeliveryStreamConfig& config, bool* changed
   next.version += 1;
   next.updated_ms = deps_.clock->UnixMillis();
   entry->pipeline.reset();  // an unfinished batch stays planned and is replayed
-  SLUICE_RETURN_IF_ERROR(store_->Replace(next));
-  entry->info = std::move(next);
+  if (Status replaced = store_->Replace(next); !replaced.ok()) {
+    (void)OpenEntry(*entry);  // the old configuration goes on
+    return replaced;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);  // Describe reads info under mu_
+    entry->info = std::move(next);
+  }
   *changed = true;
   return OpenEntry(*entry);
 }

@@ -48,7 +48,8 @@ struct DeliveryStreamInfo {
   std::string arn;  // arn:aws:firehose:REGION:ACCOUNT:deliverystream/NAME
 };
 
-// Counters since the host started, and the state of the pipeline now.
+// Counts since the host started (or the delivery stream was created, if later), and the state of
+// the pipeline now.
 struct DeliveryStats {
   std::string name;
   int64_t records_in = 0;  // accepted by PutRecord(Batch), or read from the stream
