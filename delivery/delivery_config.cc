@@ -10,6 +10,7 @@
 
 #include "base/json_fields.h"
 #include "base/text.h"
+#include "delivery/directory_store.h"
 #include "delivery/object_naming.h"
 
 namespace sluice::delivery {
@@ -101,14 +102,32 @@ bool IsBucketName(std::string_view name) {
          lower_or_digit(name.front()) && lower_or_digit(name.back());
 }
 
-// http:// or https:// and a host.
+// True when `text` has a byte below 0x20, DEL, or (with `space_too`) a space: what must not reach
+// an HTTP request line or header.
+bool HasControlBytes(std::string_view text, bool space_too) {
+  return std::any_of(text.begin(), text.end(), [space_too](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte < 0x20 || byte == 0x7f || (space_too && byte == ' ');
+  });
+}
+
+// http:// or https://, a host, and no spaces or control bytes.
 bool IsHttpUrl(std::string_view url) {
+  if (HasControlBytes(url, /*space_too=*/true)) {
+    return false;
+  }
   for (std::string_view scheme : {"http://", "https://"}) {
     if (url.starts_with(scheme)) {
       return url.size() > scheme.size() && url[scheme.size()] != '/';
     }
   }
   return false;
+}
+
+// An S3 endpoint: an http(s) URL of a host and port only (requests go to ENDPOINT/BUCKET/KEY).
+bool IsEndpointOnly(std::string_view url) {
+  const size_t host = url.find("://") + 3;
+  return IsHttpUrl(url) && url.find_first_of("/?#@", host) == std::string_view::npos;
 }
 
 // An unquoted SQL identifier: a letter or '_', then letters, digits, '_' or '$'.
@@ -438,6 +457,32 @@ Status ParsePrefixes(const Fields& fields, ObjectStoreConfig* store) {
   return Status::Ok();
 }
 
+// A directory refuses keys that could leave it or name no file (ValidateObjectKey): the prefixes
+// must make keys it can hold. Checked on keys made at a fixed time (the expressions' fields have
+// fixed widths, so any time gives the same verdict).
+Status CheckDirectoryKeys(const Fields& fields, const ObjectStoreConfig& store) {
+  constexpr int64_t kSampleMs = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
+  constexpr char kRandom[] = "abcdefghijk";
+  const std::string name = ObjectKey("", "stream", 1, kSampleMs,
+                                     "00000000-0000-0000-0000-000000000000", store.extension());
+  if (Status key = ValidateObjectKey(EvaluatePrefix(store.prefix, kSampleMs, kRandom, "") + name);
+      !key.ok()) {
+    return InvalidArgument(fields.Where("Prefix") +
+                           ": makes object keys a directory cannot hold: " + key.message());
+  }
+  for (const char* type : {kProcessingFailed, kHttpEndpointFailed, kS3Failed, kPostgresFailed}) {
+    const std::string key =
+        EvaluateErrorPrefix(store.prefix, store.error_output_prefix, kSampleMs, kRandom, type) +
+        name;
+    if (Status valid = ValidateObjectKey(key); !valid.ok()) {
+      return InvalidArgument(
+          fields.Where(store.error_output_prefix.empty() ? "Prefix" : "ErrorOutputPrefix") +
+          ": makes error object keys a directory cannot hold: " + valid.message());
+    }
+  }
+  return Status::Ok();
+}
+
 const std::set<std::string>& StoreProperties() {
   static const auto* const properties = new std::set<std::string>{"BucketARN",
                                                                   "EndpointURL",
@@ -457,14 +502,17 @@ const std::set<std::string>& StoreProperties() {
 Status ParseObjectStore(const Fields& fields, ObjectStoreConfig* store) {
   SLUICE_RETURN_IF_ERROR(ParseBucketArn(fields, store));
   SLUICE_RETURN_IF_ERROR(fields.String("EndpointURL", false, &store->endpoint_url));
+  while (store->endpoint_url.ends_with('/')) {
+    store->endpoint_url.pop_back();
+  }
   if (fields.Has("EndpointURL") && store->is_directory()) {
     return InvalidArgument(fields.Where("EndpointURL") +
                            ": allowed only with an arn:aws:s3::: BucketARN, got BucketARN " +
                            Quoted(store->bucket_arn));
   }
-  if (fields.Has("EndpointURL") && !IsHttpUrl(store->endpoint_url)) {
+  if (fields.Has("EndpointURL") && !IsEndpointOnly(store->endpoint_url)) {
     return InvalidArgument(fields.Where("EndpointURL") +
-                           ": must be an http:// or https:// URL, got " +
+                           ": must be an http:// or https:// URL of a host (and port) only, got " +
                            Quoted(store->endpoint_url));
   }
   SLUICE_RETURN_IF_ERROR(ParsePrefixes(fields, store));
@@ -486,6 +534,9 @@ Status ParseObjectStore(const Fields& fields, ObjectStoreConfig* store) {
     return InvalidArgument(fields.Where("FileExtension") + ": must be \"\" or '.' and up to " +
                            std::to_string(kMaxFileExtensionChars - 1) +
                            " of [0-9a-z!-_.*'()], got " + Quoted(extension));
+  }
+  if (store->is_directory()) {
+    SLUICE_RETURN_IF_ERROR(CheckDirectoryKeys(fields, *store));
   }
   return ParseRetryOptions(fields, kMaxStoreRetrySeconds, &store->retry_duration_ms);
 }
@@ -521,7 +572,12 @@ Status ParseEndpointConfiguration(const Fields& parent, HttpEndpointConfig* http
                            std::to_string(kMaxUrlChars) + " characters, got " + Quoted(http->url));
   }
   SLUICE_RETURN_IF_ERROR(BoundedString(fields, "Name", kMaxEndpointNameChars, &http->name));
-  return BoundedString(fields, "AccessKey", kMaxAccessKeyChars, &http->access_key);
+  SLUICE_RETURN_IF_ERROR(BoundedString(fields, "AccessKey", kMaxAccessKeyChars, &http->access_key));
+  // The access key is sent as a header: a CR or LF in it would make headers of its own.
+  if (HasControlBytes(http->access_key, /*space_too=*/false)) {
+    return InvalidArgument(fields.Where("AccessKey") + ": must not hold control characters");
+  }
+  return Status::Ok();
 }
 
 Status ParseRequestConfiguration(const Fields& parent, HttpEndpointConfig* http) {
@@ -558,6 +614,12 @@ Status ParseRequestConfiguration(const Fields& parent, HttpEndpointConfig* http)
       return InvalidArgument(attribute.Where("AttributeValue") + ": must be at most " +
                              std::to_string(kMaxAttributeValueChars) + " characters, got " +
                              std::to_string(value.size()));
+    }
+    for (const auto& [earlier, unused] : http->common_attributes) {
+      if (earlier == name) {
+        return InvalidArgument(attribute.Where("AttributeName") + ": " + Quoted(name) +
+                               " is already an attribute");
+      }
     }
     http->common_attributes.emplace_back(std::move(name), std::move(value));
   }

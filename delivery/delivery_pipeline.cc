@@ -228,6 +228,7 @@ bool DeliveryPipeline::Buffer(Batch* batch) {
     return false;
   }
   batch->plan.uuid = RandomUuid();
+  batch->plan.version = info_.version;
   batch->plan.end = cursor;
   batch->plan.oldest_arrival_ms = batch->records.front().arrival_ms;
   for (const Batch::Record& record : batch->records) {
@@ -303,6 +304,16 @@ bool DeliveryPipeline::Process(Batch& batch) {
   }
   checkpoint_ = batch.plan.end;
   deps_.metrics->records_buffered.Set(0);
+  if (deps_.source_stream_arn.empty()) {
+    // The DirectPut buffer's delivered segments are of no more use.
+    Result<std::vector<SourceShard>> shards = deps_.shards();
+    for (const SourceShard& shard : shards.ok() ? *shards : std::vector<SourceShard>{}) {
+      if (Result<int> trimmed = shard.log->TrimBelow(checkpoint_[shard.index]); !trimmed.ok()) {
+        LogWarning("delivery",
+                   info_.config.name + ": trimming the buffer: " + trimmed.status().message());
+      }
+    }
+  }
   return true;
 }
 
@@ -369,7 +380,7 @@ bool DeliveryPipeline::Deliver(Batch& batch) {
   const std::string random11 = batch.plan.uuid.substr(0, 8) + batch.plan.uuid.substr(9, 3);
   const std::string key = ObjectKey(
       EvaluatePrefix(store_config.prefix, batch.plan.oldest_arrival_ms, random11, ""), config.name,
-      info_.version, batch.plan.oldest_arrival_ms, batch.plan.uuid, store_config.extension());
+      batch.plan.version, batch.plan.oldest_arrival_ms, batch.plan.uuid, store_config.extension());
   std::string body;
   if (config.destination != DestinationKind::kHttpEndpoint || config.http.backup_all_data) {
     for (const std::string& record : batch.delivered) {
@@ -391,15 +402,16 @@ bool DeliveryPipeline::Deliver(Batch& batch) {
         const HttpEndpointOutcome outcome =
             destination_->http->Post(batch.plan.uuid, deps_.clock->UnixMillis(), batch.delivered);
         if (outcome.kind == HttpEndpointOutcome::kDelivered) {
+          error_code = "S3.PutObjectFailed";  // the AllData backup
           return config.http.backup_all_data ? destination_->store->Put(key, body) : Status::Ok();
         }
         error_code = outcome.error_code;
-        const std::string message = outcome.error_code + ": " + outcome.error_message;
-        return outcome.kind == HttpEndpointOutcome::kPermanent ? InvalidArgument(message)
-                                                               : Unavailable(message);
+        return outcome.kind == HttpEndpointOutcome::kPermanent
+                   ? InvalidArgument(outcome.error_message)
+                   : Unavailable(outcome.error_message);
       }
       case DestinationKind::kPostgres: {
-        error_code = "PostgreSQL.DataLoadFailed";
+        error_code = "S3.PutObjectFailed";  // the intermediate store
         SLUICE_RETURN_IF_ERROR(destination_->store->Put(key, body));
         Result<bool> loaded = destination_->postgres->Load(config.name, key, batch.delivered);
         if (!loaded.ok()) {
@@ -439,9 +451,11 @@ bool DeliveryPipeline::Deliver(Batch& batch) {
       return true;
     }
     deps_.metrics->delivery_errors.Increment();
-    deps_.metrics->set_last_error("delivering batch " + batch.plan.uuid + ": " + last.message());
+    deps_.metrics->set_last_error("delivering batch " + batch.plan.uuid + ": " + error_code + ": " +
+                                  last.message());
     LogWarning("delivery", config.name + ": delivering batch " + batch.plan.uuid + " (attempt " +
-                               std::to_string(attempts) + "): " + last.message());
+                               std::to_string(attempts) + "): " + error_code + ": " +
+                               last.message());
     const Clock::Steady next = deps_.clock->SteadyNow() + delay;
     if (last.code() == Code::kInvalidArgument && config.destination != DestinationKind::kPostgres) {
       break;  // permanent (HTTP 413): retrying cannot help
@@ -461,7 +475,10 @@ bool DeliveryPipeline::Deliver(Batch& batch) {
   std::string failed;
   if (config.destination == DestinationKind::kPostgres) {
     error_output_type = kPostgresFailed;
-    failed = SkippedObjectsManifest({destination_->store->Describe() + "/" + key});
+    failed =
+        SkippedObjectsManifest({(store_config.is_directory() ? "file://" + store_config.directory()
+                                                             : "s3://" + store_config.bucket()) +
+                                "/" + key});
   } else {
     if (config.destination == DestinationKind::kHttpEndpoint) {
       error_output_type = kHttpEndpointFailed;
@@ -472,6 +489,11 @@ bool DeliveryPipeline::Deliver(Batch& batch) {
     }
   }
   const std::string error_key = ErrorKey(batch, error_output_type);
+  if (error_key == ErrorKey(batch, kProcessingFailed)) {
+    // An ErrorOutputPrefix without !{firehose:error-output-type} puts both kinds of failed data
+    // of a batch at one key: the object holds both (each line names its errorCode).
+    failed.insert(0, batch.failed_lines);
+  }
   LogWarning("delivery", config.name + ": batch " + batch.plan.uuid + " failed after " +
                              std::to_string(attempts) + " attempts; writing it to " + error_key);
   return WriteUntilDone("writing the failed batch to " + error_key,

@@ -95,6 +95,10 @@ Status DeliveryService::OpenEntry(Entry& entry) {
     }
     stream::ShardLogOptions options;
     options.durability = deps_.durability;
+    // Delivered segments are removed (DeliveryPipeline trims below its checkpoint): smaller
+    // segments keep less of what is delivered on disk.
+    options.segment_max_bytes = 16ull << 20;
+    options.segment_max_age_ms = 10 * 60 * 1000;
     Result<std::unique_ptr<stream::ShardLog>> log =
         stream::ShardLog::Open(BufferDir(config.name), 1, false, options, deps_.clock);
     if (!log.ok()) {
@@ -203,6 +207,10 @@ Status DeliveryService::Update(const DeliveryStreamConfig& config, bool* changed
       !deps_.functions->Find(config.processor.function_name, config.processor.qualifier)) {
     return InvalidArgument("ProcessingConfiguration: function " + config.processor.function_name +
                            ":" + config.processor.qualifier + " is not deployed");
+  }
+  if (Result<std::unique_ptr<ObjectStore>> store = OpenObjectStore(config.store(), deps_.region);
+      !store.ok()) {
+    return InvalidArgument(store.status().message());
   }
   DeliveryStreamInfo next = entry->info;
   next.config = config;

@@ -5,7 +5,9 @@
 // DATA_DIR/delivery/<name>/buffer (durable as the host's streams are: kill -9 in kOs, power loss
 // in kFsync); a KinesisStreamAsSource stream reads every shard of a Sluice stream from its
 // checkpoint (starting at the stream's end when the delivery stream is created, as Firehose
-// does). The pipeline delivers and then moves the checkpoint; see delivery_pipeline.h.
+// does). The pipeline delivers and then moves the checkpoint; see delivery_pipeline.h. The
+// buffer keeps records until they are delivered, however long that takes (Firehose keeps them
+// 24 h), in segments of 16 MiB or 10 minutes; segments wholly delivered are removed.
 //
 // Thread-safety: every method is thread-safe.
 #pragma once

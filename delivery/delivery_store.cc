@@ -184,15 +184,17 @@ Result<DeliveryProgress> DeliveryStore::LoadProgress(const std::string& name) {
       return plan.status();
     }
     if (!plan->is_object() || !(*plan)["uuid"].is_string() ||
-        !(*plan)["oldestArrivalMs"].is_number_integer()) {
+        !(*plan)["oldestArrivalMs"].is_number_integer() ||
+        !(*plan)["version"].is_number_integer()) {
       return Internal("the stored planned batch of " + name + " is damaged");
     }
     Result<ShardPositions> end = PositionsFromJson((*plan)["end"]);
     if (!end.ok()) {
       return end.status();
     }
-    progress.plan = PlannedBatch{(*plan)["uuid"].get<std::string>(), std::move(*end),
-                                 (*plan)["oldestArrivalMs"].get<int64_t>()};
+    progress.plan =
+        PlannedBatch{(*plan)["uuid"].get<std::string>(), std::move(*end),
+                     (*plan)["oldestArrivalMs"].get<int64_t>(), (*plan)["version"].get<int64_t>()};
     return Status::Ok();
   });
   if (!read.ok()) {
@@ -204,7 +206,8 @@ Result<DeliveryProgress> DeliveryStore::LoadProgress(const std::string& name) {
 Status DeliveryStore::SavePlan(const std::string& name, const PlannedBatch& plan) {
   const json stored = {{"uuid", plan.uuid},
                        {"end", json::parse(PositionsToJson(plan.end))},
-                       {"oldestArrivalMs", plan.oldest_arrival_ms}};
+                       {"oldestArrivalMs", plan.oldest_arrival_ms},
+                       {"version", plan.version}};
   return db_->Write([&](state::Transaction& txn) -> Status {
     Result<state::Statement*> update =
         txn.Prepare("UPDATE delivery_streams SET plan_json = ?2 WHERE name = ?1");

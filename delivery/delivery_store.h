@@ -31,6 +31,9 @@ struct PlannedBatch {
   std::string uuid;               // the batch's object keys and HTTP request id derive from it
   ShardPositions end;             // the checkpoint once the batch is delivered
   int64_t oldest_arrival_ms = 0;  // the time in its object keys
+  // The DeliveryStreamVersion in its object keys: a batch replayed after a configuration change
+  // keeps its keys, so a load that committed is still recognised.
+  int64_t version = 1;
 };
 
 struct DeliveryProgress {

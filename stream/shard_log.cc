@@ -448,11 +448,24 @@ void ShardLog::Settle() {
 }
 
 Result<int> ShardLog::TrimBefore(int64_t cutoff_ms) {
+  return TrimOldestWhile(
+      [cutoff_ms](const Segment& oldest) { return oldest.last_arrival_ms() < cutoff_ms; },
+      /*active_too=*/true);
+}
+
+Result<int> ShardLog::TrimBelow(uint64_t ordinal) {
+  return TrimOldestWhile(
+      [ordinal](const Segment& oldest) { return oldest.end_ordinal() <= ordinal; },
+      /*active_too=*/false);
+}
+
+Result<int> ShardLog::TrimOldestWhile(const std::function<bool(const Segment&)>& expired,
+                                      bool active_too) {
   std::lock_guard lock(mu_);
   int removed = 0;
   while (!segments_.empty()) {
     const std::shared_ptr<Segment> oldest = segments_.begin()->second;
-    if (oldest->empty() || oldest->last_arrival_ms() >= cutoff_ms) {
+    if (oldest->empty() || !expired(*oldest) || (segments_.size() == 1 && !active_too)) {
       break;
     }
     if (segments_.size() == 1) {

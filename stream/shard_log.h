@@ -19,6 +19,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -112,6 +113,10 @@ class ShardLog {
   void Settle();
   // Removes segments whose newest record arrived before `cutoff_ms`. Returns how many.
   Result<int> TrimBefore(int64_t cutoff_ms);
+  // Removes sealed segments whose every record lies below `ordinal` (a consumer's checkpoint, for
+  // logs that are buffers rather than streams); the active segment stays until it is sealed.
+  // Returns how many.
+  Result<int> TrimBelow(uint64_t ordinal);
   // Writes the index file of every sealed segment that has none yet (see
   // Segment::WriteIndexFile), so that the next start reads only the last segment's frames.
   // Returns how many it wrote, or the first error (after trying every segment). Does its I/O
@@ -132,6 +137,9 @@ class ShardLog {
   // raises failure_epoch_.
   void Flush(std::unique_lock<std::mutex>& lock);
   std::shared_ptr<Segment> SegmentFor(uint64_t ordinal) const;  // REQUIRES: mu_ held
+  // Removes the oldest segments while `expired` says so (at least one record each), the active
+  // one too when `active_too`, keeping the log's next ordinal. Returns how many.
+  Result<int> TrimOldestWhile(const std::function<bool(const Segment&)>& expired, bool active_too);
 
   const std::string dir_;
   const uint32_t generation_;

@@ -240,7 +240,9 @@ TEST_CASE("EndpointURL: http(s), only for an S3 bucket") {
   CHECK(MustParse(With(s3, where, "https://s3.example.com")).object_store.endpoint_url ==
         "https://s3.example.com");
   CHECK(ParseError(With(s3, where, "ftp://x")) ==
-        "ExtendedS3DestinationConfiguration.EndpointURL: must be an http:// or https:// URL, got "
+        "ExtendedS3DestinationConfiguration.EndpointURL: must be an http:// or https:// URL of a "
+        "host "
+        "(and port) only, got "
         "\"ftp://x\"");
   CHECK(ParseError(With(s3, where, "http://"))
             .starts_with("ExtendedS3DestinationConfiguration.EndpointURL: must be"));
@@ -702,4 +704,52 @@ TEST_CASE("DescribeDeliveryStream's Source and Destinations") {
 }
 
 }  // namespace
+// An AccessKey goes verbatim into the X-Amz-Firehose-Access-Key header; CR or LF in it would
+// inject headers (or a second request) into every POST to the endpoint.
+TEST_CASE("an AccessKey with CR or LF is refused") {
+  for (const char* key : {"secret\r\nX-Injected: evil", "secret\nX: y", "secret\r"}) {
+    const std::string message = ParseError(
+        With(MinimalHttp(), std::string(kHttp) + "/EndpointConfiguration/AccessKey", key));
+    CHECK(message.find("AccessKey") != std::string::npos);
+  }
+}
+
+// A directory store refuses keys with "..", "." or empty segments (DirectoryStore::Put), so a
+// prefix that makes them must be refused when the stream is created: accepted, every batch fails
+// and its error object (same prefix) can never be written, wedging the stream forever.
+TEST_CASE("a directory store's Prefix and ErrorOutputPrefix must make valid object keys") {
+  for (const char* prefix :
+       {"../escape/", "/abs/", "a//b/", "./x/", "a/../b/", "!{timestamp:'..'}/"}) {
+    json request = With(Minimal(), std::string(kS3) + "/Prefix", prefix);
+    request[json::json_pointer(std::string(kS3) + "/ErrorOutputPrefix")] =
+        "errors/!{firehose:error-output-type}/";
+    CHECK(ParseError(request).find("Prefix") != std::string::npos);
+    CHECK(ParseError(With(Minimal(), std::string(kS3) + "/ErrorOutputPrefix",
+                          std::string(prefix) + "!{firehose:error-output-type}/"))
+              .find("ErrorOutputPrefix") != std::string::npos);
+  }
+}
+
+// An S3 endpoint is a host and port: requests go to ENDPOINT/BUCKET/KEY, signed as such.
+TEST_CASE("an S3 EndpointURL loses a trailing slash and may not hold a path") {
+  json request = With(Minimal(), std::string(kS3) + "/BucketARN", "arn:aws:s3:::lake");
+  request[json::json_pointer(std::string(kS3) + "/EndpointURL")] = "http://127.0.0.1:4568/";
+  Result<DeliveryStreamConfig> parsed = ParseDeliveryStreamConfig(request);
+  REQUIRE(parsed.ok());
+  CHECK(parsed->object_store.endpoint_url == "http://127.0.0.1:4568");
+  for (const char* url : {"http://h/path", "http://h:1?x=1", "http://u@h", "http://h x"}) {
+    request[json::json_pointer(std::string(kS3) + "/EndpointURL")] = url;
+    CHECK(ParseError(request).find("EndpointURL") != std::string::npos);
+  }
+}
+
+TEST_CASE("CommonAttributes may not name an attribute twice") {
+  json request = MinimalHttp();
+  request[json::json_pointer(std::string(kHttp) + "/RequestConfiguration")] = {
+      {"CommonAttributes",
+       {{{"AttributeName", "a"}, {"AttributeValue", "1"}},
+        {{"AttributeName", "a"}, {"AttributeValue", "2"}}}}};
+  CHECK(ParseError(request).find("CommonAttributes[1].AttributeName") != std::string::npos);
+}
+
 }  // namespace sluice::delivery

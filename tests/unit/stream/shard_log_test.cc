@@ -687,6 +687,25 @@ TEST_CASE("TrimBefore removes whole expired segments and moves the trim horizon"
   CHECK(*log.TrimBefore(f.t0 + 2500) == 0);
 }
 
+TEST_CASE("TrimBelow removes the sealed segments wholly below an ordinal",
+          "[stream][shard_log][retention]") {
+  RetentionFixture f;
+  ShardLog& log = *f.log;
+  // Segments hold 0-2, 3-4 and 5-6 (the last is the active one).
+  CHECK(*log.TrimBelow(0) == 0);
+  CHECK(*log.TrimBelow(2) == 0);  // record 2 is still needed
+  CHECK(log.trim_horizon() == 0);
+  CHECK(*log.TrimBelow(3) == 1);
+  CHECK(log.trim_horizon() == 3);
+  CHECK(Ordinals(ReadAll(log)) == std::vector<uint64_t>{3, 4, 5, 6});
+  CHECK(*log.TrimBelow(6) == 1);  // 3-4 go; 5-6 stays for record 6
+  CHECK(Ordinals(ReadAll(log)) == std::vector<uint64_t>{5, 6});
+  CHECK(*log.TrimBelow(7) == 0);  // everything was consumed, but 5-6 is the active segment
+  CHECK(log.trim_horizon() == 5);
+  CHECK(Append(log, "k", "next") == 7);
+  CHECK(Ordinals(ReadAll(log)) == std::vector<uint64_t>{5, 6, 7});
+}
+
 TEST_CASE("the next ordinal is kept when every segment expired", "[stream][shard_log][retention]") {
   RetentionFixture f;
   Result<int> removed = f.log->TrimBefore(f.clock.UnixMillis() + 1);
