@@ -926,6 +926,11 @@ int64_t DeliveryStreamConfig::retry_duration_ms() const {
   return object_store.retry_duration_ms;
 }
 
+bool IsValidDeliveryStreamName(std::string_view name) {
+  return !name.empty() && name.size() <= kMaxDeliveryStreamNameChars && AlnumOr(name, "_.-") &&
+         name != "." && name != "..";
+}
+
 Result<DeliveryStreamConfig> ParseDeliveryStreamConfig(const json& request) {
   const Fields fields(request, "", "the request");
   SLUICE_RETURN_IF_ERROR(
@@ -933,10 +938,10 @@ Result<DeliveryStreamConfig> ParseDeliveryStreamConfig(const json& request) {
                     kExtendedS3, kS3, kHttpEndpoint, kPostgres}));
   DeliveryStreamConfig config;
   SLUICE_RETURN_IF_ERROR(fields.String("DeliveryStreamName", true, &config.name));
-  if (config.name.empty() || config.name.size() > kMaxDeliveryStreamNameChars ||
-      !AlnumOr(config.name, "_.-")) {
-    return InvalidArgument("DeliveryStreamName: must be 1-64 characters of [a-zA-Z0-9_.-], got " +
-                           Quoted(config.name));
+  if (!IsValidDeliveryStreamName(config.name)) {
+    return InvalidArgument(
+        "DeliveryStreamName: must be 1-64 characters of [a-zA-Z0-9_.-], not . or .., got " +
+        Quoted(config.name));
   }
   SLUICE_RETURN_IF_ERROR(ParseSource(fields, &config));
   SLUICE_RETURN_IF_ERROR(ParseDestination(fields, &config));

@@ -54,6 +54,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -153,6 +154,9 @@ struct DeliveryStreamConfig {
 
   bool operator==(const DeliveryStreamConfig&) const = default;
 };
+
+// 1-64 characters of [a-zA-Z0-9_.-], and not "." or ".." (the name is a directory of the host's).
+bool IsValidDeliveryStreamName(std::string_view name);
 
 // Parses and validates a CreateDeliveryStream request.
 Result<DeliveryStreamConfig> ParseDeliveryStreamConfig(const nlohmann::json& request);

@@ -24,9 +24,11 @@ using std::chrono::milliseconds;
 
 constexpr milliseconds kFirstRetryDelay{1000};
 constexpr milliseconds kMaxRetryDelay{120'000};
-// A transform chunk's data stays under this, so its event (base64 and envelope) fits Lambda's
-// 6 MB payload.
-constexpr int64_t kMaxChunkBytes = 4ll << 20;
+// A transform chunk's invoke stays under this (the pool refuses invokes over 6 MiB, Lambda's
+// payload limit): each record counts its data, its envelope (record id, time, field tags:
+// kRecordEnvelopeBytes at most) and its Kinesis metadata.
+constexpr int64_t kMaxChunkInvokeBytes = 5ll << 20;
+constexpr int64_t kRecordEnvelopeBytes = 64;
 // How long a read waits for records before it looks at its deadlines and the stop signal again.
 constexpr milliseconds kReadSlice{200};
 // An HTTP endpoint request carries at most this many records (Firehose's protocol).
@@ -101,6 +103,10 @@ Result<std::unique_ptr<DeliveryPipeline>> DeliveryPipeline::Start(DeliveryStream
 
 DeliveryPipeline::DeliveryPipeline(DeliveryStreamInfo info, PipelineDeps deps)
     : info_(std::move(info)), deps_(std::move(deps)) {}
+
+void DeliveryPipeline::RequestStop() {
+  stop_.Stop();
+}
 
 DeliveryPipeline::~DeliveryPipeline() {
   stop_.Stop();
@@ -177,6 +183,7 @@ bool DeliveryPipeline::Buffer(Batch* batch) {
           shard.log->Read(next, std::min<size_t>(records_room, 10'000), static_cast<size_t>(room));
       if (!read.ok()) {
         deps_.metrics->set_last_error("reading the source: " + read.status().message());
+        stop_.SleepUntil(*deps_.clock, deps_.clock->SteadyNow() + kShardRefresh);
         continue;
       }
       for (stream::StoredRecord& record : read->records) {
@@ -201,7 +208,11 @@ bool DeliveryPipeline::Buffer(Batch* batch) {
       next = read->next_ordinal;
     }
     if (read_any && !deadline) {
-      deadline = now + milliseconds(hints.interval_ms);
+      // The interval counts from the first record's arrival, not from when it was read (a
+      // record that arrived during the previous delivery has waited already).
+      const int64_t waited_ms =
+          std::max<int64_t>(0, deps_.clock->UnixMillis() - batch->records.front().arrival_ms);
+      deadline = now + milliseconds(std::max<int64_t>(0, hints.interval_ms - waited_ms));
     }
     deps_.metrics->records_buffered.Set(static_cast<int64_t>(batch->records.size()));
     if (!batch->records.empty() &&
@@ -239,12 +250,27 @@ bool DeliveryPipeline::Buffer(Batch* batch) {
 }
 
 bool DeliveryPipeline::ReadPlanned(Batch* batch) {
-  Result<std::vector<SourceShard>> shards = deps_.shards();
-  if (!shards.ok()) {
+  // Every record of the plan is read again, however long the source takes to answer: only
+  // records that are gone (trimmed by retention, or a source stream deleted) are skipped.
+  std::vector<SourceShard> shards;
+  while (true) {
+    Result<std::vector<SourceShard>> listed = deps_.shards();
+    if (listed.ok()) {
+      shards = std::move(*listed);
+      break;
+    }
+    if (listed.status().code() == Code::kNotFound) {
+      LogWarning("delivery", info_.config.name + ": the source of batch " + batch->plan.uuid +
+                                 " is gone: " + listed.status().message());
+      break;
+    }
     deps_.metrics->set_last_error("replaying batch " + batch->plan.uuid + ": " +
-                                  shards.status().message());
+                                  listed.status().message());
+    if (!stop_.SleepUntil(*deps_.clock, deps_.clock->SteadyNow() + kShardRefresh)) {
+      return false;
+    }
   }
-  for (const SourceShard& shard : shards.ok() ? *shards : std::vector<SourceShard>{}) {
+  for (const SourceShard& shard : shards) {
     auto end = batch->plan.end.find(shard.index);
     if (end == batch->plan.end.end()) {
       continue;
@@ -254,8 +280,16 @@ bool DeliveryPipeline::ReadPlanned(Batch* batch) {
     while (next < end->second) {
       Result<stream::ShardLog::ReadResult> read =
           shard.log->Read(next, std::min<uint64_t>(end->second - next, 10'000), SIZE_MAX);
-      if (!read.ok() || read->records.empty()) {
-        break;  // trimmed away or damaged: what is left of the batch is all there is
+      if (!read.ok()) {
+        deps_.metrics->set_last_error("replaying batch " + batch->plan.uuid + ": " +
+                                      read.status().message());
+        if (!stop_.SleepUntil(*deps_.clock, deps_.clock->SteadyNow() + kShardRefresh)) {
+          return false;
+        }
+        continue;
+      }
+      if (read->records.empty()) {
+        break;  // the log ends before the plan did (it was cut): the rest is gone
       }
       for (stream::StoredRecord& record : read->records) {
         if (record.ordinal >= end->second) {
@@ -325,25 +359,32 @@ void DeliveryPipeline::Transform(Batch& batch) {
     return;
   }
   const ProcessorConfig& processor = info_.config.processor;
-  const int64_t chunk_bytes = std::min(processor.buffer_size_bytes, kMaxChunkBytes);
   size_t begin = 0;
   while (begin < batch.records.size()) {
-    // The chunk: records up to the processor's size, arrived within its interval of the first.
+    // The chunk: records up to the processor's size (and the invoke's limit), arrived within its
+    // interval of the first.
     std::vector<TransformInput> chunk;
     int64_t bytes = 0;
+    int64_t invoke_bytes = 0;
     size_t end = begin;
     while (end < batch.records.size()) {
       const Batch::Record& record = batch.records[end];
+      const auto data_bytes = static_cast<int64_t>(record.data.size());
+      const int64_t record_invoke_bytes =
+          data_bytes + kRecordEnvelopeBytes +
+          (record.metadata ? static_cast<int64_t>(record.metadata->ByteSizeLong()) : 0);
       const bool full =
           !chunk.empty() &&
-          (bytes + static_cast<int64_t>(record.data.size()) > chunk_bytes ||
+          (bytes + data_bytes > processor.buffer_size_bytes ||
+           invoke_bytes + record_invoke_bytes > kMaxChunkInvokeBytes ||
            record.arrival_ms - batch.records[begin].arrival_ms > processor.buffer_interval_ms);
       if (full) {
         break;
       }
       chunk.push_back(TransformInput{RecordIdFor(record.shard, record.ordinal), record.arrival_ms,
                                      &record.data, record.metadata ? &*record.metadata : nullptr});
-      bytes += static_cast<int64_t>(record.data.size());
+      bytes += data_bytes;
+      invoke_bytes += record_invoke_bytes;
       ++end;
     }
     std::vector<TransformOutcome> outcomes = destination_->transformer->Transform(chunk, stop_);
@@ -392,6 +433,7 @@ bool DeliveryPipeline::Deliver(Batch& batch) {
   }
   // One attempt; the error code for failed-data records when it fails.
   std::string error_code;
+  bool posted = false;  // the HTTP endpoint answered 200
   auto attempt = [&]() -> Status {
     switch (config.destination) {
       case DestinationKind::kObjectStore: {
@@ -399,16 +441,21 @@ bool DeliveryPipeline::Deliver(Batch& batch) {
         return destination_->store->Put(key, body);
       }
       case DestinationKind::kHttpEndpoint: {
-        const HttpEndpointOutcome outcome =
-            destination_->http->Post(batch.plan.uuid, deps_.clock->UnixMillis(), batch.delivered);
-        if (outcome.kind == HttpEndpointOutcome::kDelivered) {
-          error_code = "S3.PutObjectFailed";  // the AllData backup
-          return config.http.backup_all_data ? destination_->store->Put(key, body) : Status::Ok();
+        if (!posted) {
+          const HttpEndpointOutcome outcome =
+              destination_->http->Post(batch.plan.uuid, deps_.clock->UnixMillis(), batch.delivered,
+                                       [this] { return stop_.stopped(); });
+          posted = outcome.kind == HttpEndpointOutcome::kDelivered;
+          if (!posted) {
+            error_code = outcome.error_code;
+            return outcome.kind == HttpEndpointOutcome::kPermanent
+                       ? InvalidArgument(outcome.error_message)
+                       : Unavailable(outcome.error_message);
+          }
         }
-        error_code = outcome.error_code;
-        return outcome.kind == HttpEndpointOutcome::kPermanent
-                   ? InvalidArgument(outcome.error_message)
-                   : Unavailable(outcome.error_message);
+        // Delivered: with AllData only the backup copy is left to write (and to retry).
+        error_code = "S3.PutObjectFailed";
+        return config.http.backup_all_data ? destination_->store->Put(key, body) : Status::Ok();
       }
       case DestinationKind::kPostgres: {
         error_code = "S3.PutObjectFailed";  // the intermediate store
@@ -457,7 +504,8 @@ bool DeliveryPipeline::Deliver(Batch& batch) {
                                std::to_string(attempts) + "): " + error_code + ": " +
                                last.message());
     const Clock::Steady next = deps_.clock->SteadyNow() + delay;
-    if (last.code() == Code::kInvalidArgument && config.destination != DestinationKind::kPostgres) {
+    if (last.code() == Code::kInvalidArgument &&
+        config.destination == DestinationKind::kHttpEndpoint && !posted) {
       break;  // permanent (HTTP 413): retrying cannot help
     }
     if (next > give_up) {

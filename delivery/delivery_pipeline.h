@@ -4,14 +4,15 @@
 // The cycle:
 //   1. Buffer: read records from every source shard, from the checkpoint on, until the raw data
 //      reaches the destination's BufferingHints.SizeInMBs or IntervalInSeconds has passed since
-//      the first record was read, whichever comes first (an IntervalInSeconds of 0 sends what
+//      the first record arrived, whichever comes first (an IntervalInSeconds of 0 sends what
 //      there is at once). Size is measured on the records as they arrive, before the transform.
 //      An HTTP endpoint's batch also ends at 10,000 records, the protocol's limit per request.
 //   2. Plan: the batch (its end positions and a new UUID) is saved in the DeliveryStore.
 //   3. Transform, when a processor is enabled, in chunks of at most BufferSizeInMBs whose records
-//      arrived within BufferIntervalInSeconds of the chunk's first (and at most 4 MiB of data, so
-//      the event stays under Lambda's 6 MB payload). ProcessingFailed records go to the
-//      processing-failed error prefix as Firehose's error records; Dropped ones are gone.
+//      arrived within BufferIntervalInSeconds of the chunk's first (and whose invoke, records with
+//      their envelopes, stays under 5 MiB: the pool refuses invokes over Lambda's 6 MB).
+//      ProcessingFailed records go to the processing-failed error prefix as Firehose's error
+//      records; Dropped ones are gone.
 //   4. Deliver the Ok records: an object (records concatenated as they are, no delimiter, as
 //      Firehose does; gzip if configured) at <prefix>...-<uuid>[.gz]; or one HTTP endpoint
 //      request with request id = the UUID (and, with AllData, the object in the backup store);
@@ -77,6 +78,10 @@ class DeliveryPipeline {
                                                          PipelineDeps deps);
   ~DeliveryPipeline();
   DeliveryPipeline(const DeliveryPipeline&) = delete;
+  // Tells the thread to stop without waiting for it (the destructor waits), so that many
+  // pipelines stop at once. An HTTP request in flight is cut short; an S3 request, a PostgreSQL
+  // load or a transform invoke in flight runs to its end (bounded by its own timeout).
+  void RequestStop();
   DeliveryPipeline& operator=(const DeliveryPipeline&) = delete;
 
  private:

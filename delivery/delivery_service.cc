@@ -25,6 +25,12 @@ DeliveryService::DeliveryService(DeliveryServiceDeps deps)
 
 DeliveryService::~DeliveryService() {
   std::lock_guard<std::mutex> lock(mu_);
+  // All at once: a pipeline waiting on a slow destination does not hold up the others.
+  for (auto& [name, entry] : entries_) {
+    if (entry->pipeline) {
+      entry->pipeline->RequestStop();
+    }
+  }
   for (auto& [name, entry] : entries_) {
     entry->pipeline.reset();
   }

@@ -23,19 +23,12 @@ constexpr size_t kMaxBatchBytes = 4u << 20;
 constexpr int64_t kDefaultListLimit = 10;
 constexpr int64_t kMaxListLimit = 10000;
 
-bool IsValidDeliveryStreamName(std::string_view name) {
-  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '.' || c == '-';
-  });
-}
-
 std::string DeliveryStreamName(const JsonMembers& fields) {
   const std::string_view name = fields.RequiredString("DeliveryStreamName", "deliveryStreamName");
   stream::CheckLength(name, name.size(), 1, 64, "deliveryStreamName");
   if (!IsValidDeliveryStreamName(name)) {
     FailValidation(name, "deliveryStreamName",
-                   "satisfy regular expression pattern: [a-zA-Z0-9_.-]+");
+                   "satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and not be . or ..");
   }
   return std::string(name);
 }

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <strings.h>
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string_view>
@@ -136,7 +137,8 @@ HttpEndpointClient::HttpEndpointClient(const HttpEndpointConfig& config, std::st
     : config_(config), source_arn_(std::move(source_arn)), timeout_ms_(timeout_ms) {}
 
 HttpEndpointOutcome HttpEndpointClient::Post(const std::string& request_id, int64_t timestamp_ms,
-                                             const std::vector<std::string>& records) {
+                                             const std::vector<std::string>& records,
+                                             const std::function<bool()>& cancelled) {
   static const CURLcode global_init = curl_global_init(CURL_GLOBAL_DEFAULT);
   const std::unique_ptr<CURL, CurlCleanup> easy(global_init == CURLE_OK ? curl_easy_init()
                                                                         : nullptr);
@@ -190,6 +192,16 @@ HttpEndpointOutcome HttpEndpointClient::Post(const std::string& request_id, int6
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &KeepBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_text);
+  if (cancelled) {
+    // libcurl calls this about once a second, and on every chunk sent or received.
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &cancelled);
+    curl_easy_setopt(
+        curl, CURLOPT_XFERINFOFUNCTION,
+        +[](void* data, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {
+          return (*static_cast<const std::function<bool()>*>(data))() ? 1 : 0;
+        });
+  }
   const CURLcode code = curl_easy_perform(curl);
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -47,9 +48,12 @@ class HttpEndpointClient {
   HttpEndpointClient(const HttpEndpointConfig& config, std::string source_arn,
                      int64_t timeout_ms = 180'000);
 
-  // Posts one batch. `request_id` is the same on every retry of the batch.
+  // Posts one batch. `request_id` is the same on every retry of the batch. `cancelled`, when
+  // given, is asked about once a second and ends the exchange (kRetryable) when it says so, so a
+  // stopping host need not wait out the timeout.
   HttpEndpointOutcome Post(const std::string& request_id, int64_t timestamp_ms,
-                           const std::vector<std::string>& records);
+                           const std::vector<std::string>& records,
+                           const std::function<bool()>& cancelled = {});
 
  private:
   const HttpEndpointConfig config_;

@@ -42,7 +42,8 @@ json TimestampJson(int64_t ms) {
 void CheckStreamName(std::string_view name, const char* path) {
   CheckLength(name, name.size(), 1, 128, path);
   if (!IsValidStreamName(name)) {
-    FailValidation(name, path, "satisfy regular expression pattern: [a-zA-Z0-9_.-]+");
+    FailValidation(name, path,
+                   "satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and not be . or ..");
   }
 }
 

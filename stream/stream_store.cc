@@ -36,7 +36,8 @@ Status RemoveTree(const std::string& path) {
 }  // namespace
 
 bool IsValidStreamName(std::string_view name) {
-  if (name.empty() || name.size() > 128) {
+  // "." and ".." would name the streams directory and the data directory themselves.
+  if (name.empty() || name.size() > 128 || name == "." || name == "..") {
     return false;
   }
   return std::all_of(name.begin(), name.end(), [](char c) {
@@ -215,7 +216,7 @@ Result<std::shared_ptr<StreamStore::Stream>> StreamStore::FindAndLock(const std:
 
 Status StreamStore::CreateStream(const std::string& name, uint32_t shard_count) {
   if (!IsValidStreamName(name)) {
-    return InvalidArgument("stream name must be 1-128 characters of [a-zA-Z0-9_.-]");
+    return InvalidArgument("stream name must be 1-128 characters of [a-zA-Z0-9_.-], not . or ..");
   }
   if (shard_count < 1) {
     return InvalidArgument("shard count must be at least 1");

@@ -48,7 +48,8 @@ struct StreamStoreOptions {
 inline constexpr int32_t kMinRetentionHours = 24;
 inline constexpr int32_t kMaxRetentionHours = 8760;
 
-// True for a valid stream name: 1-128 characters of [a-zA-Z0-9_.-].
+// True for a valid stream name: 1-128 characters of [a-zA-Z0-9_.-], not "." or ".." (a name is a
+// directory of the host's).
 bool IsValidStreamName(std::string_view name);
 
 // One record of a PutRecords call.
