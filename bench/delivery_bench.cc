@@ -7,8 +7,9 @@
 // figure:
 //   {"bench": "delivery", "metric": ..., "value": ..., "unit": ..., <settings of the figure>}
 // Records are 100 or 1,024 bytes of data; every phase has a delivery stream of its own, deleted
-// afterwards. Destinations buffer 5 MiB / 60 s (Firehose's default size, an interval that does
-// not cut: batches end on size); the processor's BufferSizeInMBs is 1 (Firehose's default) or 3.
+// afterwards. For throughput, destinations buffer 5 MiB / 60 s (Firehose's default size, an
+// interval that does not cut: batches end on size); the processor's BufferSizeInMBs is 1
+// (Firehose's default) or 3.
 //
 // Figures:
 //   1. put_only_records_per_s and put_only_cpu_s_per_million_records: 2 producer threads put N
@@ -64,9 +65,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
