@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <unordered_map>
 
 #include "base/random.h"
@@ -35,42 +36,55 @@ std::string ErrorCodeFor(const pb::FunctionError& error) {
   return "Lambda.FunctionError";
 }
 
-// Reads the per-record results; fails the chunk when the ids do not match one for one.
-Attempt ReadResponse(std::span<const TransformInput> chunk, const pb::InvokeResponse& response) {
+// Reads the per-record results, moving their data out of `response`; fails the chunk when the
+// ids do not match one for one. Functions answer in the order they were given, so the i-th
+// answer is looked for at the i-th record first, and in an index only when that misses.
+Attempt ReadResponse(std::span<const TransformInput> chunk, pb::InvokeResponse& response) {
   Attempt attempt;
   if (!response.has_firehose()) {
     attempt.error_code = "Lambda.JsonProcessingException";
     attempt.error_message = "the function's response is not a transform response (\"records\")";
     return attempt;
   }
-  std::unordered_map<std::string_view, size_t> index;
-  index.reserve(chunk.size());
-  for (size_t i = 0; i < chunk.size(); ++i) {
-    index.emplace(chunk[i].record_id, i);
-  }
+  std::unordered_map<std::string_view, size_t> index;  // built on the first answer out of order
+  auto position_of = [&](size_t nth, const std::string& id) -> std::optional<size_t> {
+    if (nth < chunk.size() && chunk[nth].record_id == id) {
+      return nth;
+    }
+    if (index.empty()) {
+      index.reserve(chunk.size());
+      for (size_t i = 0; i < chunk.size(); ++i) {
+        index.emplace(chunk[i].record_id, i);
+      }
+    }
+    auto it = index.find(id);
+    return it == index.end() ? std::nullopt : std::optional<size_t>(it->second);
+  };
   std::vector<TransformOutcome> outcomes(chunk.size());
   std::vector<bool> answered(chunk.size(), false);
-  for (const pb::FirehoseRecordResult& result : response.firehose().records()) {
-    auto it = index.find(result.record_id());
-    if (it == index.end()) {
+  auto* results = response.mutable_firehose()->mutable_records();
+  for (int nth = 0; nth < results->size(); ++nth) {
+    pb::FirehoseRecordResult& result = (*results)[nth];
+    const std::optional<size_t> at = position_of(static_cast<size_t>(nth), result.record_id());
+    if (!at) {
       attempt.error_code = "Lambda.JsonProcessingException";
       attempt.error_message =
           "the response names record id \"" + result.record_id() + "\", which is not in the batch";
       return attempt;
     }
-    if (answered[it->second]) {
+    if (answered[*at]) {
       attempt.error_code = "Lambda.DuplicatedRecordId";
       attempt.error_message =
           "record id \"" + result.record_id() + "\" appears more than once in the response";
       return attempt;
     }
-    answered[it->second] = true;
-    TransformOutcome& outcome = outcomes[it->second];
+    answered[*at] = true;
+    TransformOutcome& outcome = outcomes[*at];
     outcome.attempts = 1;
     switch (result.result()) {
       case pb::FirehoseRecordResult::OK:
         outcome.kind = TransformOutcome::kOk;
-        outcome.data = result.data();
+        outcome.data = std::move(*result.mutable_data());
         break;
       case pb::FirehoseRecordResult::DROPPED: outcome.kind = TransformOutcome::kDropped; break;
       default:
