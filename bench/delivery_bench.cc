@@ -72,6 +72,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "bench/bench_util.h"
 #include "delivery/delivery_config.h"
 #include "delivery/delivery_service.h"
 #include "delivery/firehose_api.h"
@@ -87,6 +88,9 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using Steady = std::chrono::steady_clock;
+using sluice::bench::Percentile;
+using sluice::bench::RealtimeNs;
+using sluice::bench::Seconds;
 
 constexpr char kTransform[] = "transform_passthrough";
 constexpr int64_t kRecordsPerCall = 500;    // PutRecordBatch's limit, what producers send
@@ -116,23 +120,6 @@ void Emit(const std::string& metric, double value, const std::string& unit,
       "{\"bench\": \"delivery\", \"metric\": \"%s\", \"value\": %.3f, \"unit\": \"%s\"%s%s}\n",
       metric.c_str(), value, unit.c_str(), extra.empty() ? "" : ", ", extra.c_str());
   std::fflush(stdout);
-}
-
-int64_t RealtimeNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-double Seconds(Steady::duration d) {
-  return std::chrono::duration<double>(d).count();
-}
-
-double Percentile(const std::vector<double>& sorted, double p) {
-  return sorted.empty()
-             ? 0
-             : sorted[std::min(sorted.size() - 1,
-                               static_cast<size_t>(p * static_cast<double>(sorted.size())))];
 }
 
 // CPU time used so far, in seconds: by this process (every thread), and by its descendants (the

@@ -60,6 +60,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "bench/bench_util.h"
 #include "invoker/function_pool.h"
 #include "poller/function_resolver.h"
 #include "poller/mapping_config.h"
@@ -75,6 +76,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using Steady = std::chrono::steady_clock;
+using sluice::bench::Percentile;
+using sluice::bench::RealtimeNs;
+using sluice::bench::Seconds;
 using sluice::poller::MappingConfig;
 using sluice::poller::PollerService;
 
@@ -110,23 +114,6 @@ std::string Settings(int shards, int batch_size, int parallelization) {
   return "\"shards\": " + std::to_string(shards) +
          ", \"batch_size\": " + std::to_string(batch_size) +
          ", \"parallelization\": " + std::to_string(parallelization);
-}
-
-int64_t RealtimeNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-double Seconds(Steady::duration d) {
-  return std::chrono::duration<double>(d).count();
-}
-
-double Percentile(const std::vector<double>& sorted, double p) {
-  return sorted.empty()
-             ? 0
-             : sorted[std::min(sorted.size() - 1,
-                               static_cast<size_t>(p * static_cast<double>(sorted.size())))];
 }
 
 const std::vector<std::string>& Keys() {

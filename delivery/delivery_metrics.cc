@@ -52,34 +52,33 @@ void DeliveryMetrics::set_last_error(std::string error) {
   last_error_ = std::move(error);
 }
 
+std::vector<std::pair<const Counter*, int64_t DeliveryStats::*>> DeliveryMetrics::Counted() const {
+  return {{&records_in, &DeliveryStats::records_in},
+          {&bytes_in, &DeliveryStats::bytes_in},
+          {&records_transformed, &DeliveryStats::records_transformed},
+          {&records_dropped, &DeliveryStats::records_dropped},
+          {&records_failed, &DeliveryStats::records_failed},
+          {&records_delivered, &DeliveryStats::records_delivered},
+          {&bytes_delivered, &DeliveryStats::bytes_delivered},
+          {&objects_delivered, &DeliveryStats::objects_delivered},
+          {&delivery_errors, &DeliveryStats::delivery_errors},
+          {&batches_failed, &DeliveryStats::batches_failed}};
+}
+
 DeliveryStats DeliveryMetrics::Totals() const {
   DeliveryStats totals;
-  totals.records_in = static_cast<int64_t>(records_in.value());
-  totals.bytes_in = static_cast<int64_t>(bytes_in.value());
-  totals.records_transformed = static_cast<int64_t>(records_transformed.value());
-  totals.records_dropped = static_cast<int64_t>(records_dropped.value());
-  totals.records_failed = static_cast<int64_t>(records_failed.value());
-  totals.records_delivered = static_cast<int64_t>(records_delivered.value());
-  totals.bytes_delivered = static_cast<int64_t>(bytes_delivered.value());
-  totals.objects_delivered = static_cast<int64_t>(objects_delivered.value());
-  totals.delivery_errors = static_cast<int64_t>(delivery_errors.value());
-  totals.batches_failed = static_cast<int64_t>(batches_failed.value());
+  for (const auto& [counter, member] : Counted()) {
+    totals.*member = static_cast<int64_t>(counter->value());
+  }
   return totals;
 }
 
 DeliveryStats DeliveryMetrics::Snapshot(const std::string& name) const {
   DeliveryStats stats = Totals();
   stats.name = name;
-  stats.records_in -= base_.records_in;
-  stats.bytes_in -= base_.bytes_in;
-  stats.records_transformed -= base_.records_transformed;
-  stats.records_dropped -= base_.records_dropped;
-  stats.records_failed -= base_.records_failed;
-  stats.records_delivered -= base_.records_delivered;
-  stats.bytes_delivered -= base_.bytes_delivered;
-  stats.objects_delivered -= base_.objects_delivered;
-  stats.delivery_errors -= base_.delivery_errors;
-  stats.batches_failed -= base_.batches_failed;
+  for (const auto& [counter, member] : Counted()) {
+    stats.*member -= base_.*member;
+  }
   stats.records_buffered = records_buffered.value();
   stats.freshness_ms = freshness_ms.value();
   std::lock_guard<std::mutex> lock(mu_);

@@ -9,6 +9,8 @@
 
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "base/metrics.h"
 #include "delivery/delivery_service.h"
@@ -36,6 +38,8 @@ struct DeliveryMetrics {
   DeliveryStats Snapshot(const std::string& name) const;
 
  private:
+  // Each counter with the DeliveryStats member it fills.
+  std::vector<std::pair<const Counter*, int64_t DeliveryStats::*>> Counted() const;
   // The registry's counters now (gauges and last_error left out).
   DeliveryStats Totals() const;
 

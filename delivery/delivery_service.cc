@@ -133,14 +133,7 @@ Status DeliveryService::OpenEntry(Entry& entry) {
   return Status::Ok();
 }
 
-Status DeliveryService::Create(const DeliveryStreamConfig& config) {
-  std::lock_guard<std::mutex> change(change_mu_);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (entries_.count(config.name) != 0) {
-      return Status(Code::kAlreadyExists, "delivery stream " + config.name + " already exists");
-    }
-  }
+Status DeliveryService::CheckDestination(const DeliveryStreamConfig& config) const {
   if (config.processor.enabled &&
       !deps_.functions->Find(config.processor.function_name, config.processor.qualifier)) {
     return InvalidArgument("ProcessingConfiguration: function " + config.processor.function_name +
@@ -150,6 +143,18 @@ Status DeliveryService::Create(const DeliveryStreamConfig& config) {
       !store.ok()) {
     return InvalidArgument(store.status().message());
   }
+  return Status::Ok();
+}
+
+Status DeliveryService::Create(const DeliveryStreamConfig& config) {
+  std::lock_guard<std::mutex> change(change_mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (entries_.count(config.name) != 0) {
+      return Status(Code::kAlreadyExists, "delivery stream " + config.name + " already exists");
+    }
+  }
+  SLUICE_RETURN_IF_ERROR(CheckDestination(config));
   // A stream source starts at the stream's end now (Firehose reads from LATEST); shards made
   // later are read from their start.
   ShardPositions checkpoint;
@@ -191,15 +196,11 @@ Status DeliveryService::Create(const DeliveryStreamConfig& config) {
 Status DeliveryService::Update(const DeliveryStreamConfig& config, bool* changed) {
   std::lock_guard<std::mutex> change(change_mu_);
   *changed = false;
-  std::shared_ptr<Entry> entry;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = entries_.find(config.name);
-    if (it == entries_.end()) {
-      return NotFound("delivery stream " + config.name + " not found");
-    }
-    entry = it->second;
+  Result<std::shared_ptr<Entry>> found = Find(config.name);
+  if (!found.ok()) {
+    return found.status();
   }
+  const std::shared_ptr<Entry> entry = std::move(*found);
   if (ToCreateRequest(config) == ToCreateRequest(entry->info.config)) {
     return Status::Ok();
   }
@@ -209,15 +210,7 @@ Status DeliveryService::Update(const DeliveryStreamConfig& config, bool* changed
                            ": the source of a delivery stream cannot change (delete it and "
                            "create it again)");
   }
-  if (config.processor.enabled &&
-      !deps_.functions->Find(config.processor.function_name, config.processor.qualifier)) {
-    return InvalidArgument("ProcessingConfiguration: function " + config.processor.function_name +
-                           ":" + config.processor.qualifier + " is not deployed");
-  }
-  if (Result<std::unique_ptr<ObjectStore>> store = OpenObjectStore(config.store(), deps_.region);
-      !store.ok()) {
-    return InvalidArgument(store.status().message());
-  }
+  SLUICE_RETURN_IF_ERROR(CheckDestination(config));
   DeliveryStreamInfo next = entry->info;
   next.config = config;
   next.version += 1;
@@ -259,6 +252,16 @@ Status DeliveryService::Delete(const std::string& name) {
   return Status::Ok();
 }
 
+Result<std::shared_ptr<DeliveryService::Entry>> DeliveryService::Find(
+    const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(name);
+  if (it == entries_.end()) {
+    return NotFound("delivery stream " + name + " not found");
+  }
+  return it->second;
+}
+
 Result<DeliveryStreamInfo> DeliveryService::Describe(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(name);
@@ -279,15 +282,11 @@ std::vector<std::string> DeliveryService::List() const {
 
 Result<std::vector<std::string>> DeliveryService::Put(
     const std::string& name, const std::vector<std::string_view>& records) {
-  std::shared_ptr<Entry> entry;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = entries_.find(name);
-    if (it == entries_.end()) {
-      return NotFound("delivery stream " + name + " not found");
-    }
-    entry = it->second;
+  Result<std::shared_ptr<Entry>> found = Find(name);
+  if (!found.ok()) {
+    return found.status();
   }
+  const std::shared_ptr<Entry> entry = std::move(*found);
   if (!entry->buffer) {
     return FailedPrecondition(
         "This operation is not permitted on KinesisStreamAsSource delivery stream type.");

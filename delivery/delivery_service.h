@@ -105,6 +105,10 @@ class DeliveryService {
  private:
   struct Entry;
   explicit DeliveryService(DeliveryServiceDeps deps);
+  // The entry of `name`; NOT_FOUND when there is none.
+  Result<std::shared_ptr<Entry>> Find(const std::string& name) const;
+  // INVALID_ARGUMENT unless the processor's function is deployed and the store can be opened.
+  Status CheckDestination(const DeliveryStreamConfig& config) const;
   // Opens the stream's buffer (DirectPut) and starts its pipeline. A pipeline that cannot start
   // (say, S3 credentials gone) leaves the entry without one, its reason in last_error.
   Status OpenEntry(Entry& entry);

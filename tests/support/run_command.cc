@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -68,6 +69,17 @@ std::vector<std::string> Lines(const std::string& text) {
     lines.push_back(text.substr(start, end - start));
   }
   return lines;
+}
+
+void ExecWithStdio(char* const argv[], int stdin_fd, int output_fd) {
+  ::dup2(stdin_fd, 0);
+  ::dup2(output_fd, 1);
+  ::dup2(output_fd, 2);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::execv(argv[0], argv);
+  ::_exit(127);
 }
 
 }  // namespace sluice::testing

@@ -15,6 +15,10 @@ struct CommandResult {
 
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_text = "");
 
+// In a child just forked: stdin from `stdin_fd`, stdout and stderr to `output_fd`, every signal
+// unblocked, then execv(argv[0], argv). Exits 127 if the exec fails. Only async-signal-safe calls.
+[[noreturn]] void ExecWithStdio(char* const argv[], int stdin_fd, int output_fd);
+
 // The complete lines of a command's output, without their newlines.
 std::vector<std::string> Lines(const std::string& text);
 

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "tests/support/kinesis_http.h"
+#include "tests/support/run_command.h"
 
 namespace sluice::testing {
 namespace {
@@ -135,14 +136,7 @@ void SluiceServer::Start() {
     if (::getppid() != parent) {
       ::_exit(127);
     }
-    ::dup2(null_fd, 0);
-    ::dup2(log_fd, 1);
-    ::dup2(log_fd, 2);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
+    ExecWithStdio(argv.data(), null_fd, log_fd);
   }
   ::close(log_fd);
   ::close(null_fd);
