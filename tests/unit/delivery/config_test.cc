@@ -163,10 +163,13 @@ TEST_CASE("unknown properties are refused with their path") {
         "ExtendedS3DestinationConfiguration.BufferingHints: must be an object");
 }
 
-TEST_CASE("DeliveryStreamName is 1-64 of [a-zA-Z0-9_.-]") {
+TEST_CASE("DeliveryStreamName is 1-64 of [a-zA-Z0-9_.-], not . or ..") {
   CHECK(ParseError(Without(Minimal(), "/DeliveryStreamName")) == "DeliveryStreamName: required");
   CHECK(ParseError(With(Minimal(), "/DeliveryStreamName", "")) ==
-        "DeliveryStreamName: must be 1-64 characters of [a-zA-Z0-9_.-], got \"\"");
+        "DeliveryStreamName: must be 1-64 characters of [a-zA-Z0-9_.-], not . or .., got \"\"");
+  CHECK(ParseError(With(Minimal(), "/DeliveryStreamName", "..")).starts_with("DeliveryStreamName"));
+  CHECK(ParseError(With(Minimal(), "/DeliveryStreamName", ".")).starts_with("DeliveryStreamName"));
+  CHECK(MustParse(With(Minimal(), "/DeliveryStreamName", "...")).name == "...");
   CHECK(ParseError(With(Minimal(), "/DeliveryStreamName", "a/b"))
             .starts_with("DeliveryStreamName: must be 1-64"));
   CHECK(MustParse(With(Minimal(), "/DeliveryStreamName", std::string(64, 'n'))).name.size() == 64);
