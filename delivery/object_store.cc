@@ -16,8 +16,8 @@ Result<std::unique_ptr<ObjectStore>> OpenObjectStore(const ObjectStoreConfig& co
   }
   const std::string endpoint =
       config.endpoint_url.empty() ? "https://s3." + region + ".amazonaws.com" : config.endpoint_url;
-  return std::unique_ptr<ObjectStore>(
-      std::make_unique<S3Store>(endpoint, config.bucket(), region, std::move(*credentials)));
+  return std::unique_ptr<ObjectStore>(std::make_unique<S3Store>(
+      endpoint, config.bucket(), S3RegionOfEndpoint(endpoint, region), std::move(*credentials)));
 }
 
 }  // namespace sluice::delivery

@@ -211,4 +211,24 @@ Result<std::string> S3Store::Get(const std::string& key) {
   return Send("GetObject", "GET", key, "");
 }
 
+std::string S3RegionOfEndpoint(std::string_view endpoint, const std::string& fallback) {
+  const size_t scheme = endpoint.find("://");
+  std::string_view host = scheme == std::string_view::npos ? endpoint : endpoint.substr(scheme + 3);
+  host = host.substr(0, host.find_first_of(":/"));
+  constexpr std::string_view kSuffix = ".amazonaws.com";
+  if (!host.ends_with(kSuffix)) {
+    return fallback;
+  }
+  host.remove_suffix(kSuffix.size());
+  for (std::string_view prefix : {"s3.dualstack.", "s3.", "s3-"}) {
+    if (host.starts_with(prefix)) {
+      const std::string_view region = host.substr(prefix.size());
+      if (!region.empty() && region.find('.') == std::string_view::npos) {
+        return std::string(region);
+      }
+    }
+  }
+  return fallback;
+}
+
 }  // namespace sluice::delivery

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "delivery/object_store.h"
 
@@ -29,6 +30,11 @@ struct S3Credentials {
 
 // From the environment; FAILED_PRECONDITION naming the missing variable.
 Result<S3Credentials> S3CredentialsFromEnvironment();
+
+// The region S3 requests to `endpoint` are signed for: the one an AWS endpoint names
+// (https://s3.eu-west-1.amazonaws.com, s3-eu-west-1..., s3.dualstack.eu-west-1...), else
+// `fallback` (the host's region; S3-compatible servers take any).
+std::string S3RegionOfEndpoint(std::string_view endpoint, const std::string& fallback);
 
 class S3Store final : public ObjectStore {
  public:

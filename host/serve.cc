@@ -21,8 +21,9 @@ namespace {
 constexpr char kUsage[] =
     "usage: sluice serve [--listen HOST:PORT] [--data-dir DIR] [--durability os|fsync]\n"
     "                    [--http-threads N]\n"
-    "  Runs the Sluice host: the Kinesis Data Streams API (default on 127.0.0.1:4566) over\n"
-    "  Sluice's embedded durable stream, the deployed functions, and the control API that the\n"
+    "  Runs the Sluice host: the Kinesis Data Streams API and the Firehose API (default on\n"
+    "  127.0.0.1:4566) over Sluice's embedded durable streams and delivery streams, the deployed\n"
+    "  functions, the event source mappings, and the control API that the\n"
     "  other verbs use (DIR/control.sock). DIR defaults to $SLUICE_DATA_DIR, else\n"
     "  ~/.local/share/sluice (/var/lib/sluice for root). --durability os acknowledges writes\n"
     "  once they reach the OS (survives a crash of sluice); fsync acknowledges only after\n"
@@ -74,6 +75,10 @@ Result<HostOptions> OptionsFromFlags(const CliFlags& flags) {
 }  // namespace
 
 int ServeMain(const std::vector<std::string>& args) {
+  if (!args.empty() && (args[0] == "-h" || args[0] == "--help")) {
+    std::cout << kUsage;
+    return 0;
+  }
   Result<CliFlags> flags =
       CliFlags::Parse(args, {"--listen", "--data-dir", "--durability", "--http-threads"});
   Result<HostOptions> options =

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "delivery/s3_store.h"
+
 namespace sluice::delivery {
 namespace {
 
@@ -81,4 +83,13 @@ TEST_CASE("UriEncodePath keeps unreserved characters and slashes, encodes the re
 }
 
 }  // namespace
+TEST_CASE("S3 requests are signed for the region an AWS endpoint names") {
+  CHECK(S3RegionOfEndpoint("https://s3.eu-west-1.amazonaws.com", "us-east-1") == "eu-west-1");
+  CHECK(S3RegionOfEndpoint("https://s3-ap-south-1.amazonaws.com", "us-east-1") == "ap-south-1");
+  CHECK(S3RegionOfEndpoint("https://s3.dualstack.us-west-2.amazonaws.com:443", "x") == "us-west-2");
+  CHECK(S3RegionOfEndpoint("https://s3.amazonaws.com", "us-east-1") == "us-east-1");
+  CHECK(S3RegionOfEndpoint("http://127.0.0.1:4568", "us-east-1") == "us-east-1");
+  CHECK(S3RegionOfEndpoint("http://minio.local:9000", "eu-central-1") == "eu-central-1");
+}
+
 }  // namespace sluice::delivery
