@@ -68,8 +68,9 @@ struct DeliveryPipeline::Batch {
   PlannedBatch plan;
   std::vector<Record> records;
   int64_t bytes = 0;
-  std::vector<std::string> delivered;  // the Ok records, to deliver
-  std::string failed_lines;            // processing-failed error records
+  std::vector<std::string> delivered;         // the Ok records, to deliver
+  std::vector<int64_t> delivered_arrival_ms;  // when each of them arrived
+  std::string failed_lines;                   // processing-failed error records
 };
 
 struct DeliveryPipeline::Destination {
@@ -305,6 +306,8 @@ bool DeliveryPipeline::ReadPlanned(Batch* batch) {
         out.ordinal = record.ordinal;
         out.arrival_ms = record.arrival_ms;
         if (!deps_.source_stream_arn.empty()) {
+          deps_.metrics->records_in.Increment();  // read again by this host
+          deps_.metrics->bytes_in.Increment(record.data.size());
           pb::KinesisRecordMetadata& metadata = out.metadata.emplace();
           metadata.set_shard_id(shard.shard_id);
           metadata.set_partition_key(record.partition_key);
@@ -360,6 +363,7 @@ void DeliveryPipeline::Transform(Batch& batch) {
   if (!destination_->transformer) {
     for (Batch::Record& record : batch.records) {
       batch.delivered.push_back(std::move(record.data));
+      batch.delivered_arrival_ms.push_back(record.arrival_ms);
     }
     return;
   }
@@ -404,6 +408,7 @@ void DeliveryPipeline::Transform(Batch& batch) {
         case TransformOutcome::kOk:
           deps_.metrics->records_transformed.Increment();
           batch.delivered.push_back(std::move(outcome.data));
+          batch.delivered_arrival_ms.push_back(record.arrival_ms);
           break;
         case TransformOutcome::kDropped: deps_.metrics->records_dropped.Increment(); break;
         case TransformOutcome::kFailed:
@@ -537,7 +542,7 @@ bool DeliveryPipeline::Deliver(Batch& batch) {
       error_output_type = kHttpEndpointFailed;
     }
     for (size_t i = 0; i < batch.delivered.size(); ++i) {
-      failed += FailedRecordLine(FailedRecord{attempts, batch.plan.oldest_arrival_ms, error_code,
+      failed += FailedRecordLine(FailedRecord{attempts, batch.delivered_arrival_ms[i], error_code,
                                               last.message(), ending_ms, batch.delivered[i], ""});
     }
   }
