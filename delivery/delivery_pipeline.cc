@@ -538,8 +538,8 @@ bool DeliveryPipeline::Deliver(Batch& batch) {
                                                              : "s3://" + store_config.bucket()) +
                                 "/" + key});
   } else {
-    if (config.destination == DestinationKind::kHttpEndpoint) {
-      error_output_type = kHttpEndpointFailed;
+    if (config.destination == DestinationKind::kHttpEndpoint && !posted) {
+      error_output_type = kHttpEndpointFailed;  // else the endpoint has them, the backup failed
     }
     for (size_t i = 0; i < batch.delivered.size(); ++i) {
       failed += FailedRecordLine(FailedRecord{attempts, batch.delivered_arrival_ms[i], error_code,
