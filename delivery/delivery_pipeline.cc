@@ -193,22 +193,7 @@ bool DeliveryPipeline::Buffer(Batch* batch) {
         continue;
       }
       for (stream::StoredRecord& record : read->records) {
-        Batch::Record& out = batch->records.emplace_back();
-        out.shard = shard.index;
-        out.ordinal = record.ordinal;
-        out.arrival_ms = record.arrival_ms;
-        batch->bytes += static_cast<int64_t>(record.data.size());
-        if (from_stream) {
-          pb::KinesisRecordMetadata& metadata = out.metadata.emplace();
-          metadata.set_shard_id(shard.shard_id);
-          metadata.set_partition_key(std::move(record.partition_key));
-          metadata.set_approximate_arrival_timestamp_ms(record.arrival_ms);
-          metadata.set_sequence_number(
-              stream::SequenceNumber{shard.index, record.generation, record.ordinal}.ToString());
-          deps_.metrics->records_in.Increment();
-          deps_.metrics->bytes_in.Increment(record.data.size());
-        }
-        out.data = std::move(record.data);
+        TakeRecord(shard, std::move(record), batch);
         read_any = true;
       }
       next = read->next_ordinal;
@@ -253,6 +238,27 @@ bool DeliveryPipeline::Buffer(Batch* batch) {
   }
   return WriteUntilDone("saving the batch plan",
                         [&] { return deps_.store->SavePlan(info_.config.name, batch->plan); });
+}
+
+void DeliveryPipeline::TakeRecord(const SourceShard& shard, stream::StoredRecord record,
+                                  Batch* batch) {
+  Batch::Record& out = batch->records.emplace_back();
+  out.shard = shard.index;
+  out.ordinal = record.ordinal;
+  out.arrival_ms = record.arrival_ms;
+  batch->bytes += static_cast<int64_t>(record.data.size());
+  if (!deps_.source_stream_arn.empty()) {
+    // DirectPut records were counted when they were put.
+    deps_.metrics->records_in.Increment();
+    deps_.metrics->bytes_in.Increment(record.data.size());
+    pb::KinesisRecordMetadata& metadata = out.metadata.emplace();
+    metadata.set_shard_id(shard.shard_id);
+    metadata.set_partition_key(std::move(record.partition_key));
+    metadata.set_approximate_arrival_timestamp_ms(record.arrival_ms);
+    metadata.set_sequence_number(
+        stream::SequenceNumber{shard.index, record.generation, record.ordinal}.ToString());
+  }
+  out.data = std::move(record.data);
 }
 
 bool DeliveryPipeline::ReadPlanned(Batch* batch) {
@@ -301,22 +307,7 @@ bool DeliveryPipeline::ReadPlanned(Batch* batch) {
         if (record.ordinal >= end->second) {
           break;
         }
-        Batch::Record& out = batch->records.emplace_back();
-        out.shard = shard.index;
-        out.ordinal = record.ordinal;
-        out.arrival_ms = record.arrival_ms;
-        if (!deps_.source_stream_arn.empty()) {
-          deps_.metrics->records_in.Increment();  // read again by this host
-          deps_.metrics->bytes_in.Increment(record.data.size());
-          pb::KinesisRecordMetadata& metadata = out.metadata.emplace();
-          metadata.set_shard_id(shard.shard_id);
-          metadata.set_partition_key(record.partition_key);
-          metadata.set_approximate_arrival_timestamp_ms(record.arrival_ms);
-          metadata.set_sequence_number(
-              stream::SequenceNumber{shard.index, record.generation, record.ordinal}.ToString());
-        }
-        batch->bytes += static_cast<int64_t>(record.data.size());
-        out.data = std::move(record.data);
+        TakeRecord(shard, std::move(record), batch);
       }
       next = read->next_ordinal;
     }

@@ -91,6 +91,9 @@ class DeliveryPipeline {
   void Run();
   // Reads the next batch from `checkpoint_` (step 1). False when stopping.
   bool Buffer(Batch* batch);
+  // Appends a record read from `shard` to `batch` (with its Kinesis metadata for a stream
+  // source, which counts it as incoming).
+  void TakeRecord(const SourceShard& shard, stream::StoredRecord record, Batch* batch);
   // Reads the records of a saved plan (a replay after a restart).
   bool ReadPlanned(Batch* batch);
   // Steps 3-5. False when stopping before the batch was committed.
