@@ -75,7 +75,8 @@ class DeliveryFixture {
   std::vector<std::string> Put(const std::string& name, const std::vector<std::string>& records);
 
   DeliveryStats Stats(const std::string& name) const;
-  // Files under `dir`, recursively: path relative to `dir` -> content. Empty if `dir` is missing.
+  // Files under `dir`, recursively: path relative to `dir` -> content, without the directory
+  // store's temporary files. Empty if `dir` is missing.
   std::map<std::string, std::string> Files(const std::string& dir) const;
   // The CHUNK lines transform_probe logged: one per invoke.
   std::vector<std::string> Chunks() const;
