@@ -68,7 +68,9 @@ struct ShardPoller::Lane {
 struct ShardPoller::Attempt {
   enum class Kind {
     kDone,           // succeeded and committed: the first `done` records are finished
-    kFunctionError,  // the function ran and failed (or its effects could not commit)
+    kFunctionError,  // the function ran and failed
+    kConflict,       // the function succeeded, but a condition of its effects no longer held at
+                     // commit: another invoke committed first (optimistic concurrency)
     kHostError,      // never reached the function, or the commit failed for a host reason
     kTooLarge,       // the batch is over the invoke payload limit
   };
@@ -238,9 +240,15 @@ bool ShardPoller::WaitUntil(std::unique_lock<std::mutex>& lock, Clock::Steady de
 }
 
 bool ShardPoller::Backoff(int attempt) {
-  const auto initial =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(options_.backoff_initial);
-  const auto max = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.backoff_max);
+  return WaitBackoff(attempt, options_.backoff_initial, options_.backoff_max);
+}
+
+bool ShardPoller::ConflictBackoff(int attempt) {
+  return WaitBackoff(attempt, kConflictBackoffInitial, kConflictBackoffMax);
+}
+
+bool ShardPoller::WaitBackoff(int attempt, std::chrono::nanoseconds initial,
+                              std::chrono::nanoseconds max) {
   const int doublings = std::clamp(attempt - 1, 0, 20);  // 2^20 x initial is past any max
   const std::chrono::nanoseconds delay = std::min(max, initial * (int64_t{1} << doublings));
   std::unique_lock<std::mutex> lock(mu_);
@@ -604,9 +612,8 @@ ShardPoller::Attempt ShardPoller::Invoke(Lane* lane, const std::vector<Record>& 
     const Status committed = CommitProgress(std::move(plan));
     if (!committed.ok()) {
       attempt.message = committed.message();
-      // A condition that no longer holds fails the invoke, as a function error would.
-      attempt.kind = committed.code() == Code::kAborted ? Attempt::Kind::kFunctionError
-                                                        : Attempt::Kind::kHostError;
+      attempt.kind =
+          committed.code() == Code::kAborted ? Attempt::Kind::kConflict : Attempt::Kind::kHostError;
       return attempt;
     }
   }
@@ -693,6 +700,18 @@ bool ShardPoller::RunBatch(Lane* lane, std::vector<Record> records, std::optiona
           }
         }
         break;
+      case Attempt::Kind::kConflict:
+        ++sub.invoke_count;
+        sub.host_errors = 0;
+        if (++sub.conflicts <= kMaxConflictRetries) {
+          stats_->retries.Increment();
+          if (!ConflictBackoff(sub.conflicts)) {
+            return false;
+          }
+          continue;
+        }
+        sub.conflicts = 0;
+        break;  // past the limit it counts as a function error
       case Attempt::Kind::kFunctionError:
         ++sub.invoke_count;
         sub.host_errors = 0;
@@ -766,6 +785,7 @@ bool ShardPoller::RunFinalInvoke(Lane* lane, int64_t window_start, bool terminat
   }
   int retries = 0;
   int host_errors = 0;
+  int conflicts = 0;
   for (;;) {
     const Attempt attempt = Invoke(lane, {}, window_start, true, terminated_early, state);
     if (attempt.kind == Attempt::Kind::kDone) {
@@ -773,6 +793,13 @@ bool ShardPoller::RunFinalInvoke(Lane* lane, int64_t window_start, bool terminat
     }
     if (attempt.kind == Attempt::Kind::kHostError) {
       if (!Backoff(++host_errors)) {
+        return false;
+      }
+      continue;
+    }
+    if (attempt.kind == Attempt::Kind::kConflict && ++conflicts <= kMaxConflictRetries) {
+      stats_->retries.Increment();
+      if (!ConflictBackoff(conflicts)) {
         return false;
       }
       continue;

@@ -79,6 +79,13 @@ inline constexpr char kShardEnd[] = "SHARD_END";
 inline constexpr char kStreamCreatedKey[] = "streamCreatedMs";
 inline constexpr uint64_t kMaxBatchPayloadBytes = 6u << 20;
 inline constexpr size_t kMaxWindowStateBytes = 1u << 20;
+// A commit conflict (a condition of the invoke's effects no longer held because another invoke
+// committed first) is retried after a short backoff without counting toward
+// MaximumRetryAttempts or bisecting, up to this many times in a row; past that it counts as a
+// function error.
+inline constexpr int kMaxConflictRetries = 100;
+inline constexpr std::chrono::milliseconds kConflictBackoffInitial{10};
+inline constexpr std::chrono::milliseconds kConflictBackoffMax{1000};
 
 // What a commit does to a window's state once it succeeds.
 enum class ShardPollerWindowChange { kNone, kSetState, kClose, kReset };
@@ -134,6 +141,7 @@ class ShardPoller {
     int retries = 0;       // function errors retried (MaximumRetryAttempts counts these)
     int invoke_count = 0;  // attempts that reached the function
     int host_errors = 0;   // consecutive attempts that did not (not counted as retries)
+    int conflicts = 0;     // consecutive commit conflicts (not counted, up to a limit)
   };
   // What one commit writes besides the invoke's staged effects.
   struct CommitPlan {
@@ -156,6 +164,11 @@ class ShardPoller {
   bool WaitUntil(std::unique_lock<std::mutex>& lock, Clock::Steady deadline);
   // Waits the backoff before attempt `attempt` (1, 2, ...); false when stopping.
   bool Backoff(int attempt);
+  // The shorter backoff before retrying a commit conflict (kConflictBackoffInitial doubling to
+  // kConflictBackoffMax): the other invoke has committed, so the retry can decide at once.
+  bool ConflictBackoff(int attempt);
+  // initial x 2^(attempt-1), at most max, +-20% jitter; false when stopping.
+  bool WaitBackoff(int attempt, std::chrono::nanoseconds initial, std::chrono::nanoseconds max);
   // Takes the lane's next batch, waiting out the batching window; empty when stopping.
   // REQUIRES: lock holds mu_ and the lane's queue is not empty.
   std::vector<Record> TakeBatch(Lane* lane, std::unique_lock<std::mutex>& lock);

@@ -5,6 +5,8 @@
 //   {"put": [table, key, value_json]}           {"get": [table, key]}  (logs "get T/K = V|null")
 //   {"delete": [table, key]}                    {"add": [table, key, attribute, number]}
 //   {"put_if_absent": [table, key, value_json]} {"query": [table, prefix]} (logs the keys)
+//   {"cas_add": [table, key, attribute, number]}  adds on the condition that the attribute is
+//                                                still what this call read (absent: NotExists)
 //   {"expect": [table, key, value_json|null]}   fails the record unless the item is that value
 //   {"publish": [topic, subject, message]}      (logs "published <MessageId>")
 //   {"fail": "message"}                         fails the record
@@ -59,6 +61,14 @@ void RunCommand(const json& command, sluice::Context& ctx) {
     const std::string item =
         ctx.kv().Update(Arg(a, 0), Arg(a, 1), {sluice::kv::Add(Arg(a, 2), Arg(a, 3))});
     ctx.Log("add " + Arg(a, 0) + "/" + Arg(a, 1) + " = " + item);
+  } else if (command.contains("cas_add")) {
+    const json& a = command["cas_add"];
+    const auto before = ctx.kv().Get(Arg(a, 0), Arg(a, 1));
+    const sluice::kv::Condition unchanged =
+        before ? sluice::kv::Compare(Arg(a, 2), sluice::kv::Condition::EQ,
+                                     json::parse(*before).at(Arg(a, 2)).dump())
+               : sluice::kv::NotExists();
+    ctx.kv().Update(Arg(a, 0), Arg(a, 1), {sluice::kv::Add(Arg(a, 2), Arg(a, 3))}, {unchanged});
   } else if (command.contains("query")) {
     const json& a = command["query"];
     std::string keys;
