@@ -62,8 +62,8 @@ TEST_CASE("billing_threshold notifies once per customer and month when the limit
     CHECK(r.exit_code == 0);
     return r;
   };
-  // 2.50 + 2.50 reaches 5.00 in the second record; the third (same month) must not notify again,
-  // nor must a later batch. C-2 has no limit.
+  // The batch's total for C-1 (2.50 + 2.50 + 1.00) reaches 5.00: one notification, with the
+  // total; a later batch of the same month must not notify again. C-2 has no limit.
   invoke({Toll("C-1", 2.50, "2026-11-01T08:00:00Z"), Toll("C-2", 9.99, "2026-11-01T08:00:01Z"),
           Toll("C-1", 2.50, "2026-11-02T08:00:00Z"), Toll("C-1", 1.00, "2026-11-03T08:00:00Z")});
   invoke({Toll("C-1", 4.00, "2026-11-04T08:00:00Z")});
@@ -92,7 +92,7 @@ TEST_CASE("billing_threshold notifies once per customer and month when the limit
   REQUIRE(lines.size() == 2);
   const json november = json::parse(json::parse(lines[0])["Message"].get<std::string>());
   CHECK(november ==
-        json{{"customer_id", "C-1"}, {"month", "2026-11"}, {"spend", 5.0}, {"monthly_limit", 5.0}});
+        json{{"customer_id", "C-1"}, {"month", "2026-11"}, {"spend", 6.0}, {"monthly_limit", 5.0}});
   const json december = json::parse(json::parse(lines[1])["Message"].get<std::string>());
   CHECK(december["month"] == "2026-12");
   CHECK(december["spend"] == 6.0);
