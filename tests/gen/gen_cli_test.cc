@@ -213,3 +213,50 @@ TEST_CASE("gen verbs refuse bad flags with exit 2, naming the flag") {
   CHECK(sub.exit_code == 2);
   CHECK(sub.err.find("unknown subcommand 'toll'") != std::string::npos);
 }
+
+TEST_CASE("gen check matches a host whose results equal the truth") {
+  SluiceServer server;
+  TempDir dir;
+  const std::string truth = dir.path() + "/truth";
+  std::vector<std::string> args = SmallRun(truth);
+  args.push_back("--plan-only");
+  REQUIRE(Gen(args).exit_code == 0);
+  // What the functions would have produced: each notification and alert once (the first
+  // alert twice, as a redelivery), and the spend table.
+  const auto envelopes = [&](const std::string& truth_file, const std::string& out_file) {
+    std::ofstream out(dir.path() + "/" + out_file);
+    size_t id = 0;
+    for (const std::string& line : Lines(Read(truth + "/" + truth_file))) {
+      json message = json::parse(line);
+      message.erase("crossed_at");
+      const std::string envelope = json({{"Type", "Notification"},
+                                         {"MessageId", out_file + std::to_string(id++)},
+                                         {"Message", message.dump()},
+                                         {"Timestamp", "2026-11-02T08:00:00.000Z"}})
+                                       .dump();
+      out << envelope << "\n" << (id == 1 ? envelope + "\n" : "");
+    }
+  };
+  envelopes("notifications.jsonl", "billing.jsonl");
+  envelopes("alerts.jsonl", "stations.jsonl");
+  for (const std::string& line : Lines(Read(truth + "/spend.jsonl"))) {
+    const json row = json::parse(line);
+    REQUIRE(
+        RunCommand({SLUICE_BIN, "kv", "put", "spend",
+                    row["customer_id"].get<std::string>() + "#" + row["month"].get<std::string>(),
+                    json({{"cents", row["cents"]}}).dump(), "--data-dir", server.data_dir()})
+            .exit_code == 0);
+  }
+  const CommandResult result =
+      Gen({"check", "--truth", truth, "--billing-alerts", dir.path() + "/billing.jsonl",
+           "--station-alerts", dir.path() + "/stations.jsonl", "--timeout", "5", "--data-dir",
+           server.data_dir()});
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.find("  alerts         576 of 576 expected, 577 produced") == std::string::npos);
+  CHECK(result.out.find("  alerts         576 of 576 expected, 576 produced (1 redeliveries "
+                        "ignored)  ok\n") != std::string::npos);
+  CHECK(result.out.find("  spend          20 of 20 rows match (20 in the table)  ok\n") !=
+        std::string::npos);
+  CHECK(result.out.find("\nMATCH\n") != std::string::npos);
+}

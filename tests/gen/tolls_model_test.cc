@@ -179,7 +179,7 @@ TEST_CASE("the truth of a hand-made day: spend, the crossing and alerts with emp
   // Monday 08:00 and 08:30 have minimums for S-01 and S-02; 09:00 has none (absent).
   sluice::Result<StationReference> reference = sluice::host::ParseReference(
       "station_id,day_of_week,slot_start,min_vehicles\n"
-      "S-01,Mon,08:00,2\nS-01,Mon,08:30,1\nS-02,Mon,08:00,0\nS-02,Mon,08:30,1\n");
+      "S-01,Mon,08:00,2\nS-01,Mon,08:30,2\nS-02,Mon,08:00,0\nS-02,Mon,08:30,1\n");
   REQUIRE(reference.ok());
   const int64_t at8 = kNov2 + 8 * 3'600'000;
   const std::vector<Passage> records = {
@@ -199,7 +199,8 @@ TEST_CASE("the truth of a hand-made day: spend, the crossing and alerts with emp
   CHECK(truth.notifications[0].limit_cents == 1000);
   CHECK(truth.notifications[0].crossed_at_ms == at8 + 40 * kMinuteMs);
 
-  // 08:00: S-01 saw 1 < 2; S-02 saw 1, minimum 0. 08:30: S-01 saw 2; S-02 saw none < 1.
+  // 08:00: S-01 saw 1 < 2; S-02 saw 1, minimum 0. 08:30: S-01 saw 2, its minimum (no alert);
+  // S-02 saw none < 1.
   REQUIRE(truth.alerts.size() == 2);
   CHECK(truth.alerts[0].station_id == "S-01");
   CHECK(truth.alerts[0].slot_start_ms == at8);
