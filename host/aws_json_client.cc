@@ -58,6 +58,15 @@ Result<nlohmann::json> AwsJsonClient::Call(const std::string& operation,
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   const CURLcode code = curl_easy_perform(curl);
   curl_slist_free_all(headers);
+  // Whether any of the request went out decides what a failure means: before, the host never saw
+  // the call; after (a timeout or reset while waiting for the answer), it may have applied it.
+  long request_bytes = 0;
+  curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_bytes);
+  if (code != CURLE_OK && request_bytes > 0) {
+    return Status(Code::kUnknown, "calling " + endpoint_ + ": " + curl_easy_strerror(code) +
+                                      " after sending the request; whether the host applied it "
+                                      "is unknown");
+  }
   if (code == CURLE_COULDNT_CONNECT || code == CURLE_OPERATION_TIMEDOUT ||
       code == CURLE_COULDNT_RESOLVE_HOST) {
     return Unavailable("no Sluice host is answering at " + endpoint_ + " (" +

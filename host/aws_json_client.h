@@ -25,7 +25,9 @@ class AwsJsonClient {
   AwsJsonClient& operator=(const AwsJsonClient&) = delete;
 
   // Calls <target_prefix><operation>. Returns the response body as JSON ({} when empty), or:
-  // Unavailable when no host answers at the endpoint (the message says how to start one);
+  // Unavailable when the request could not be sent (no host answers at the endpoint: the message
+  // says how to start one); Unknown when the call failed after the request went out (a timeout
+  // or a reset: the host may or may not have applied it);
   // InvalidArgument "<__type>: <message>" for an error the API returned; Internal otherwise.
   Result<nlohmann::json> Call(const std::string& operation, const nlohmann::json& request);
 

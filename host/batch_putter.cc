@@ -63,7 +63,12 @@ Status BatchPutter::Flush() {
     Result<json> reply =
         client_.Call(api_.operation, {{api_.name_member, name_}, {"Records", records}});
     if (!reply.ok()) {
-      if (reply.status().code() == Code::kUnavailable) {
+      // Unsent calls may be retried; after an ambiguous failure (Unknown) a retry could store
+      // records twice and giving up could lose them, so the caller decides.
+      if (reply.status().code() == Code::kUnavailable && attempt + 1 < unreachable_attempts_) {
+        continue;
+      }
+      if (reply.status().code() == Code::kUnavailable || reply.status().code() == Code::kUnknown) {
         return reply.status();
       }
       for (const Pending& record : pending) {

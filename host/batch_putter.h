@@ -39,9 +39,13 @@ class BatchPutter {
   Status Add(size_t line, std::string partition_key, std::string data);
 
   // Sends the queued records, retrying the ones the API reports failed. An error status only
-  // when the host cannot be reached; records that still fail are reported on stderr and counted
-  // in failed().
+  // when the host cannot be reached (Unavailable, after the attempts set below) or a call failed
+  // after it was sent (Unknown: the records may or may not be stored); records that still fail
+  // are reported on stderr and counted in failed().
   Status Flush();
+
+  // Calls that cannot reach the host are tried `attempts` times in all, with backoff (default 1).
+  void set_unreachable_attempts(int attempts) { unreachable_attempts_ = attempts; }
 
   size_t stored() const { return stored_; }
   size_t failed() const { return failed_; }
@@ -60,6 +64,7 @@ class BatchPutter {
   size_t bytes_ = 0;
   size_t stored_ = 0;
   size_t failed_ = 0;
+  int unreachable_attempts_ = 1;
 };
 
 // Reads `fd` to its end and calls on_line(line_number, line) for each non-empty line (without

@@ -6,6 +6,7 @@
 
 #include "host/control_cli.h"
 #include "host/delivery_cli.h"
+#include "host/gen_cli.h"
 #include "host/local_invoke.h"
 #include "host/serve.h"
 #include "host/stream_cli.h"
@@ -27,6 +28,8 @@ constexpr char kUsage[] =
     "  delivery create|list|describe|delete|put\n"
     "                                       manage delivery streams (Firehose) on a running\n"
     "                                       host, and put records into them\n"
+    "  gen reference|tolls|check            the ABC Tolls generator: reference file, traffic\n"
+    "                                       with its ground truth, and the check of a run\n"
     "  local-invoke MANIFEST --event FILE   run a function once in the sandbox with an AWS JSON\n"
     "                                       event; print its response\n"
     "\n"
@@ -104,6 +107,9 @@ int main(int argc, char** argv) {
   }
   if (command == "delivery") {
     return sluice::host::DeliveryMain(args);
+  }
+  if (command == "gen") {
+    return sluice::host::GenMain(args);
   }
   if (command == "version" || command == "--version") {
     std::cout << "sluice 0.1.0 (runtime protocol 1)" << std::endl;
