@@ -13,6 +13,7 @@
 #include "host/control_client.h"
 #include "host/tolls_check.h"
 #include "host/tolls_model.h"
+#include "host/tolls_stack.h"
 #include "host/tolls_truth.h"
 #include "stream/kinesis_api.h"
 
@@ -30,6 +31,9 @@ constexpr char kUsage[] =
     "       sluice gen check --truth DIR --billing-alerts FILE --station-alerts FILE\n"
     "                        [--lake DIR] [--postgres CONNINFO --table T] [--timeout 90]\n"
     "                        [--data-dir DIR]\n"
+    "       sluice gen stack --functions DIR --output DIR [--webhook URL [--webhook-secret S]]\n"
+    "                        [--postgres CONNINFO]\n"
+    "       sluice gen warehouse-sql\n"
     "\n"
     "  reference prints the station reference file (station_alert's reference.csv).\n"
     "  tolls writes the ground truth of a deterministic ABC Tolls run into DIR (thresholds.tsv,\n"
@@ -40,6 +44,11 @@ constexpr char kUsage[] =
     "  file (default functions/station_alert/reference.csv in the current directory).\n"
     "  check polls the host until its notifications, alerts, spend table, lake and PostgreSQL\n"
     "  rows match the truth or --timeout seconds pass; prints a report; exit 0 on a match.\n"
+    "  stack prints the ABC Tolls stack for `sluice apply`: the tolls stream, billing_threshold,\n"
+    "  station_alert and json_transform from DIR/<name>/function.json, their mappings, the\n"
+    "  billing-alerts and station-alerts topics (file subscribers in --output, and the webhook),\n"
+    "  and the tolls-raw delivery stream into the lake --output/lake (and PostgreSQL).\n"
+    "  warehouse-sql prints the SQL that makes the PostgreSQL table the stack loads.\n"
     "  --endpoint defaults to $SLUICE_ENDPOINT, else http://127.0.0.1:4566.\n";
 
 constexpr char kDefaultReference[] = "functions/station_alert/reference.csv";
@@ -338,6 +347,45 @@ int Check(const CliFlags& flags) {
   return *matched;
 }
 
+int Stack(const CliFlags& flags) {
+  const std::string verb = "gen stack";
+  if (flags.positionals().size() != 1) {
+    return Usage(verb, "too many arguments");
+  }
+  TollsStackOptions options;
+  for (const auto& [flag, field] : {std::pair{"--functions", &options.functions_dir},
+                                    std::pair{"--output", &options.output_dir}}) {
+    const std::optional<std::string> value = flags.Get(flag);
+    if (!value || value->empty()) {
+      return Usage(verb, std::string(flag) + " DIR is required");
+    }
+    std::error_code error;
+    *field = std::filesystem::absolute(*value, error).lexically_normal().string();
+    if (error) {
+      return Usage(verb, std::string(flag) + " " + *value + ": " + error.message());
+    }
+    while (field->size() > 1 && field->back() == '/') {
+      field->pop_back();
+    }
+  }
+  if (flags.Has("--webhook-secret") && !flags.Has("--webhook")) {
+    return Usage(verb, "--webhook-secret needs --webhook");
+  }
+  options.webhook_url = flags.Get("--webhook").value_or("");
+  options.webhook_secret = flags.Get("--webhook-secret").value_or("");
+  options.postgres = flags.Get("--postgres").value_or("");
+  std::cout << TollsStack(options).dump(2) << std::endl;
+  return 0;
+}
+
+int WarehouseSql(const CliFlags& flags) {
+  if (flags.positionals().size() != 1) {
+    return Usage("gen warehouse-sql", "too many arguments");
+  }
+  std::cout << WarehouseTableSql() << ";" << std::endl;
+  return 0;
+}
+
 }  // namespace
 
 int GenMain(const std::vector<std::string>& args) {
@@ -362,9 +410,15 @@ int GenMain(const std::vector<std::string>& args) {
     with_value = {"--truth",    "--billing-alerts", "--station-alerts", "--lake",
                   "--postgres", "--table",          "--timeout",        "--data-dir"};
     run = Check;
+  } else if (sub == "stack") {
+    with_value = {"--functions", "--output", "--webhook", "--webhook-secret", "--postgres"};
+    run = Stack;
+  } else if (sub == "warehouse-sql") {
+    run = WarehouseSql;
   } else {
-    return Usage("gen", sub.empty() ? "missing subcommand (reference, tolls or check)"
-                                    : "unknown subcommand '" + sub + "'");
+    return Usage("gen", sub.empty()
+                            ? "missing subcommand (reference, tolls, check, stack or warehouse-sql)"
+                            : "unknown subcommand '" + sub + "'");
   }
   Result<CliFlags> flags = CliFlags::Parse(args, with_value, switches);
   if (!flags.ok()) {
