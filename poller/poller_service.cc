@@ -140,6 +140,7 @@ class PollerService::Runner {
       options.config = config;
       options.stream_arn = deps_.stream_arn(config.stream_name);
       options.shard_index = shard.index;
+      options.hash_key_range = shard.range;
       options.stream_created_ms = metadata->created_ms;
       options.filter = filter_;
       options.backoff_initial = deps_.backoff_initial;

@@ -521,6 +521,8 @@ void ShardPoller::FillBatchEnvelope(runtime::v1::KinesisBatch* batch) const {
   batch->set_shard_id(shard_id_);
   batch->set_aws_region(options_.aws_region);
   batch->set_invoke_identity_arn("arn:aws:iam::000000000000:role/" + options_.config.function_name);
+  batch->set_starting_hash_key(stream::ToDecimal(options_.hash_key_range.start));
+  batch->set_ending_hash_key(stream::ToDecimal(options_.hash_key_range.end));
 }
 
 ShardPoller::Attempt ShardPoller::Invoke(Lane* lane, const std::vector<Record>& records,

@@ -68,6 +68,7 @@
 #include "state/effect_committer.h"
 #include "state/effect_stage.h"
 #include "state/state_db.h"
+#include "stream/hash_key.h"
 #include "stream/shard_reader.h"
 #include "stream/stream_store.h"
 
@@ -103,6 +104,9 @@ struct ShardPollerOptions {
   MappingConfig config;
   std::string stream_arn;
   uint32_t shard_index = 0;
+  // The shard's hash key range (ShardMetadata::range), sent with every invoke (a Sluice
+  // extension: KinesisBatch.starting_hash_key / ending_hash_key).
+  stream::HashKeyRange hash_key_range;
   int64_t stream_created_ms = 0;  // StreamMetadata::created_ms, stored with every checkpoint
   std::shared_ptr<const EventFilter> filter;  // may be null: keep everything
   // Retry backoff: the n-th wait is min(max, initial x 2^(n-1)), +-20% jitter.

@@ -5,23 +5,16 @@
 #pragma once
 
 #include <cstdint>
-#include <string_view>
 #include <vector>
 
 #include "stream/uint128.h"
 
 namespace sluice::stream {
 
-struct HashKeyRange {
-  Uint128 start = 0;  // inclusive
-  Uint128 end = 0;    // inclusive
-
-  bool Contains(Uint128 key) const { return start <= key && key <= end; }
-  friend bool operator==(const HashKeyRange&, const HashKeyRange&) = default;
-};
-
-// MD5(partition_key) as a big-endian unsigned 128-bit integer.
-Uint128 PartitionKeyHash(std::string_view partition_key);
+// The range type and the partition key hash are the SDK's (sluice/hash_key.h), so a function
+// can tell the partition keys its shard owns exactly as the stream routes them.
+using ::sluice::HashKeyRange;
+using ::sluice::PartitionKeyHash;
 
 // The ranges CreateStream gives `shard_count` (>= 1) shards, as AWS and kinesalite split them:
 // step = floor(2^128 / N); shard i covers [i*step, (i+1)*step - 1]; the last ends at 2^128 - 1.

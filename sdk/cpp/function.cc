@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "sluice/aws_json.h"
+#include "sluice/hash_key.h"
 
 namespace sluice {
 
@@ -58,6 +59,19 @@ const pb::KinesisBatch& StreamBatch::batch() const {
 const std::string& StreamBatch::state_json() const {
   static const std::string kEmpty;
   return window_ ? window_->state_json() : kEmpty;
+}
+
+bool StreamBatch::OwnsPartitionKey(std::string_view partition_key) const {
+  if (starting_hash_key().empty() && ending_hash_key().empty()) {
+    return true;
+  }
+  const std::optional<Uint128> start = ParseDecimal(starting_hash_key());
+  const std::optional<Uint128> end = ParseDecimal(ending_hash_key());
+  if (!start || !end) {
+    throw std::invalid_argument("the invoke's hash key range is not decimal: \"" +
+                                starting_hash_key() + "\" to \"" + ending_hash_key() + "\"");
+  }
+  return HashKeyRange{*start, *end}.Contains(PartitionKeyHash(partition_key));
 }
 
 std::string StreamBatch::ToAwsJson() const {

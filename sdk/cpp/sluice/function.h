@@ -100,6 +100,14 @@ class StreamBatch {
   }
   const std::string& shard_id() const { return batch().shard_id(); }
   const std::string& event_source_arn() const { return batch().event_source_arn(); }
+  // Sluice extension (sdk/protocol.md): the shard's inclusive hash key range in decimal, as
+  // ListShards shows it; "" when unknown (an event read from a file).
+  const std::string& starting_hash_key() const { return batch().starting_hash_key(); }
+  const std::string& ending_hash_key() const { return batch().ending_hash_key(); }
+  // Whether the stream routes a record with this partition key to this shard: MD5 of the key, a
+  // big-endian unsigned 128-bit integer, within the range above. True when the range is unknown.
+  // Throws std::invalid_argument when the host sent a range that is not decimal.
+  bool OwnsPartitionKey(std::string_view partition_key) const;
 
   // Tumbling windows. has_window() is false for plain batches, and the rest is then empty.
   bool has_window() const { return window_ != nullptr; }
