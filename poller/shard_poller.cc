@@ -435,6 +435,12 @@ void ShardPoller::LaneLoop(Lane* lane) {
   }
 }
 
+bool ShardPoller::QueueHoldsAnotherWindow(const Lane& lane) {
+  const std::optional<int64_t> window = lane.queue.front().window;
+  return window && std::any_of(lane.queue.begin(), lane.queue.end(),
+                               [&](const Record& record) { return record.window != window; });
+}
+
 std::vector<ShardPoller::Record> ShardPoller::TakeBatch(Lane* lane,
                                                         std::unique_lock<std::mutex>& lock) {
   const MappingConfig& config = options_.config;
@@ -444,9 +450,10 @@ std::vector<ShardPoller::Record> ShardPoller::TakeBatch(Lane* lane,
         lane->head_available + std::chrono::seconds(config.maximum_batching_window_seconds);
     // The reader holds back once the records behind this batch (filtered ones too) reach
     // max_pending_: nothing more can come, so waiting on would only stall the shard.
+    // Nor can a window's batch grow past a record of another window queued behind it.
     while (!stopping_ && !reader_at_end_ && lane->queue.size() < batch_size &&
            lane->queued_bytes < kMaxBatchPayloadBytes && progress_.pending() < max_pending_ &&
-           deps_.clock->SteadyNow() < deadline) {
+           !QueueHoldsAnotherWindow(*lane) && deps_.clock->SteadyNow() < deadline) {
       cv_.wait_for(lock, deps_.clock->RealWaitUntil(deadline));
     }
     if (stopping_) {

@@ -173,6 +173,9 @@ class ShardPoller {
   bool ConflictBackoff(int attempt);
   // initial x 2^(attempt-1), at most max, +-20% jitter; false when stopping.
   bool WaitBackoff(int attempt, std::chrono::nanoseconds initial, std::chrono::nanoseconds max);
+  // Whether the lane's queue holds a record of another window than its first record's (whose
+  // batch then cannot grow). REQUIRES: lock holds mu_ and the queue is not empty.
+  static bool QueueHoldsAnotherWindow(const Lane& lane);
   // Takes the lane's next batch, waiting out the batching window; empty when stopping.
   // REQUIRES: lock holds mu_ and the lane's queue is not empty.
   std::vector<Record> TakeBatch(Lane* lane, std::unique_lock<std::mutex>& lock);

@@ -144,5 +144,31 @@ TEST_CASE("event-time windows of a replay close as soon as event time has passed
   CHECK(last.state == json{{"keys", {{"a", 1}}}});
 }
 
+TEST_CASE(
+    "a window's batch does not wait out the batching window once a later window's records "
+    "are queued behind it") {
+  PollerFixture f;
+  constexpr int64_t kBase = 1'600'000'020;  // a multiple of 60
+  f.Put({{"a", json{{"t", kBase + 1}}.dump()},
+         {"b", json{{"t", kBase + 2}}.dump()},
+         {"a", json{{"t", kBase + 61}}.dump()},
+         {"a", json{{"t", kBase + 125}}.dump()}});
+  f.Attach({{"TumblingWindowInSeconds", 60},
+            {"TumblingWindowTimeField", "t"},
+            {"MaximumBatchingWindowInSeconds", 300}});
+  // The clock stays still: only the records of the last window wait for the batching window.
+  const std::vector<SeenBatch> batches = f.WaitForBatches(4);
+  CHECK(batches[0].Data().size() == 2);
+  CHECK(batches[1].final_invoke);
+  CHECK(batches[2].Data().size() == 1);
+  CHECK(batches[3].final_invoke);
+  f.ExpectBatchCountStays(4);
+  f.AdvanceUntil(
+      std::chrono::seconds(30), [&] { return f.Batches().size() >= 5; },
+      "the last window's batch after the batching window");
+  CHECK(f.Batches()[4].window_start_ms == (kBase + 120) * 1000);
+  CHECK(f.Batches()[4].Data().size() == 1);
+}
+
 }  // namespace
 }  // namespace sluice::poller::testing
