@@ -16,6 +16,7 @@
 
 #include "host/tolls_model.h"
 #include "host/tolls_truth.h"
+#include "host/tolls_stack.h"
 #include "sluice/aws_json.h"
 
 namespace sluice::host {
@@ -23,8 +24,9 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int64_t kLatenessMs = 60'000;        // both mappings' allowed lateness (spec 5, 6)
-constexpr int64_t kBillingWindowMs = 600'000;  // billing_threshold's tumbling window
+// The stack's windows (host/tolls_stack.h).
+constexpr int64_t kLatenessMs = int64_t{kAllowedLatenessSeconds} * 1000;
+constexpr int64_t kBillingWindowMs = int64_t{kBillingWindowSeconds} * 1000;
 constexpr size_t kDifferencesShown = 3;        // per part of the report
 
 int64_t NowMs() {
