@@ -202,6 +202,16 @@ TollsPlan GenerateTolls(const TollsOptions& options) {
       }
     }
   }
+  for (int station = 1; station <= options.stations; ++station) {
+    Passage closing;  // the tail's guaranteed passage (kTailMs)
+    closing.event_ms =
+        plan.days_end_ms + 60'000 + static_cast<int64_t>(random.Below(kTailMs / 1000 - 60)) * 1000;
+    closing.station = station;
+    closing.lane = 1;
+    closing.customer = PickCustomer(random, customer_weights);
+    closing.cents = StationTollCents(station);
+    passages.push_back(closing);
+  }
   std::sort(passages.begin(), passages.end(), [](const Passage& a, const Passage& b) {
     return std::tie(a.event_ms, a.station, a.lane, a.customer) <
            std::tie(b.event_ms, b.station, b.lane, b.customer);

@@ -125,6 +125,9 @@ TollsTruth ComputeTruth(const std::vector<Passage>& records,
   std::map<std::pair<std::string, int64_t>, int64_t> vehicles;  // (station, slot start)
   std::map<std::pair<std::string, std::string>, ExpectedNotification> notified;
   for (const Passage& passage : records) {
+    if (passage.event_ms >= days_end_ms) {
+      break;  // the tail (records are in event-time order)
+    }
     const std::string customer = CustomerId(passage.customer);
     const std::pair<std::string, std::string> key(customer, Month(passage.event_ms));
     const int64_t total = truth.spend_cents[key] += passage.cents;

@@ -47,9 +47,10 @@ struct TollsTruth {
   std::map<std::pair<std::string, std::string>, int64_t> spend_cents;  // (customer, month)
 };
 
-// The truth of `records` (stream records, in event-time order): spend of every record; a
-// notification per customer and month whose total reaches the limit; an alert per reference
-// station and slot of [start_ms, days_end_ms) whose vehicle count is below its minimum.
+// The truth of `records` (stream records, in event-time order) over the days [start_ms,
+// days_end_ms), the tail left out: the spend of the days' records; a notification per customer
+// and month whose total reaches the limit; an alert per reference station and slot whose vehicle
+// count is below its minimum.
 TollsTruth ComputeTruth(const std::vector<Passage>& records,
                         const std::map<int, int64_t>& limits_cents,
                         const StationReference& reference, int64_t start_ms, int64_t days_end_ms);
