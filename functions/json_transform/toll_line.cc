@@ -117,17 +117,19 @@ void AppendJsonString(std::string* out, std::string_view printable_ascii) {
   out->push_back('"');
 }
 
-// As nlohmann::json prints the double cents / 100: the shortest decimal, at least one decimal.
+// The shortest decimal: 2.5, 3, 2.25.
 void AppendAmount(std::string* out, int64_t cents) {
   std::array<char, 24> digits;
   const std::to_chars_result whole =
       std::to_chars(digits.data(), digits.data() + digits.size(), cents / 100);
   out->append(digits.data(), whole.ptr);
   const int32_t fraction = static_cast<int32_t>(cents % 100);
-  out->push_back('.');
-  out->push_back(static_cast<char>('0' + fraction / 10));
-  if (fraction % 10 != 0) {
-    out->push_back(static_cast<char>('0' + fraction % 10));
+  if (fraction != 0) {
+    out->push_back('.');
+    out->push_back(static_cast<char>('0' + fraction / 10));
+    if (fraction % 10 != 0) {
+      out->push_back(static_cast<char>('0' + fraction % 10));
+    }
   }
 }
 

@@ -14,8 +14,9 @@
 // trailing "\n" or "\r\n" is allowed. A line is checked whole before its lane decides anything,
 // so a malformed test-lane line is malformed.
 //
-// The amount is written from its integer cents as nlohmann::json prints the double cents / 100
-// (2.50 -> 2.5, 3.10 -> 3.1, 2.00 -> 2.0), never with binary rounding noise.
+// The amount is written from its integer cents as the shortest decimal (2.50 -> 2.5, 3.10 -> 3.1,
+// 3.00 -> 3), never with binary rounding noise, as `sluice gen` writes the stream's records: a
+// line's JSON is byte for byte its passage's stream record.
 //
 // No regex, no allocation besides the output. Stateless; safe from any thread.
 #pragma once

@@ -224,7 +224,7 @@ TEST_CASE("json_transform: the lake holds the good toll lines as JSON, failures 
       R"("station_id":"S-12","lane":8,"amount":3.1,"event_time":"2026-11-02T08:00:07Z"})"
       "\n"
       R"({"transaction_id":"T-00000047","customer_id":"C-0012","tag":"TAG-0012",)"
-      R"("station_id":"S-05","lane":1,"amount":12.0,"event_time":"2026-11-02T08:00:10Z"})"
+      R"("station_id":"S-05","lane":1,"amount":12,"event_time":"2026-11-02T08:00:10Z"})"
       "\n";
   auto failed_lines = [&] {
     std::vector<json> failed;
