@@ -47,6 +47,18 @@ bool IsValidUtf8(std::string_view text) {
   return true;
 }
 
+std::string_view Utf8Prefix(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) {
+    return text;
+  }
+  size_t end = max_bytes;
+  // Back over continuation bytes, so that the cut falls before the character they belong to.
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) {
+    --end;
+  }
+  return text.substr(0, end);
+}
+
 std::string Indexed(std::string_view name, size_t index) {
   return std::string(name) + "[" + std::to_string(index) + "]";
 }

@@ -19,8 +19,8 @@ namespace sluice::delivery {
 struct FailedRecord {
   int32_t attempts_made = 0;
   int64_t arrival_ms = 0;
-  std::string error_code;  // "Lambda.FunctionError", "HttpEndpoint.DestinationException", ...
-  std::string error_message;
+  std::string error_code;     // "Lambda.FunctionError", "HttpEndpoint.DestinationException", ...
+  std::string error_message;  // for Lambda.ProcessingFailed, the function's reason if it gave one
   int64_t attempt_ending_ms = 0;
   std::string raw_data;    // the record's bytes (written as base64)
   std::string lambda_arn;  // empty: no "lambdaArn" property

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "base/random.h"
+#include "base/text.h"
 #include "invoker/function_name.h"
 #include "invoker/instance.h"
 
@@ -90,7 +91,10 @@ Attempt ReadResponse(std::span<const TransformInput> chunk, pb::InvokeResponse& 
       default:
         outcome.kind = TransformOutcome::kFailed;
         outcome.error_code = "Lambda.ProcessingFailed";
-        outcome.error_message = "the function returned ProcessingFailed for the record";
+        outcome.error_message =
+            result.error_message().empty()
+                ? "the function returned ProcessingFailed for the record"
+                : std::string(Utf8Prefix(result.error_message(), kMaxProcessingFailedReasonBytes));
         break;
     }
   }

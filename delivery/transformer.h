@@ -12,9 +12,14 @@
 // twice), Lambda.JsonProcessingException (an id not in the chunk, an invalid result, or an
 // answer that is not a transform response).
 //
+// A ProcessingFailed record's message is the function's reason when it gave one (a Sluice
+// extension), cut to kMaxProcessingFailedReasonBytes on a UTF-8 character boundary, else
+// Firehose's fixed text.
+//
 // Thread-safety: Transform() from one thread at a time (each delivery stream has one).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -27,6 +32,9 @@
 #include "sluice/runtime/v1/runtime.pb.h"
 
 namespace sluice::delivery {
+
+// The most bytes of a function's ProcessingFailed reason an error record keeps.
+inline constexpr size_t kMaxProcessingFailedReasonBytes = 1024;
 
 // A record to transform. `metadata` is set when the source is a Kinesis stream.
 struct TransformInput {

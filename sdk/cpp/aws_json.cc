@@ -443,6 +443,9 @@ std::string ResponseToJson(const pb::InvokeResponse& response) {
           }
           rec["metadata"] = {{"partitionKeys", keys}};
         }
+        if (!r.error_message().empty()) {
+          rec["errorMessage"] = r.error_message();
+        }
         records.push_back(std::move(rec));
       }
       doc["records"] = std::move(records);
@@ -539,6 +542,11 @@ bool ResponseFromJson(std::string_view text, pb::Invoke::EventCase event_kind,
           return false;
         }
         if (result != "Dropped" && !GetBase64(rec, "data", where, r->mutable_data(), error)) {
+          return false;
+        }
+        if (result == "ProcessingFailed" &&
+            !GetString(rec, "errorMessage", where, r->mutable_error_message(), error,
+                       /*required=*/false)) {
           return false;
         }
         auto meta = rec.find("metadata");

@@ -99,11 +99,13 @@ void TransformResponse::Dropped(const std::string& record_id) {
   r->set_result(pb::FirehoseRecordResult::DROPPED);
 }
 
-void TransformResponse::ProcessingFailed(const std::string& record_id, std::string data) {
+void TransformResponse::ProcessingFailed(const std::string& record_id, std::string data,
+                                         std::string reason) {
   pb::FirehoseRecordResult* r = proto_.add_records();
   r->set_record_id(record_id);
   r->set_result(pb::FirehoseRecordResult::PROCESSING_FAILED);
   r->set_data(std::move(data));
+  r->set_error_message(std::move(reason));
 }
 
 }  // namespace sluice

@@ -82,6 +82,41 @@ TEST_CASE("local-invoke runs a transform on AWS's sample Firehose event", "[cli]
       "data": "SEVMTE8gV09STEQK"}]})"));  // "HELLO WORLD\n"
 }
 
+TEST_CASE("local-invoke runs json_transform on its sample toll lines", "[cli]") {
+  const std::string event = kFunctions + "/json_transform/firehose-event.json";
+  auto r = RunCommand(
+      {SLUICE_BIN, "local-invoke", kFunctions + "/json_transform/function.json", "--event", event});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const json records = json::parse(r.out)["records"];
+  const json sent = json::parse(std::ifstream(event))["records"];
+  REQUIRE(records.size() == sent.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    CHECK(records[i]["recordId"] == sent[i]["recordId"]);
+  }
+  std::string data;
+  CHECK(records[0]["result"] == "Ok");
+  REQUIRE(sluice::Base64Decode(records[0]["data"].get<std::string>(), &data));
+  CHECK(data == R"({"transaction_id":"T-00000042","customer_id":"C-0007","tag":"TAG-0007",)"
+                R"("station_id":"S-03","lane":2,"amount":2.5,"event_time":"2026-11-02T08:00:05Z"})"
+                "\n");
+  CHECK(records[1]["result"] == "Ok");
+  REQUIRE(sluice::Base64Decode(records[1]["data"].get<std::string>(), &data));
+  CHECK(data == R"({"transaction_id":"T-00000043","customer_id":"C-0120","tag":"TAG-0120",)"
+                R"("station_id":"S-11","lane":5,"amount":3.1,"event_time":"2026-11-02T08:00:09Z"})"
+                "\n");
+  CHECK(records[2]["result"] == "Dropped");
+  const std::vector<std::string> reasons = {
+      "expected 7 comma-separated fields, got 4",
+      R"(field 7 (amount): not a decimal number: "2.5x")",
+      R"(field 1 (event_time): not a UTC time YYYY-MM-DDTHH:MM:SSZ: "2026-11-31T08:00:20Z")"};
+  for (size_t i = 0; i < reasons.size(); ++i) {
+    CHECK(records[3 + i]["result"] == "ProcessingFailed");
+    CHECK(records[3 + i]["errorMessage"] == reasons[i]);
+  }
+  CHECK(r.err.find("2 transactions, 1 test-lane, 3 malformed") != std::string::npos);
+}
+
 TEST_CASE("local-invoke reads the event from stdin with --event -", "[cli]") {
   std::ifstream in(kFunctions + "/hello_stream/kinesis-event.json");
   const std::string event((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

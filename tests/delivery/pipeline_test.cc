@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "delivery/gzip.h"
+#include "delivery/transformer.h"
 #include "sluice/base64.h"
 #include "tests/delivery/delivery_fixture.h"
 
@@ -115,6 +116,34 @@ TEST_CASE("Transform results: Ok data is delivered, Dropped is gone, failures ar
   CHECK(stats.records_transformed == 2);
   CHECK(stats.records_dropped == 1);
   CHECK(stats.records_failed == 1);
+}
+
+TEST_CASE("A ProcessingFailed reason is the error record's errorMessage, cut at 1,024 bytes") {
+  DeliveryFixture f;
+  const std::string lake = f.Path("lake");
+  f.Create(DirectoryRequest("why", lake, {{"ProcessingConfiguration", TransformWith()}}));
+  // "x" then 600 two-byte characters: byte 1,024 continues a character, so the cut keeps 1,023.
+  std::string long_reason = "x";
+  for (int i = 0; i < 600; ++i) {
+    long_reason += "\u00e9";
+  }
+  const std::string short_reason = R"(field 7 (amount): not a decimal number: "2.5x")";
+  f.Put("why", {"fail-with " + short_reason, "fail me", "fail-with " + long_reason});
+  f.WaitUntil([&] { return f.Stats("why").records_failed == 3; }, "three records failed");
+  f.WaitUntil([&] { return !Under(f.Files(lake), "processing-failed/").empty(); },
+              "the error object");
+  const std::vector<json> lines =
+      JsonLines(Under(f.Files(lake), "processing-failed/").begin()->second);
+  REQUIRE(lines.size() == 3);
+  for (const json& line : lines) {
+    CHECK(line["errorCode"] == "Lambda.ProcessingFailed");
+  }
+  CHECK(lines[0]["errorMessage"] == short_reason);
+  CHECK(lines[0]["rawData"] == Base64Encode("fail-with " + short_reason));
+  CHECK(lines[1]["errorMessage"] == "the function returned ProcessingFailed for the record");
+  const std::string cut = lines[2]["errorMessage"].get<std::string>();
+  CHECK(cut.size() == kMaxProcessingFailedReasonBytes - 1);
+  CHECK(cut == long_reason.substr(0, kMaxProcessingFailedReasonBytes - 1));
 }
 
 TEST_CASE("Transform chunks are bounded by the processor's BufferSizeInMBs") {

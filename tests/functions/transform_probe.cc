@@ -3,6 +3,7 @@
 // invokes and see chunk sizes. Then per record, by its data up to the first space:
 //   drop          Dropped
 //   fail          ProcessingFailed
+//   fail-with     ProcessingFailed with the rest of the data (after the space) as the reason
 //   error         throw (a function error for the whole invoke)
 //   error-times:N throw the first N times this instance sees the record, then go on (an
 //                 instance survives a function error, as Lambda's does)
@@ -40,6 +41,8 @@ sluice::TransformResponse Handle(const sluice::TransformBatch& batch, sluice::Co
       response.Dropped(record.record_id());
     } else if (command == "fail") {
       response.ProcessingFailed(record.record_id());
+    } else if (command == "fail-with") {
+      response.ProcessingFailed(record.record_id(), data, data.substr(command.size() + 1));
     } else if (command == "error") {
       throw sluice::FunctionError("ProbeError", "the record said error");
     } else if (command.rfind("error-times:", 0) == 0 &&

@@ -44,24 +44,33 @@ bool WaitUntil(const std::function<bool()>& done) {
   return true;
 }
 
-// Every file under `dir` (temporary files excluded), concatenated in path order.
-std::string LakeContent(const std::string& dir) {
+// The content of every file under `dir` (temporary files excluded) by its path relative to `dir`.
+std::map<std::string, std::string> LakeFiles(const std::string& dir) {
   std::map<std::string, std::string> files;
   std::error_code error;
   if (!fs::is_directory(dir, error)) {
-    return "";
+    return files;
   }
   for (const fs::directory_entry& entry : fs::recursive_directory_iterator(dir, error)) {
     if (entry.is_regular_file() && entry.path().filename().string()[0] != '.') {
       std::ifstream in(entry.path(), std::ios::binary);
       std::stringstream content;
       content << in.rdbuf();
-      files[entry.path().string()] = content.str();
+      files[fs::relative(entry.path(), dir).string()] = content.str();
     }
   }
+  return files;
+}
+
+// The files under `dir` whose relative path starts with `prefix` or, with `except`, does not,
+// concatenated in path order.
+std::string LakeContent(const std::string& dir, const std::string& prefix = "",
+                        bool except = false) {
   std::string all;
-  for (const auto& [path, content] : files) {
-    all += content;
+  for (const auto& [path, content] : LakeFiles(dir)) {
+    if (path.starts_with(prefix) != except) {
+      all += content;
+    }
   }
   return all;
 }
@@ -174,6 +183,75 @@ TEST_CASE("aws firehose put-record-batch: records arrive transformed in the dire
   CHECK(
       json::parse(Aws(server, {"firehose", "list-delivery-streams"}).out)["DeliveryStreamNames"] ==
       json::array());
+}
+
+TEST_CASE("json_transform: the lake holds the good toll lines as JSON, failures say why",
+          "[host][delivery]") {
+  SluiceServer server;
+  REQUIRE(
+      Sluice(server, {"deploy", SLUICE_FUNCTIONS_DIR "/json_transform/function.json"}).exit_code ==
+      0);
+  const std::string lake = server.temp_dir() + "/lake";
+  const CommandResult created =
+      Delivery(server, {"create", "tolls-raw", "--directory", lake, "--transform", "json_transform",
+                        "--buffer-interval", "0"});
+  INFO(created.out << created.err);
+  REQUIRE(created.exit_code == 0);
+
+  const std::vector<std::string> lines = {
+      "2026-11-02T08:00:05Z,S-03,2,T-00000042,C-0007,TAG-0007,2.50\n",
+      "2026-11-02T08:00:06Z,S-03,T,T-00000043,C-0000,TAG-TEST,0.00\n",
+      "2026-11-02T08:00:07Z,S-12,8,T-00000044,C-0300,TAG-0300,3.10\r\n",
+      "2026-11-02T08:00:08Z,S-03,2,T-00000045\n",
+      "2026-11-02T08:00:09Z,S-03,2,T-00000046,C-0007,TAG-0007,2.5x\n",
+      "2026-11-02T08:00:10Z,S-05,1,T-00000047,C-0012,TAG-0012,12\n",
+      "2026-02-29T08:00:11Z,S-05,1,T-00000048,C-0012,TAG-0012,1.00\n",
+  };
+  json records = json::array();
+  for (const std::string& line : lines) {
+    records.push_back({{"Data", sluice::Base64Encode(line)}});
+  }
+  const HttpReply put = Firehose(server, "PutRecordBatch",
+                                 {{"DeliveryStreamName", "tolls-raw"}, {"Records", records}});
+  REQUIRE(put.status == 200);
+  CHECK(json::parse(put.body)["FailedPutCount"] == 0);
+
+  const std::string expected =
+      R"({"transaction_id":"T-00000042","customer_id":"C-0007","tag":"TAG-0007",)"
+      R"("station_id":"S-03","lane":2,"amount":2.5,"event_time":"2026-11-02T08:00:05Z"})"
+      "\n"
+      R"({"transaction_id":"T-00000044","customer_id":"C-0300","tag":"TAG-0300",)"
+      R"("station_id":"S-12","lane":8,"amount":3.1,"event_time":"2026-11-02T08:00:07Z"})"
+      "\n"
+      R"({"transaction_id":"T-00000047","customer_id":"C-0012","tag":"TAG-0012",)"
+      R"("station_id":"S-05","lane":1,"amount":12,"event_time":"2026-11-02T08:00:10Z"})"
+      "\n";
+  auto failed_lines = [&] {
+    std::vector<json> failed;
+    std::istringstream in(LakeContent(lake, "processing-failed/"));
+    for (std::string line; std::getline(in, line);) {
+      failed.push_back(json::parse(line));
+    }
+    return failed;
+  };
+  WaitUntil([&] {
+    return LakeContent(lake, "processing-failed/", /*except=*/true) == expected &&
+           failed_lines().size() == 3;
+  });
+  CHECK(LakeContent(lake, "processing-failed/", /*except=*/true) == expected);
+  const std::vector<json> failed = failed_lines();
+  REQUIRE(failed.size() == 3);
+  const std::vector<std::pair<std::string, std::string>> reasons = {
+      {lines[3], "expected 7 comma-separated fields, got 4"},
+      {lines[4], R"(field 7 (amount): not a decimal number: "2.5x")"},
+      {lines[6],
+       R"(field 1 (event_time): not a UTC time YYYY-MM-DDTHH:MM:SSZ: "2026-02-29T08:00:11Z")"}};
+  for (size_t i = 0; i < reasons.size(); ++i) {
+    CHECK(failed[i]["errorCode"] == "Lambda.ProcessingFailed");
+    CHECK(failed[i]["errorMessage"] == reasons[i].second);
+    CHECK(failed[i]["rawData"] == sluice::Base64Encode(reasons[i].first));
+    CHECK(failed[i]["lambdaArn"] == "arn:aws:lambda:local:000000000000:function:json_transform");
+  }
 }
 
 TEST_CASE("kill -9 during deliveries into PostgreSQL: every record loaded, none twice",

@@ -226,6 +226,23 @@ TEST_CASE("window responses must carry state; transform results must be known", 
   const json out = json::parse(ResponseToJson(response));
   CHECK(out["records"][0]["result"] == "Ok");
   CHECK(out["records"][0]["metadata"]["partitionKeys"]["customer"] == "42");
+  CHECK_FALSE(out["records"][0].contains("errorMessage"));
+
+  // A ProcessingFailed record's reason (a Sluice extension) goes both ways.
+  response.Clear();
+  REQUIRE(ResponseFromJson(
+      R"({"records": [{"recordId": "1", "result": "ProcessingFailed", "data": "",
+          "errorMessage": "field 7 (amount): not a decimal number"}]})",
+      pb::Invoke::kFirehose, &response, &error));
+  CHECK(response.firehose().records(0).error_message() == "field 7 (amount): not a decimal number");
+  CHECK(json::parse(ResponseToJson(response))["records"][0]["errorMessage"] ==
+        "field 7 (amount): not a decimal number");
+  response.Clear();
+  CHECK_FALSE(ResponseFromJson(
+      R"({"records": [{"recordId": "1", "result": "ProcessingFailed", "data": "",
+          "errorMessage": 7}]})",
+      pb::Invoke::kFirehose, &response, &error));
+  CHECK(error == "records[0].errorMessage: must be a string");
 }
 
 TEST_CASE("function errors render as Lambda's error body", "[aws_json]") {

@@ -171,7 +171,10 @@ class TransformResponse {
  public:
   void Ok(const std::string& record_id, std::string data);
   void Dropped(const std::string& record_id);
-  void ProcessingFailed(const std::string& record_id, std::string data = {});
+  // `reason` (a Sluice extension) says why; the delivery stream writes it as the error record's
+  // errorMessage (its first 1,024 bytes), Firehose's fixed text when empty.
+  void ProcessingFailed(const std::string& record_id, std::string data = {},
+                        std::string reason = {});
 
   runtime::v1::FirehoseTransformResponse& proto() { return proto_; }
 
