@@ -52,9 +52,9 @@ constexpr char kUsage[] =
     "  --endpoint defaults to $SLUICE_ENDPOINT, else http://127.0.0.1:4566.\n";
 
 constexpr char kDefaultReference[] = "functions/station_alert/reference.csv";
-constexpr size_t kRecordsPerCall = 500;  // PutRecords' and PutRecordBatch's limit
-constexpr int kUnreachableAttempts = 8;  // about 25 s of backoff for a restarting host
-constexpr int64_t kHourMs = 3'600'000;
+constexpr size_t kRecordsPerCall = 500;              // PutRecords' and PutRecordBatch's limit
+constexpr int kUnreachableAttempts = 8;              // about 25 s of backoff for a restarting host
+constexpr int64_t kProgressEveryMs = 3 * 3'600'000;  // a progress line per 3 simulated hours
 
 int Usage(const std::string& verb, const std::string& problem) {
   std::cerr << "sluice " << verb << ": " << problem << "\n\n" << kUsage;
@@ -144,7 +144,7 @@ class TrafficPutter {
     }
     const int64_t wall_start = NowMs();
     const int64_t event_start = plan.raw.empty() ? 0 : plan.raw.front().event_ms;
-    int64_t hour_reported = event_start / kHourMs;
+    int64_t progress_reported = event_start / kProgressEveryMs;
     size_t record = 0;
     size_t raw = 0;
     while (record < plan.records.size() || raw < plan.raw.size()) {
@@ -159,9 +159,9 @@ class TrafficPutter {
           std::this_thread::sleep_for(std::chrono::milliseconds(due - NowMs()));
         }
       }
-      if (event_ms / kHourMs != hour_reported) {
-        hour_reported = event_ms / kHourMs;
-        std::cerr << "sluice gen tolls: " << EventTime(hour_reported * kHourMs) << "  "
+      if (event_ms / kProgressEveryMs != progress_reported) {
+        progress_reported = event_ms / kProgressEveryMs;
+        std::cerr << "sluice gen tolls: " << EventTime(progress_reported * kProgressEveryMs) << "  "
                   << kinesis_.stored() + kinesis_in_batch_ << " records" << std::endl;
       }
       if (take_record) {
