@@ -1,4 +1,4 @@
-// `sluice gen`: the ABC Tolls generator and its ground truth (spec: issue 7, section 7).
+// `sluice gen`: the ABC Tolls generator and its ground truth (docs/demo.md).
 //
 //   sluice gen reference                      print the station reference file
 //   sluice gen tolls --truth DIR [...]        write the truth files, then put the traffic

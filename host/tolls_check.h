@@ -1,5 +1,5 @@
 // `sluice gen check`: compares what a host produced for an ABC Tolls run with the run's truth
-// files (host/tolls_truth.h) and prints a short report (spec section 7).
+// files (host/tolls_truth.h) and prints a short report (docs/demo.md).
 //
 // What it reads: the notifications in the topics' file subscribers (JSON lines of envelopes,
 // deduplicated by MessageId: a MessageId seen again is a redelivery, not an error), the `spend`

@@ -1,6 +1,6 @@
-// The ABC Tolls traffic model behind `sluice gen` (docs: /work/notes/issue7_spec.md sections
-// 1, 2, 4 and 7): toll stations with a daily traffic profile, customers who pay at them and set
-// monthly limits, and the passages they make, as Kinesis records and raw booth lines.
+// The ABC Tolls traffic model behind `sluice gen` (docs/demo.md): toll stations with a daily
+// traffic profile, customers who pay at them and set monthly limits, and the passages they make,
+// as Kinesis records and raw booth lines.
 //
 // Everything is a pure function of TollsOptions (the seed included): the same options give the
 // same passages, byte for byte, on any machine (a splitmix64 generator and integer or plainly
@@ -88,7 +88,7 @@ TollsPlan GenerateTolls(const TollsOptions& options);
 int64_t ExpectedVehicles(int day_of_week, int slot);
 int64_t MinimumVehicles(int day_of_week, int slot);
 
-// The station reference file (spec section 4), header included.
+// The station reference file (docs/demo.md, The data), header included.
 std::string ReferenceCsv();
 
 // "S-03", "C-0007", "TAG-0007", "T-00000042"; "Mon".."Sun" for 0..6.
@@ -104,7 +104,7 @@ std::string Month(int64_t unix_ms);
 // "2.50" for 250 cents.
 std::string Decimal2(int64_t cents);
 
-// A stream record's data (spec section 1) and a passage's raw line (spec section 2, with "\n").
+// A stream record's data (docs/demo.md, The data) and a passage's raw line (with "\n").
 std::string StreamRecordJson(const Passage& passage);
 std::string RawLineText(const Passage& passage);
 

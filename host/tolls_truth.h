@@ -1,4 +1,4 @@
-// The ground truth of an ABC Tolls run (spec section 7): what billing_threshold and station_alert
+// The ground truth of an ABC Tolls run (docs/demo.md): what billing_threshold and station_alert
 // must produce for the generated passages, computed from the passages and the station reference
 // file alone (never from the functions' output); and the truth files that carry it from
 // `sluice gen tolls` to `sluice gen check`.
@@ -23,7 +23,7 @@ namespace sluice::host {
 // The station reference file: (station_id, day of week 0 = Monday, slot 0..47) -> min_vehicles.
 using StationReference = std::map<std::tuple<std::string, int, int>, int64_t>;
 
-// Parses the reference CSV (spec section 4); errors name the line.
+// Parses the reference CSV (docs/demo.md); errors name the line.
 Result<StationReference> ParseReference(std::string_view csv);
 
 struct ExpectedNotification {
@@ -64,7 +64,7 @@ inline constexpr char kPutsFile[] = "puts.tsv";
 inline constexpr char kSummaryFile[] = "summary.json";
 
 // Writes thresholds.tsv, notifications.jsonl, alerts.jsonl, spend.jsonl and summary.json into
-// `dir` (created if missing). The summary holds the counts of spec section 7 and the options,
+// `dir` (created if missing). The summary holds the run's counts and the options,
 // so that `gen check` can regenerate the transaction ids.
 Status WriteTruthFiles(const std::string& dir, const TollsOptions& options, const TollsPlan& plan,
                        const TollsTruth& truth);

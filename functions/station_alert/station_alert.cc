@@ -2,8 +2,9 @@
 // 30-minute slot and alerts once when a slot ends below the station's minimum for that slot.
 //
 // Mapping: TumblingWindowInSeconds 1800, TumblingWindowTimeField event_time (a slot is a window),
-// TumblingWindowAllowedLatenessInSeconds 60. Each record is a toll transaction, JSON with
-// "station_id" (also its partition key). The window state counts vehicles per station:
+// TumblingWindowAllowedLatenessInSeconds 10 in the ABC Tolls stack. Each record is a toll
+// transaction, JSON with "station_id" (also its partition key). The window state counts vehicles
+// per station:
 // {"S-03": 17, "S-11": 4}.
 //
 // reference.csv, shipped next to the executable (LAMBDA_TASK_ROOT), gives the minimum per station,

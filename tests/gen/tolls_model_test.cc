@@ -136,7 +136,7 @@ TEST_CASE("the broken sensor is silent from 14:00 to 15:00 and S-07 sees a quart
                                      "2026-11-03T14:00:00Z", "2026-11-03T14:30:00Z"});
 }
 
-TEST_CASE("records and raw lines have the spec's formats") {
+TEST_CASE("records and raw lines have the formats of docs/demo.md") {
   const Passage passage = At(kNov2 + 8 * 3'600'000 + 5'000, 3, 7, 250, 42);
   CHECK(sluice::host::StreamRecordJson(passage) ==
         R"({"transaction_id":"T-00000042","customer_id":"C-0007","tag":"TAG-0007",)"
