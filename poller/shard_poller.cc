@@ -593,6 +593,14 @@ ShardPoller::Attempt ShardPoller::Invoke(Lane* lane, const std::vector<Record>& 
   plan.stage = stage.get();
   if (config.report_batch_item_failures) {
     plan.first_failed = state::FirstFailedRecord(batch_records, response);
+  } else if (response.kinesis().batch_item_failures_size() +
+                     response.kinesis_window().batch_item_failures_size() >
+                 0 &&
+             !warned_ignored_failures_.exchange(true)) {
+    LogWarning("poller", "mapping " + options_.mapping_uuid + " " + shard_id_ +
+                             ": the function reports batch item failures, which this mapping "
+                             "ignores (its FunctionResponseTypes lacks ReportBatchItemFailures), "
+                             "so those records count as processed, as in Lambda; said once");
   }
   size_t done = records.size();
   if (plan.first_failed) {

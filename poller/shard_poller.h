@@ -233,6 +233,8 @@ class ShardPoller {
   std::string skip_through_;
   std::map<int64_t, size_t> queued_by_window_;  // window start -> its records in the queues
   std::mt19937_64 random_;                      // backoff jitter
+  // Whether the log has said that the function reports item failures this mapping ignores.
+  std::atomic<bool> warned_ignored_failures_{false};
 
   std::mutex commit_mu_;
 

@@ -585,6 +585,30 @@ TEST_CASE(
   CHECK(dropped == 0);
 }
 
+TEST_CASE(
+    "item failures reported to a mapping without ReportBatchItemFailures are ignored, as in "
+    "Lambda, and the log says so once",
+    "[host][mapping]") {
+  SluiceServer server;
+  FunctionDir probe("probe", EFFECTS_PROBE_BIN, kProbeManifest);
+  DeployProbe(server, probe);
+  CreateStream(server, "s", 1);
+  const std::string uuid = Attach(server, {"probe", "--stream", "s"})["UUID"];
+  KinesisClient kinesis(server.port());
+  const std::map<std::string, std::string> last = PutAll(
+      kinesis, "s",
+      {{"k", AddOne("before")}, {"k", json{{"fail", "bad toll"}}.dump()}, {"k", AddOne("after")}});
+  CHECK(WaitUntil([&] { return ReachedEnd(server, uuid, last); }));
+  // The probe stops at the failed record; the mapping takes the batch as done, so "after" is
+  // never run: what the warning is for.
+  CHECK(Counters(server) == std::map<std::string, int64_t>{{"before", 1}});
+  const std::string log = server.Log();
+  const std::string warning = "reports batch item failures, which this mapping ignores";
+  const size_t first = log.find(warning);
+  CHECK(first != std::string::npos);
+  CHECK(log.find(warning, first + 1) == std::string::npos);
+}
+
 TEST_CASE("a disabled mapping invokes nothing and, enabled again, goes on from where it stopped",
           "[host][mapping]") {
   SluiceServer server;
