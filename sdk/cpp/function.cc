@@ -7,6 +7,7 @@
 
 #include "sluice/aws_json.h"
 #include "sluice/hash_key.h"
+#include "utf8.h"
 
 namespace sluice {
 
@@ -105,7 +106,7 @@ void TransformResponse::ProcessingFailed(const std::string& record_id, std::stri
   r->set_record_id(record_id);
   r->set_result(pb::FirehoseRecordResult::PROCESSING_FAILED);
   r->set_data(std::move(data));
-  r->set_error_message(std::move(reason));
+  r->set_error_message(internal::ValidUtf8(std::move(reason)));
 }
 
 }  // namespace sluice

@@ -13,6 +13,7 @@
 #include "host_channel.h"
 #include "sluice/function.h"
 #include "sluice/runtime/v1/runtime.grpc.pb.h"
+#include "utf8.h"
 
 namespace sluice {
 namespace {
@@ -119,16 +120,16 @@ void CallHandler(const Dispatch& dispatch, const pb::Invoke& invoke, Context& co
     dispatch(invoke, context, response);
   } catch (const FunctionError& e) {
     response->clear_outcome();
-    response->mutable_error()->set_error_type(e.error_type());
-    response->mutable_error()->set_error_message(e.what());
+    response->mutable_error()->set_error_type(internal::ValidUtf8(e.error_type()));
+    response->mutable_error()->set_error_message(internal::ValidUtf8(e.what()));
   } catch (const HostServiceError& e) {
     response->clear_outcome();
-    response->mutable_error()->set_error_type(e.error_type());
-    response->mutable_error()->set_error_message(e.what());
+    response->mutable_error()->set_error_type(internal::ValidUtf8(e.error_type()));
+    response->mutable_error()->set_error_message(internal::ValidUtf8(e.what()));
   } catch (const std::exception& e) {
     response->clear_outcome();
     response->mutable_error()->set_error_type(TypeName(e));
-    response->mutable_error()->set_error_message(e.what());
+    response->mutable_error()->set_error_message(internal::ValidUtf8(e.what()));
   } catch (...) {
     response->clear_outcome();
     response->mutable_error()->set_error_type("Function.UnknownError");
