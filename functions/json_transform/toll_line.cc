@@ -97,13 +97,25 @@ std::string_view ParseCents(std::string_view text, int64_t* cents) {
   return {};
 }
 
-// `field 7 (amount): not a decimal number: "2.5x"`.
+// `field 7 (amount): not a decimal number: "2.5x"`. Bytes of the value outside printable ASCII
+// are written as \xNN: the reason travels in a protobuf string, which must be valid UTF-8 (a
+// glitch byte such as 0xff would make the whole response unreadable to the host).
 void SetFieldReason(std::string* out, char field_number, std::string_view name,
                     std::string_view problem, std::string_view value) {
+  constexpr std::string_view kHex = "0123456789abcdef";
   out->assign("field ");
   out->push_back(field_number);
   out->append(" (").append(name).append("): ").append(problem).append(": \"");
-  out->append(value).append("\"");
+  for (const char c : value) {
+    if (IsPrintableAscii(std::string_view(&c, 1))) {
+      out->push_back(c);
+    } else {
+      const auto byte = static_cast<unsigned char>(c);
+      out->append("\\x").push_back(kHex[byte >> 4]);
+      out->push_back(kHex[byte & 0xf]);
+    }
+  }
+  out->append("\"");
 }
 
 void AppendJsonString(std::string* out, std::string_view printable_ascii) {

@@ -35,7 +35,8 @@ enum class TollLineVerdict {
 
 // Reads one raw line (a Firehose record's data) and replaces *out with the JSON line or the
 // reason, e.g. `field 7 (amount): not a decimal number: "2.5x"` or
-// `expected 7 comma-separated fields, got 4`.
+// `expected 7 comma-separated fields, got 4`. The reason is printable ASCII: a value's other
+// bytes show as \xNN.
 TollLineVerdict TransformTollLine(std::string_view line, std::string* out);
 
 }  // namespace json_transform

@@ -142,7 +142,11 @@ TEST_CASE("a malformed line's reason names the field") {
        R"(field 4 (transaction_id): not T- and 8 digits: "T-0000004a")"},
       {WithField(4, "C-07"), R"(field 5 (customer_id): not C- and 4 digits: "C-07")"},
       {WithField(5, ""), R"(field 6 (tag): empty: "")"},
-      {WithField(5, "TAG\t7"), "field 6 (tag): not printable ASCII: \"TAG\t7\""},
+      {WithField(5, "TAG\t7"), R"(field 6 (tag): not printable ASCII: "TAG\x097")"},
+      // A glitch byte that is not UTF-8 shows as \xNN: the reason must be valid UTF-8 (it travels
+      // in a protobuf string; the host cannot read a response with a raw 0xff).
+      {WithField(5, "TAG-\xff"), R"(field 6 (tag): not printable ASCII: "TAG-\xff")"},
+      {WithField(5, "TAG-\xc3\xa9"), R"(field 6 (tag): not printable ASCII: "TAG-\xc3\xa9")"},
       {WithField(6, "2.5x"), R"(field 7 (amount): not a decimal number: "2.5x")"},
       {WithField(6, "-2.50"), R"(field 7 (amount): not a decimal number: "-2.50")"},
       {WithField(6, ".50"), R"(field 7 (amount): not a decimal number: ".50")"},
@@ -152,7 +156,7 @@ TEST_CASE("a malformed line's reason names the field") {
       {WithField(6, "1000000000000000.00"),
        R"(field 7 (amount): more than 15 digits before the point: "1000000000000000.00")"},
       {std::string(kGood.substr(0, kGood.size() - 1)) + "\r",
-       "field 7 (amount): not a decimal number: \"2.50\r\""},
+       R"(field 7 (amount): not a decimal number: "2.50\x0d")"},
   };
   for (const auto& [line, reason] : cases) {
     INFO(line);
