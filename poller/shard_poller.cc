@@ -677,6 +677,9 @@ bool ShardPoller::RunBatch(Lane* lane, std::vector<Record> records, std::optiona
       }
     }
     const Attempt attempt = Invoke(lane, sub.records, window, false, false);
+    if (attempt.kind != Attempt::Kind::kConflict) {
+      sub.conflicts = 0;  // the limit counts conflicts in a row
+    }
     switch (attempt.kind) {
       case Attempt::Kind::kHostError:
         if (!attempt.request_id.empty()) {
@@ -728,7 +731,7 @@ bool ShardPoller::RunBatch(Lane* lane, std::vector<Record> records, std::optiona
           continue;
         }
         sub.conflicts = 0;
-        break;  // past the limit it counts as a function error
+        break;  // past the limit it counts as a function error, and the count starts again
       case Attempt::Kind::kFunctionError:
         ++sub.invoke_count;
         sub.host_errors = 0;
@@ -814,12 +817,16 @@ bool ShardPoller::RunFinalInvoke(Lane* lane, int64_t window_start, bool terminat
       }
       continue;
     }
-    if (attempt.kind == Attempt::Kind::kConflict && ++conflicts <= kMaxConflictRetries) {
+    if (attempt.kind != Attempt::Kind::kConflict) {
+      conflicts = 0;  // the limit counts conflicts in a row
+    } else if (++conflicts <= kMaxConflictRetries) {
       stats_->retries.Increment();
       if (!ConflictBackoff(conflicts)) {
         return false;
       }
       continue;
+    } else {
+      conflicts = 0;  // past the limit it counts as a function error, and the count starts again
     }
     ++retries;
     const int max_retries = options_.config.maximum_retry_attempts;
