@@ -17,7 +17,8 @@
 // On a window's final invoke the function evaluates every reference station its shard owns
 // (StreamBatch::OwnsPartitionKey), including those with no record in the slot (0 vehicles). Slots
 // the shard never opened a window for (it saw no record at all) are evaluated with 0 vehicles
-// first, from alert_progress (at most 7 days back). Tables:
+// first, from alert_progress (at most 7 days back, and only the newest slots whose alerts fit in
+// one invoke with this window's: kMaxAlertsPerInvoke; the older ones are logged). Tables:
 //   alert_progress  "<shard id>"               -> {"evaluated_before_ms": N}  (every slot ending at
 //                                                  or before N was evaluated)
 //   alerted         "<station>#<slot start>"   -> {"vehicles": N, "min_vehicles": M}  (once-marker)
@@ -52,6 +53,8 @@ constexpr int64_t kDayMs = 24 * 60 * 60 * 1000;
 constexpr int kSlotsPerDay = 48;
 constexpr int kSlotsPerWeek = 7 * kSlotsPerDay;
 constexpr int64_t kMaxGapFillMs = 7 * kDayMs;
+// An alert is two effects (marker, publish) and the host takes at most 1,000 per invoke.
+constexpr size_t kMaxAlertsPerInvoke = 450;
 constexpr char kReferenceHeader[] = "station_id,day_of_week,slot_start,min_vehicles";
 constexpr std::array<const char*, 7> kDays = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
 
@@ -193,7 +196,15 @@ class StationAlert {
   }
 
  private:
-  // Evaluates the slots the shard never opened since its last evaluation, then this window's.
+  struct DueAlert {
+    std::string station;
+    int64_t vehicles = 0;
+    int64_t min_vehicles = 0;
+  };
+
+  // Evaluates the slots the shard never opened since its last evaluation (the newest of them
+  // that fit in kMaxAlertsPerInvoke with this window's), then this window's; alert_progress only
+  // moves forward.
   void EvaluateThrough(const sluice::StreamBatch& batch, const json& counts,
                        sluice::Context& ctx) const {
     std::vector<std::string> owned;
@@ -208,46 +219,73 @@ class StationAlert {
       evaluated_before =
           json::parse(*progress, nullptr, false).value("evaluated_before_ms", int64_t{0});
     }
+    const std::vector<DueAlert> current = Due(batch.window_start_ms(), owned, counts);
     if (evaluated_before > 0) {
-      int64_t slot = std::max(evaluated_before, batch.window_start_ms() - kMaxGapFillMs);
-      slot = (slot + kSlotMs - 1) / kSlotMs * kSlotMs;
-      for (; slot < batch.window_start_ms(); slot += kSlotMs) {
-        EvaluateSlot(slot, owned, json::object(), ctx);
+      int64_t first = std::max(evaluated_before, batch.window_start_ms() - kMaxGapFillMs);
+      first = (first + kSlotMs - 1) / kSlotMs * kSlotMs;
+      // Newest first, while the alerts fit; the slots before are left out (and logged).
+      std::vector<std::pair<int64_t, std::vector<DueAlert>>> gap;
+      size_t alerts = current.size();
+      int64_t slot = batch.window_start_ms() - kSlotMs;
+      for (; slot >= first; slot -= kSlotMs) {
+        std::vector<DueAlert> due = Due(slot, owned, json::object());
+        if (alerts + due.size() > kMaxAlertsPerInvoke) {
+          break;
+        }
+        alerts += due.size();
+        gap.emplace_back(slot, std::move(due));
+      }
+      if (slot >= first) {
+        ctx.Log("the slots from " + IsoTime(first) + " to " + IsoTime(slot + kSlotMs) +
+                " are not evaluated: their alerts would be more than one invoke may publish");
+      }
+      for (auto it = gap.rbegin(); it != gap.rend(); ++it) {
+        PublishAlerts(it->first, it->second, ctx);
       }
     }
-    if (batch.window_end_ms() <= evaluated_before) {
-      return;  // evaluated before (a replay): the markers would hold anyway
+    PublishAlerts(batch.window_start_ms(), current, ctx);
+    if (batch.window_end_ms() > evaluated_before) {
+      ctx.kv().Put("alert_progress", batch.shard_id(),
+                   json{{"evaluated_before_ms", batch.window_end_ms()}}.dump());
     }
-    EvaluateSlot(batch.window_start_ms(), owned, counts, ctx);
-    ctx.kv().Put("alert_progress", batch.shard_id(),
-                 json{{"evaluated_before_ms", batch.window_end_ms()}}.dump());
   }
 
-  void EvaluateSlot(int64_t slot_start_ms, const std::vector<std::string>& stations,
-                    const json& counts, sluice::Context& ctx) const {
+  // The alerts slot `slot_start_ms` is due, by the stations' vehicle counts (absent: 0).
+  std::vector<DueAlert> Due(int64_t slot_start_ms, const std::vector<std::string>& stations,
+                            const json& counts) const {
     const int slot_of_week = SlotOfWeek(slot_start_ms);
-    const std::string slot_start = IsoTime(slot_start_ms);
+    std::vector<DueAlert> due;
     for (const std::string& station : stations) {
       const std::optional<int64_t>& minimum = reference_.at(station)[slot_of_week];
       const int64_t vehicles = counts.value(station, int64_t{0});
-      if (!minimum || vehicles >= *minimum) {
-        continue;
+      if (minimum && vehicles < *minimum) {
+        due.push_back({station, vehicles, *minimum});
       }
+    }
+    return due;
+  }
+
+  // Each alert once: its marker (NotExists), then the publish.
+  void PublishAlerts(int64_t slot_start_ms, const std::vector<DueAlert>& alerts,
+                     sluice::Context& ctx) const {
+    const std::string slot_start = IsoTime(slot_start_ms);
+    for (const DueAlert& alert : alerts) {
       try {
-        ctx.kv().Put("alerted", station + "#" + slot_start,
-                     json{{"vehicles", vehicles}, {"min_vehicles", *minimum}}.dump(),
-                     {sluice::kv::NotExists()});
+        ctx.kv().Put(
+            "alerted", alert.station + "#" + slot_start,
+            json{{"vehicles", alert.vehicles}, {"min_vehicles", alert.min_vehicles}}.dump(),
+            {sluice::kv::NotExists()});
       } catch (const sluice::ConditionalCheckFailed&) {
         continue;  // alerted before
       }
       nlohmann::ordered_json message;
-      message["station_id"] = station;
+      message["station_id"] = alert.station;
       message["slot_start"] = slot_start;
       message["slot_end"] = IsoTime(slot_start_ms + kSlotMs);
-      message["vehicles"] = vehicles;
-      message["min_vehicles"] = *minimum;
+      message["vehicles"] = alert.vehicles;
+      message["min_vehicles"] = alert.min_vehicles;
       const std::string id = ctx.Publish("station-alerts", "Low traffic", message.dump());
-      ctx.Log("alerted " + station + " at " + slot_start + " (" + id + ")");
+      ctx.Log("alerted " + alert.station + " at " + slot_start + " (" + id + ")");
     }
   }
 

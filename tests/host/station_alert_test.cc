@@ -273,3 +273,57 @@ TEST_CASE("station_alert refuses a malformed reference file at init, naming the 
             .find("reference.csv line 3: slot_start must be HH:MM at a multiple of 30 "
                   "minutes, got \"08:15\"") != std::string::npos);
 }
+
+TEST_CASE(
+    "a gap of days with more alerts than one invoke may publish evaluates its newest slots and "
+    "says so",
+    "[host]") {
+  // Four stations with a minimum of 1 in every slot of the week; one shard owns them all.
+  std::string reference = "station_id,day_of_week,slot_start,min_vehicles\n";
+  for (const char* station : {"S-01", "S-02", "S-03", "S-04"}) {
+    for (const char* day : {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}) {
+      for (int slot = 0; slot < 48; ++slot) {
+        char line[64];
+        std::snprintf(line, sizeof(line), "%s,%s,%02d:%02d,1\n", station, day, slot / 2,
+                      slot % 2 * 30);
+        reference += line;
+      }
+    }
+  }
+  SluiceServer server;
+  const std::string alerts = server.temp_dir() + "/station-alerts.jsonl";
+  StationAlertDir function(reference);
+  REQUIRE(Sluice(server, {"deploy", function.manifest()}).exit_code == 0);
+  REQUIRE(Sluice(server, {"topics", "create", "station-alerts"}).exit_code == 0);
+  REQUIRE(Sluice(server, {"subscribe", "station-alerts", "file://" + alerts}).exit_code == 0);
+  REQUIRE(StreamVerb(server, {"streams", "create", "tolls", "--shards", "1"}).exit_code == 0);
+  REQUIRE(
+      Sluice(server, {"attach", "station_alert", "--stream", "tolls", "--tumbling-window", "1800",
+                      "--tumbling-window-time-field", "event_time", "--allowed-lateness", "10"})
+          .exit_code == 0);
+  // Monday 08:00 (S-02..S-04 silent: 3 alerts), then nothing until Thursday 08:00 (3 alerts):
+  // the 143 slots between would be 572 alerts; the newest 111 slots (444) fit with the 6.
+  PutTolls(server, {{"S-01", "2026-11-02T08:00:00Z"},
+                    {"S-01", "2026-11-05T08:00:00Z"},
+                    {"S-01", "2026-11-05T08:40:00Z"}});
+  REQUIRE(WaitUntil([&] { return AlertsById(alerts).size() >= 450; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // more would show here
+  const std::map<std::string, json> got = AlertsById(alerts);
+  CHECK(got.size() == 450);
+  std::set<std::string> slots;
+  for (const auto& [id, message] : got) {
+    slots.insert(message["slot_start"].get<std::string>());
+  }
+  CHECK(*slots.begin() == "2026-11-02T08:00:00Z");
+  CHECK(slots.count("2026-11-02T08:30:00Z") == 0);  // left out: the oldest of the gap
+  CHECK(slots.count("2026-11-03T00:00:00Z") == 0);
+  CHECK(slots.count("2026-11-03T00:30:00Z") == 1);  // the oldest that fit
+  CHECK(slots.count("2026-11-05T08:00:00Z") == 1);
+  CHECK(slots.size() == 1 + 111 + 1);
+  CHECK(WaitUntil([&] {
+    return Sluice(server, {"logs", "station_alert", "--lines", "2000"})
+               .out.find(
+                   "the slots from 2026-11-02T08:30:00Z to 2026-11-03T00:30:00Z are not "
+                   "evaluated") != std::string::npos;
+  }));
+}
