@@ -41,28 +41,53 @@ using nlohmann::json;
 // Cents per "<customer>#<YYYY-MM>".
 using Totals = std::map<std::string, int64_t>;
 
-// A toll's amount (or a limit) in cents: a number from 0 to 1,000,000.00; nullopt otherwise.
+// A toll's amount (or a limit) in cents: a number of whole cents from 0 to 1,000,000.00;
+// nullopt otherwise (2.675 is not an amount: rounding it would bill what nobody paid).
 std::optional<int64_t> Cents(const json& amount) {
   if (!amount.is_number() || !(amount.get<double>() >= 0 && amount.get<double>() <= 1e6)) {
     return std::nullopt;
   }
-  return std::llround(amount.get<double>() * 100);
+  const double cents = amount.get<double>() * 100;
+  if (std::fabs(cents - std::round(cents)) > 1e-6) {
+    return std::nullopt;
+  }
+  return std::llround(cents);
+}
+
+// "YYYY-MM" of an ISO-8601 time, or nullopt.
+std::optional<std::string> Month(const json& time) {
+  if (!time.is_string()) {
+    return std::nullopt;
+  }
+  const std::string& text = time.get_ref<const std::string&>();
+  const auto digits = [&](size_t from, size_t n) {
+    for (size_t i = from; i < from + n; ++i) {
+      if (i >= text.size() || text[i] < '0' || text[i] > '9') {
+        return false;
+      }
+    }
+    return true;
+  };
+  if (!digits(0, 4) || text.size() < 8 || text[4] != '-' || !digits(5, 2) ||
+      text.compare(5, 2, "00") == 0 || text.compare(5, 2, "12") > 0 || text[7] != '-') {
+    return std::nullopt;
+  }
+  return text.substr(0, 7);
 }
 
 // Adds the toll in `data` to `totals`; false when it is not a toll transaction.
 bool AddToll(const std::string& data, Totals* totals) {
   const json toll = json::parse(data, nullptr, /*allow_exceptions=*/false);
   if (!toll.is_object() || !toll.contains("customer_id") || !toll["customer_id"].is_string() ||
-      !toll.contains("event_time") || !toll["event_time"].is_string() ||
-      toll["event_time"].get<std::string>().size() < 7) {
+      toll["customer_id"].get_ref<const std::string&>().find('#') != std::string::npos) {
     return false;
   }
+  const std::optional<std::string> month = Month(toll.value("event_time", json()));
   const std::optional<int64_t> cents = Cents(toll.value("amount", json()));
-  if (!cents) {
+  if (!month || !cents) {
     return false;
   }
-  const std::string month = toll["event_time"].get<std::string>().substr(0, 7);
-  (*totals)[toll["customer_id"].get<std::string>() + "#" + month] += *cents;
+  (*totals)[toll["customer_id"].get<std::string>() + "#" + *month] += *cents;
   return true;
 }
 
@@ -119,10 +144,10 @@ bool ApplyTotal(const std::string& key, int64_t cents, sluice::Context& ctx) {
   try {
     if (total < *limit) {
       // Under the limit as seen: hold only if nobody added meanwhile.
-      ctx.kv().Update("spend", key, {add},
-                      {before ? sluice::kv::Compare("cents", sluice::kv::Condition::EQ,
-                                                    std::to_string(seen))
-                              : sluice::kv::NotExists()});
+      ctx.kv().Update(
+          "spend", key, {add},
+          {before ? sluice::kv::Compare("cents", sluice::kv::Condition::EQ, std::to_string(seen))
+                  : sluice::kv::NotExists()});
       return true;
     }
     ctx.kv().Put("notified", key, json{{"at_cents", total}}.dump(), {sluice::kv::NotExists()});

@@ -141,3 +141,27 @@ TEST_CASE("billing_threshold notifies once when invokes for one customer race", 
   REQUIRE(lines.size() == 1);
   CHECK(json::parse(json::parse(lines[0])["Message"].get<std::string>())["spend"] == 6.0);
 }
+
+TEST_CASE("billing_threshold reports a toll it cannot bill as the batch's item failure", "[host]") {
+  SluiceServer server;
+  DeployBilling(server);
+  const auto bad = [](const std::string& customer, const json& amount, const json& time) {
+    return json{{"customer_id", customer}, {"amount", amount}, {"event_time", time}}.dump();
+  };
+  for (const std::string& record :
+       {bad("C-9", 2.675, "2026-11-05T08:00:00Z"),  // not whole cents
+        bad("C-9", -1, "2026-11-05T08:00:00Z"), bad("C-9", "2.50", "2026-11-05T08:00:00Z"),
+        bad("C-9", 2.5, "garbage"), bad("C-9", 2.5, "2026-13-01T00:00:00Z"),
+        bad("C-9#2026-11", 2.5, "2026-11-05T08:00:00Z")}) {
+    INFO(record);
+    const CommandResult r =
+        Sluice(server, {"invoke", "billing_threshold", "--event", "-"},
+               KinesisEventJson({Toll("C-8", 1.00, "2026-11-05T08:00:00Z"), record}));
+    REQUIRE(r.exit_code == 0);
+    CHECK(json::parse(r.out) == json::parse(R"({"batchItemFailures":[{"itemIdentifier":"2"}]})"));
+  }
+  // The good toll before each bad one counted, every time; nothing of the bad ones did.
+  CHECK(json::parse(Sluice(server, {"kv", "get", "spend", "C-8#2026-11"}).out) ==
+        json{{"cents", 600}});
+  CHECK(Sluice(server, {"kv", "scan", "spend"}).out.find("C-9") == std::string::npos);
+}
