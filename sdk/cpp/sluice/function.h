@@ -172,7 +172,8 @@ class TransformResponse {
   void Ok(const std::string& record_id, std::string data);
   void Dropped(const std::string& record_id);
   // `reason` (a Sluice extension) says why; the delivery stream writes it as the error record's
-  // errorMessage (its first 1,024 bytes), Firehose's fixed text when empty.
+  // errorMessage (its first 1,024 bytes), Firehose's fixed text when empty. Bytes that are not
+  // UTF-8 become U+FFFD (the protocol's strings must be UTF-8).
   void ProcessingFailed(const std::string& record_id, std::string data = {},
                         std::string reason = {});
 
