@@ -118,6 +118,7 @@ std::optional<int64_t> WindowTracker::Assign(std::string_view data, int64_t arri
     const bool late =
         !is_open && (end <= closed_before_ || end <= SaturatingSub(max_event_ms_, lateness_ms_));
     max_event_ms_ = std::max(max_event_ms_, time_ms);
+    max_event_read_ms_ = std::max(max_event_read_ms_, time_ms);
     if (late) {
       ++late_records_;
       return std::nullopt;
@@ -133,10 +134,13 @@ int64_t WindowTracker::Watermark(int64_t now_ms, bool caught_up) const {
     // record that arrived after it has been read.
     return caught_up ? now_ms : std::min(now_ms, max_arrival_ms_);
   }
-  if (max_event_ms_ == INT64_MIN) {
+  // Behind, only what this run has read counts: after a Restore the records between the
+  // checkpoint and the saved highest event time come again, and their windows must wait for them.
+  const int64_t max_event = caught_up ? max_event_ms_ : max_event_read_ms_;
+  if (max_event == INT64_MIN) {
     return INT64_MIN;
   }
-  int64_t watermark = SaturatingSub(max_event_ms_, lateness_ms_);
+  int64_t watermark = SaturatingSub(max_event, lateness_ms_);
   if (caught_up && now_ms > last_read_at_ms_) {
     watermark = SaturatingAdd(watermark, SaturatingSub(now_ms, last_read_at_ms_));
   }

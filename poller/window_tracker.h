@@ -16,7 +16,9 @@
 // - event time: the highest event time seen minus the allowed lateness; and when the shard is
 //   caught up (nothing unread), the watermark also moves on with the clock from the moment the
 //   newest record was read, as if event time kept flowing, so the last window of a replay or of a
-//   quiet station closes without new records.
+//   quiet station closes without new records. While the reader is behind, only event times read
+//   since the tracker was made or restored count: after a restart the records past the
+//   checkpoint are read again, and a restored window must not close before its own come back.
 // A window whose end is at or below the watermark is due for its final invoke. A record whose
 // window has already been closed is late: with arrival time it joins the oldest open window (or
 // opens the one after the closed ones), never lost; with event time it is counted as late and
@@ -97,11 +99,12 @@ class WindowTracker {
   const int64_t width_ms_;
   const std::string time_field_;  // "" for arrival time
   const int64_t lateness_ms_;
-  std::map<int64_t, OpenWindow> open_;  // by start
-  int64_t closed_before_ = INT64_MIN;   // every window ending at or before it has been closed
-  int64_t max_event_ms_ = INT64_MIN;    // event time: highest seen
-  int64_t max_arrival_ms_ = INT64_MIN;  // arrival time: newest record read (not saved)
-  int64_t last_read_at_ms_ = 0;         // host clock when the newest record was read
+  std::map<int64_t, OpenWindow> open_;     // by start
+  int64_t closed_before_ = INT64_MIN;      // every window ending at or before it has been closed
+  int64_t max_event_ms_ = INT64_MIN;       // event time: highest seen
+  int64_t max_event_read_ms_ = INT64_MIN;  // event time: highest read since made (not saved)
+  int64_t max_arrival_ms_ = INT64_MIN;     // arrival time: newest record read (not saved)
+  int64_t last_read_at_ms_ = 0;            // host clock when the newest record was read
   uint64_t late_records_ = 0;
 };
 

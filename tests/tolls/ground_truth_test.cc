@@ -173,7 +173,7 @@ TEST_CASE("killed -9 and restarted mid-run, the pipeline still gives exactly the
   server.Kill();
   server.Restart();
   const CommandResult check = Check(server, p, "");
-  INFO(check.out << check.err << server.Log());
+  INFO(check.out << check.err << Sluice(server, {"status"}).out << server.Log());
   CHECK(check.exit_code == 0);
   // The kill came before the pipeline was done: after the restart it still had work to do.
   CHECK(check.out.find("caught up      0.0 s") == std::string::npos);

@@ -218,6 +218,31 @@ TEST_CASE("ToJson and Restore round trip", "[window_tracker]") {
   REQUIRE(fresh_restored.NextDueAt() == std::nullopt);
 }
 
+TEST_CASE(
+    "event time after a Restore: while behind, a window waits for event time read again, not the "
+    "saved highest",
+    "[window_tracker]") {
+  const MappingConfig config = Windows(60, "ts", 10);
+  WindowTracker before(config);
+  // The reader had read ahead into the third minute; the checkpoint is in the first.
+  REQUIRE(before.Assign(At(kTSeconds + 10), kT, kT + 100) == kT);
+  REQUIRE(before.Assign(At(kTSeconds + 130), kT, kT + 200) == kT + 2 * kMinute);
+  REQUIRE(before.Due(kT + 300, false) == Starts{kT});  // the first minute is over
+
+  WindowTracker restored(config);
+  REQUIRE(restored.Restore(before.ToJson()).ok());
+  // Behind after the restart: the first minute's records after the checkpoint come again.
+  CHECK(restored.Due(kT + 300, false).empty());
+  REQUIRE(restored.Assign(At(kTSeconds + 50), kT, kT + 400) == kT);  // not late: still open
+  CHECK(restored.Due(kT + 400, false).empty());
+  REQUIRE(restored.Assign(At(kTSeconds + 130), kT, kT + 500) == kT + 2 * kMinute);
+  CHECK(restored.Due(kT + 500, false) == Starts{kT});
+  // Caught up, the saved highest event time counts again (a quiet shard's windows close).
+  WindowTracker idle(config);
+  REQUIRE(idle.Restore(before.ToJson()).ok());
+  CHECK(idle.Due(kT + 300, true) == Starts{kT});
+}
+
 TEST_CASE("Restore refuses what ToJson could not have made", "[window_tracker]") {
   WindowTracker windows(Windows(60));
   REQUIRE(windows.Assign("a", kT, kT) == kT);
