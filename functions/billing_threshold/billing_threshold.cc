@@ -132,15 +132,15 @@ bool ApplyTotal(const std::string& key, int64_t cents, sluice::Context& ctx) {
   const size_t hash = key.find('#');
   const std::string customer = key.substr(0, hash);
   const std::string month = key.substr(hash + 1);
-  const std::optional<std::string> before = ctx.kv().Get("spend", key);
-  const int64_t seen = before ? json::parse(*before).value("cents", int64_t{0}) : 0;
-  const int64_t total = seen + cents;
   const sluice::kv::UpdateAction add = sluice::kv::Add("cents", std::to_string(cents));
   const std::optional<int64_t> limit = LimitCents(customer, ctx);
   if (!limit || ctx.kv().Get("notified", key)) {
-    ctx.kv().Update("spend", key, {add});  // nothing to decide
+    ctx.kv().Update("spend", key, {add});  // nothing to decide (most customers set no limit)
     return true;
   }
+  const std::optional<std::string> before = ctx.kv().Get("spend", key);
+  const int64_t seen = before ? json::parse(*before).value("cents", int64_t{0}) : 0;
+  const int64_t total = seen + cents;
   try {
     if (total < *limit) {
       // Under the limit as seen: hold only if nobody added meanwhile.
