@@ -522,18 +522,22 @@ Result<int> RunTollsCheck(const CheckOptions& options, std::ostream& out) {
   // The parts are read one after the other, not at one instant: a notification published just
   // after its file was read, with the spend it came with read later, would pass one look. A
   // match is only reported once it has held for kSettleMs of further looks.
-  std::optional<int64_t> matched_at_ms;
+  bool matching = false;
+  int64_t matched_at_ms = 0;  // when the current run of matching looks began
   while (true) {
     Observation seen = Observe(options, expected);
     const int64_t now_ms = NowMs();
     if (seen.differences.empty()) {
-      matched_at_ms = matched_at_ms.value_or(now_ms);
-      if (now_ms - *matched_at_ms >= kSettleMs) {
-        Report(expected, seen, *matched_at_ms - started_ms, out);
+      if (!matching) {
+        matching = true;
+        matched_at_ms = now_ms;
+      }
+      if (now_ms - matched_at_ms >= kSettleMs) {
+        Report(expected, seen, matched_at_ms - started_ms, out);
         return 0;
       }
     } else {
-      matched_at_ms.reset();
+      matching = false;
       if (now_ms - started_ms >= options.timeout_ms) {
         Report(expected, seen, std::nullopt, out);
         return 1;
