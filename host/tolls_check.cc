@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <ostream>
 #include <set>
@@ -15,9 +16,10 @@
 #include <vector>
 
 #include "host/tolls_model.h"
-#include "host/tolls_truth.h"
 #include "host/tolls_stack.h"
+#include "host/tolls_truth.h"
 #include "sluice/aws_json.h"
+#include "sluice/base64.h"
 
 namespace sluice::host {
 namespace {
@@ -27,7 +29,8 @@ using nlohmann::json;
 // The stack's windows (host/tolls_stack.h).
 constexpr int64_t kLatenessMs = int64_t{kAllowedLatenessSeconds} * 1000;
 constexpr int64_t kBillingWindowMs = int64_t{kBillingWindowSeconds} * 1000;
-constexpr size_t kDifferencesShown = 3;        // per part of the report
+constexpr size_t kDifferencesShown = 3;  // per part of the report
+constexpr int64_t kSettleMs = 2'000;     // how long a match must hold (RunTollsCheck)
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -54,6 +57,9 @@ Delivered ReadEnvelopes(const std::string& path, std::vector<std::string>* diffe
   size_t number = 0;
   for (std::string line; std::getline(in, line);) {
     ++number;
+    if (in.eof()) {
+      break;  // no "\n" yet: a line the host is still appending
+    }
     if (line.empty()) {
       continue;
     }
@@ -137,6 +143,7 @@ struct Observation {
 struct Expected {
   TruthFiles files;
   std::set<std::string> transaction_ids;
+  std::multiset<std::string> malformed_lines;  // each with its "\n", as put
   std::vector<std::pair<int64_t, int64_t>> puts;
 };
 
@@ -168,10 +175,14 @@ void CheckNotifications(const CheckOptions& options, const Expected& expected, O
       continue;
     }
     const json& message = got[0]->message;
-    if (CentsOf(message, "monthly_limit") != want.limit_cents ||
-        CentsOf(message, "spend") < want.limit_cents) {
+    // The spend is the total when the window that crossed the limit closed: at least the limit
+    // and at most the month's total.
+    const int64_t spend = CentsOf(message, "spend");
+    if (CentsOf(message, "monthly_limit") != want.limit_cents || spend < want.limit_cents ||
+        spend > want.spend_cents) {
       seen->differences.push_back(what + ": got " + message.dump() + ", expected monthly_limit " +
-                                  Decimal2(want.limit_cents) + " and spend at least that");
+                                  Decimal2(want.limit_cents) + " and spend from that to " +
+                                  Decimal2(want.spend_cents));
       continue;
     }
     ++matched;
@@ -286,6 +297,7 @@ void CheckLake(const std::string& lake, const Expected& expected, Observation* s
   std::map<std::string, size_t> ids;
   size_t records = 0;
   size_t failed = 0;
+  std::multiset<std::string> failed_raw;
   std::error_code ec;
   for (auto it = std::filesystem::recursive_directory_iterator(lake, ec);
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
@@ -312,6 +324,16 @@ void CheckLake(const std::string& lake, const Expected& expected, Observation* s
       }
       if (processing_failed) {
         ++failed;
+        // Only json_transform's verdict on a malformed line belongs here (not a crash, nor a
+        // good or test-lane line it refused).
+        const json error = json::parse(line, nullptr, /*allow_exceptions=*/false);
+        std::string raw;
+        if (!error.is_object() || error.value("errorCode", json()) != "Lambda.ProcessingFailed" ||
+            !error.value("rawData", json()).is_string() ||
+            !Base64Decode(error["rawData"].get<std::string>(), &raw)) {
+          raw = line;  // compared below, so it shows as a record that is not a malformed line
+        }
+        failed_raw.insert(std::move(raw));
         continue;
       }
       ++records;
@@ -352,6 +374,15 @@ void CheckLake(const std::string& lake, const Expected& expected, Observation* s
     seen->differences.push_back("lake: " + std::to_string(failed) +
                                 " processing-failed records, expected " +
                                 std::to_string(want_failed) + " (the malformed lines)");
+  } else if (failed_raw != expected.malformed_lines) {
+    std::vector<std::string> stray;
+    std::set_difference(failed_raw.begin(), failed_raw.end(), expected.malformed_lines.begin(),
+                        expected.malformed_lines.end(), std::back_inserter(stray));
+    seen->differences.push_back(
+        "lake: " + std::to_string(stray.size()) +
+        " processing-failed records are not Lambda.ProcessingFailed of a "
+        "malformed line, e.g. " +
+        json(stray.front().substr(0, 120)).dump(-1, ' ', false, json::error_handler_t::replace));
   }
   seen->Add("lake",
             std::to_string(records) + " of " + std::to_string(want_records) + " records" +
@@ -477,21 +508,40 @@ Result<int> RunTollsCheck(const CheckOptions& options, std::ostream& out) {
   SLUICE_RETURN_IF_ERROR(files.status());
   expected.files = std::move(*files);
   if (options.lake_dir) {
-    for (const Passage& record : GenerateTolls(expected.files.options).records) {
+    const TollsPlan plan = GenerateTolls(expected.files.options);
+    for (const Passage& record : plan.records) {
       expected.transaction_ids.insert(TransactionId(record.transaction));
+    }
+    for (const RawLine& line : plan.raw) {
+      if (line.malformed) {
+        expected.malformed_lines.insert(line.text);
+      }
     }
   }
   expected.puts = ReadPuts(options.truth_dir + "/" + kPutsFile);
+  // The parts are read one after the other, not at one instant: a notification published just
+  // after its file was read, with the spend it came with read later, would pass one look. A
+  // match is only reported once it has held for kSettleMs of further looks.
+  bool matching = false;
+  int64_t matched_at_ms = 0;  // when the current run of matching looks began
   while (true) {
     Observation seen = Observe(options, expected);
     const int64_t now_ms = NowMs();
     if (seen.differences.empty()) {
-      Report(expected, seen, now_ms - started_ms, out);
-      return 0;
-    }
-    if (now_ms - started_ms >= options.timeout_ms) {
-      Report(expected, seen, std::nullopt, out);
-      return 1;
+      if (!matching) {
+        matching = true;
+        matched_at_ms = now_ms;
+      }
+      if (now_ms - matched_at_ms >= kSettleMs) {
+        Report(expected, seen, matched_at_ms - started_ms, out);
+        return 0;
+      }
+    } else {
+      matching = false;
+      if (now_ms - started_ms >= options.timeout_ms) {
+        Report(expected, seen, std::nullopt, out);
+        return 1;
+      }
     }
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }

@@ -216,7 +216,9 @@ Status WriteTruthFiles(const std::string& dir, const TollsOptions& options, cons
 
 Result<int64_t> ParseDate(const std::string& date) {
   Result<int64_t> ms = Millis(date + "T00:00:00Z");
-  if (!ms.ok() || date.size() != 10) {
+  // Millis takes "2026-02-30" as March 2 and " 202-11-02" as the year 202: only a date that
+  // comes back the same, from 1970 on (the model's day arithmetic), is one.
+  if (!ms.ok() || date.size() != 10 || *ms < 0 || EventTime(*ms).substr(0, 10) != date) {
     return InvalidArgument("not a date YYYY-MM-DD: \"" + date + "\"");
   }
   return ms;

@@ -202,6 +202,12 @@ TEST_CASE("gen verbs refuse bad flags with exit 2, naming the flag") {
       Gen({"tolls", "--truth", dir.path(), "--start", "2026-13-01", "--reference", kReference});
   CHECK(start.exit_code == 2);
   CHECK(start.err.find("--start: not a date YYYY-MM-DD") != std::string::npos);
+  for (const char* date : {"2026-02-30", " 202-11-02", "1969-12-31"}) {
+    CommandResult day =
+        Gen({"tolls", "--truth", dir.path(), "--start", date, "--reference", kReference});
+    CHECK(day.exit_code == 2);
+    CHECK(day.err.find("--start: not a date YYYY-MM-DD") != std::string::npos);
+  }
   CommandResult no_truth = Gen({"check", "--billing-alerts", "b", "--station-alerts", "s"});
   CHECK(no_truth.exit_code == 2);
   CHECK(no_truth.err.find("--truth is required") != std::string::npos);
