@@ -58,6 +58,13 @@ std::vector<std::string> SmallRun(const std::string& truth) {
           "--customers", "20",      "--reference", kReference};
 }
 
+// Plans a small run's truth into `truth` (nothing put).
+void PlanSmallRun(const std::string& truth) {
+  std::vector<std::string> args = SmallRun(truth);
+  args.push_back("--plan-only");
+  REQUIRE(Gen(args).exit_code == 0);
+}
+
 }  // namespace
 
 TEST_CASE("gen tolls --plan-only writes the truth files and puts nothing") {
@@ -161,9 +168,7 @@ TEST_CASE("gen check reports the differences when the host produced nothing") {
   SluiceServer server;
   TempDir dir;
   const std::string truth = dir.path() + "/truth";
-  std::vector<std::string> args = SmallRun(truth);
-  args.push_back("--plan-only");
-  REQUIRE(Gen(args).exit_code == 0);
+  PlanSmallRun(truth);
   // One notification delivered twice (a redelivery) that no customer should have had.
   std::ofstream(dir.path() + "/billing.jsonl")
       << R"({"Type":"Notification","MessageId":"m-1","TopicArn":"t","Subject":"s",)"
@@ -224,9 +229,7 @@ TEST_CASE("gen check matches a host whose results equal the truth") {
   SluiceServer server;
   TempDir dir;
   const std::string truth = dir.path() + "/truth";
-  std::vector<std::string> args = SmallRun(truth);
-  args.push_back("--plan-only");
-  REQUIRE(Gen(args).exit_code == 0);
+  PlanSmallRun(truth);
   // What the functions would have produced: each notification and alert once (the first
   // alert twice, as a redelivery), and the spend table.
   const auto envelopes = [&](const std::string& truth_file, const std::string& out_file) {

@@ -10,6 +10,7 @@
 
 using nlohmann::json;
 using sluice::testing::CommandResult;
+using sluice::testing::FileLines;
 using sluice::testing::KinesisEventJson;
 using sluice::testing::Sluice;
 using sluice::testing::SluiceServer;
@@ -23,15 +24,6 @@ std::string Toll(const std::string& customer, double amount, const std::string& 
               {"amount", amount},
               {"event_time", time}}
       .dump();
-}
-
-std::vector<std::string> Lines(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) {
-    lines.push_back(line);
-  }
-  return lines;
 }
 
 // Deploys billing_threshold with its topic, a file subscriber and C-1's limit of 5.00; returns
@@ -85,10 +77,10 @@ TEST_CASE("billing_threshold notifies once per customer and month when the limit
 
   // Two notifications (November and December), each delivered once.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (Lines(alerts).size() < 2 && std::chrono::steady_clock::now() < deadline) {
+  while (FileLines(alerts).size() < 2 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  const std::vector<std::string> lines = Lines(alerts);
+  const std::vector<std::string> lines = FileLines(alerts);
   REQUIRE(lines.size() == 2);
   const json november = json::parse(json::parse(lines[0])["Message"].get<std::string>());
   CHECK(november ==
@@ -133,11 +125,11 @@ TEST_CASE("billing_threshold notifies once when invokes for one customer race", 
   CHECK(json::parse(Sluice(server, {"kv", "get", "spend", "C-1#2026-11"}).out) ==
         json{{"cents", 1800}});
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (Lines(alerts).empty() && std::chrono::steady_clock::now() < deadline) {
+  while (FileLines(alerts).empty() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a second one would show here
-  const std::vector<std::string> lines = Lines(alerts);
+  const std::vector<std::string> lines = FileLines(alerts);
   REQUIRE(lines.size() == 1);
   CHECK(json::parse(json::parse(lines[0])["Message"].get<std::string>())["spend"] == 6.0);
 }

@@ -82,4 +82,14 @@ inline std::string KinesisEventJson(const std::vector<std::string>& datas) {
   return nlohmann::json({{"Records", records}}).dump();
 }
 
+// The lines of a file (none if it does not exist), e.g. a file subscriber's notifications.
+inline std::vector<std::string> FileLines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    lines.push_back(line);
+  }
+  return lines;
+}
+
 }  // namespace sluice::testing

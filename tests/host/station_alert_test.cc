@@ -23,6 +23,7 @@
 
 using nlohmann::json;
 using sluice::testing::CommandResult;
+using sluice::testing::FileLines;
 using sluice::testing::KinesisClient;
 using sluice::testing::RunCommand;
 using sluice::testing::Sluice;
@@ -105,15 +106,6 @@ CommandResult StreamVerb(const SluiceServer& server, std::vector<std::string> ar
   args.push_back("--endpoint");
   args.push_back(server.endpoint());
   return RunCommand(args);
-}
-
-std::vector<std::string> FileLines(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) {
-    lines.push_back(line);
-  }
-  return lines;
 }
 
 // The alerts delivered to the file subscriber, deduplicated by MessageId (delivery is at least

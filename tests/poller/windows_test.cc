@@ -15,6 +15,16 @@ using nlohmann::json;
 using Strings = std::vector<std::string>;
 
 constexpr int64_t kWindowMs = 60'000;
+constexpr int64_t kBase = 1'600'000'020;  // Unix seconds, a multiple of 60
+
+// Records with event times (field "t", Unix seconds) in three windows long before the clock: a
+// replay. Two in the first window, one in each of the next two.
+void PutReplay(PollerFixture& f) {
+  f.Put({{"a", json{{"t", kBase + 1}}.dump()},
+         {"b", json{{"t", kBase + 2}}.dump()},
+         {"a", json{{"t", kBase + 61}}.dump()},
+         {"a", json{{"t", kBase + 125}}.dump()}});
+}
 
 TEST_CASE("a tumbling window carries its state and the clock fires its final invoke") {
   PollerFixture f;
@@ -110,12 +120,7 @@ TEST_CASE("a window state over 1 MiB ends the window early") {
 
 TEST_CASE("event-time windows of a replay close as soon as event time has passed them") {
   PollerFixture f;
-  // Event times (Unix seconds) in three windows long before the clock: a replay.
-  constexpr int64_t kBase = 1'600'000'020;  // a multiple of 60
-  f.Put({{"a", json{{"t", kBase + 1}}.dump()},
-         {"b", json{{"t", kBase + 2}}.dump()},
-         {"a", json{{"t", kBase + 61}}.dump()},
-         {"a", json{{"t", kBase + 125}}.dump()}});
+  PutReplay(f);
   f.Attach({{"TumblingWindowInSeconds", 60}, {"TumblingWindowTimeField", "t"}});
 
   // Without any clock movement, the two windows the newest record is past close.
@@ -148,11 +153,7 @@ TEST_CASE(
     "a window's batch does not wait out the batching window once a later window's records "
     "are queued behind it") {
   PollerFixture f;
-  constexpr int64_t kBase = 1'600'000'020;  // a multiple of 60
-  f.Put({{"a", json{{"t", kBase + 1}}.dump()},
-         {"b", json{{"t", kBase + 2}}.dump()},
-         {"a", json{{"t", kBase + 61}}.dump()},
-         {"a", json{{"t", kBase + 125}}.dump()}});
+  PutReplay(f);
   f.Attach({{"TumblingWindowInSeconds", 60},
             {"TumblingWindowTimeField", "t"},
             {"MaximumBatchingWindowInSeconds", 300}});
