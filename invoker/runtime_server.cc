@@ -88,9 +88,13 @@ class RuntimeServer::HostServicesService final : public pb::HostServices::Servic
     const std::string request_id = Metadata(*context, "sluice-request-id");
     std::shared_ptr<InvokeServices> services = session->ServicesFor(request_id);
     if (!services) {
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                          "no invoke with request id \"" + request_id +
-                              "\" is in flight on this instance, or it offers no host services");
+      return grpc::Status(
+          grpc::StatusCode::FAILED_PRECONDITION,
+          session->InFlight(request_id)
+              ? std::string("this invoke offers no host services (the function runs without a "
+                            "host, as `sluice local-invoke` does; `sluice invoke` on a running "
+                            "host has key-value tables and notifications)")
+              : "no invoke with request id \"" + request_id + "\" is in flight on this instance");
     }
     const Status status =
         (services.get()->*call)(Metadata(*context, "sluice-record"), request, response);

@@ -81,4 +81,9 @@ std::shared_ptr<InvokeServices> RuntimeSession::ServicesFor(const std::string& r
   return invoke_services_;
 }
 
+bool RuntimeSession::InFlight(const std::string& request_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return !closed_ && !request_id.empty() && request_id == invoke_request_id_;
+}
+
 }  // namespace sluice::invoker

@@ -61,6 +61,8 @@ class RuntimeSession {
   void EndInvoke();
   // Host-service side: the services of the invoke in flight if it is `request_id`, else null.
   std::shared_ptr<InvokeServices> ServicesFor(const std::string& request_id);
+  // Whether `request_id` is the invoke in flight (with or without services).
+  bool InFlight(const std::string& request_id);
 
  private:
   // The published stream, or null once closed (or before Serve()).

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "sluice/base64.h"
+#include "tests/host/host_cli.h"
 #include "tests/support/run_command.h"
 
 namespace fs = std::filesystem;
@@ -115,6 +116,19 @@ TEST_CASE("local-invoke runs json_transform on its sample toll lines", "[cli]") 
     CHECK(records[3 + i]["errorMessage"] == reasons[i]);
   }
   CHECK(r.err.find("2 transactions, 1 test-lane, 3 malformed") != std::string::npos);
+}
+
+TEST_CASE("a function that calls host services under local-invoke is told there are none",
+          "[cli]") {
+  const std::string toll =
+      R"({"customer_id": "C-1", "amount": 2.5, "event_time": "2026-11-02T08:00:00Z"})";
+  auto r = RunCommand(
+      {SLUICE_BIN, "local-invoke", kFunctions + "/billing_threshold/function.json", "--event", "-"},
+      sluice::testing::KinesisEventJson({toll}));
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);  // billing_threshold's kv call throws: a function error
+  CHECK(r.out.find("this invoke offers no host services") != std::string::npos);
+  CHECK(r.out.find("sluice invoke") != std::string::npos);
 }
 
 TEST_CASE("local-invoke reads the event from stdin with --event -", "[cli]") {
