@@ -312,6 +312,34 @@ SpendReader SpendFromHost(const CliFlags& flags) {
   };
 }
 
+// What `sluice status` shows of the mappings and delivery streams, through the control API.
+PipelineReader PipelineFromHost(const CliFlags& flags) {
+  return [flags]() -> Result<PipelineCounts> {
+    Result<std::unique_ptr<ControlClient>> client = ControlClient::Connect(flags);
+    SLUICE_RETURN_IF_ERROR(client.status());
+    pb::GetStatusResponse status;
+    grpc::ClientContext context;
+    SLUICE_RETURN_IF_ERROR(
+        (*client)->Check((*client)->stub().GetStatus(&context, pb::GetStatusRequest(), &status)));
+    PipelineCounts counts;
+    for (const pb::MappingStatus& mapping : status.mappings()) {
+      PipelineCounts::Mapping& out = counts.mappings.emplace_back();
+      out.function = mapping.function_name();
+      for (const pb::MappingShardStatus& shard : mapping.shards()) {
+        out.invoked += shard.invoked();
+        out.dropped += shard.dropped();
+      }
+    }
+    for (const pb::DeliveryStatus& delivery : status.delivery_streams()) {
+      counts.deliveries.push_back({delivery.name(), delivery.records_in(),
+                                   delivery.records_delivered(), delivery.objects_delivered(),
+                                   delivery.records_dropped(), delivery.records_failed(),
+                                   delivery.bytes_delivered()});
+    }
+    return counts;
+  };
+}
+
 int Check(const CliFlags& flags) {
   const std::string verb = "gen check";
   if (flags.positionals().size() != 1) {
@@ -339,6 +367,7 @@ int Check(const CliFlags& flags) {
   options.table = flags.Get("--table").value_or("");
   options.timeout_ms = *timeout * 1000;
   options.read_spend = SpendFromHost(flags);
+  options.read_pipeline = PipelineFromHost(flags);
   Result<int> matched = RunTollsCheck(options, std::cout);
   if (!matched.ok()) {
     return Fail(verb, matched.status());

@@ -430,6 +430,38 @@ void CheckPostgres(const CheckOptions& options, const Expected& expected, Observ
             before);
 }
 
+void CheckPipeline(const CheckOptions& options, Observation* seen) {
+  const size_t before = seen->differences.size();
+  Result<PipelineCounts> counts = options.read_pipeline();
+  if (!counts.ok()) {
+    seen->differences.push_back("processed: " + counts.status().message());
+    seen->Add("processed", "cannot read the host's status", before);
+    return;
+  }
+  std::string processed;
+  for (const PipelineCounts::Mapping& mapping : counts->mappings) {
+    processed += (processed.empty() ? "" : ", ") + mapping.function + " " +
+                 std::to_string(mapping.invoked) + " invoked (" + std::to_string(mapping.dropped) +
+                 " dropped)";
+    if (mapping.dropped > 0) {
+      seen->differences.push_back("processed: " + mapping.function + "'s mapping dropped " +
+                                  std::to_string(mapping.dropped) +
+                                  " records (late for their window): their tolls are not counted");
+    }
+  }
+  seen->Add("processed", processed.empty() ? "no mappings" : processed, before);
+  for (const PipelineCounts::Delivery& delivery : counts->deliveries) {
+    seen->Add("delivered",
+              delivery.name + ": " + std::to_string(delivery.records_in) + " in, " +
+                  std::to_string(delivery.delivered) + " delivered (" +
+                  std::to_string(delivery.bytes_delivered / 1024) + " KiB in " +
+                  std::to_string(delivery.objects) + " objects), " +
+                  std::to_string(delivery.dropped) + " dropped, " +
+                  std::to_string(delivery.failed) + " failed",
+              seen->differences.size());
+  }
+}
+
 Observation Observe(const CheckOptions& options, const Expected& expected) {
   Observation seen;
   CheckNotifications(options, expected, &seen);
@@ -440,6 +472,9 @@ Observation Observe(const CheckOptions& options, const Expected& expected) {
   }
   if (options.postgres) {
     CheckPostgres(options, expected, &seen);
+  }
+  if (options.read_pipeline) {
+    CheckPipeline(options, &seen);
   }
   return seen;
 }

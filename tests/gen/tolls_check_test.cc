@@ -204,3 +204,24 @@ TEST_CASE("gen check matches processing-failed records only for the malformed li
                       test_lane.substr(0, 20)) != std::string::npos);
   }
 }
+
+TEST_CASE("gen check reports what the host processed, and records a mapping dropped differ") {
+  CheckFixture fixture;
+  CheckOptions options = fixture.Options();
+  sluice::host::PipelineCounts counts;
+  counts.mappings = {{"billing_threshold", 120, 0}, {"station_alert", 120, 0}};
+  counts.deliveries = {{"tolls-raw", 125, 120, 3, 4, 1, 30 * 1024}};
+  options.read_pipeline = [&] { return counts; };
+  std::ostringstream out;
+  REQUIRE(sluice::host::RunTollsCheck(options, out).value() == 0);
+  CHECK(out.str().find("processed      billing_threshold 120 invoked (0 dropped), station_alert "
+                       "120 invoked (0 dropped)  ok") != std::string::npos);
+  CHECK(out.str().find("delivered      tolls-raw: 125 in, 120 delivered (30 KiB in 3 objects), 4 "
+                       "dropped, 1 failed") != std::string::npos);
+
+  counts.mappings[1].dropped = 2;
+  std::ostringstream dropped;
+  REQUIRE(sluice::host::RunTollsCheck(options, dropped).value() == 1);
+  CHECK(dropped.str().find("station_alert's mapping dropped 2 records (late for their window)") !=
+        std::string::npos);
+}
