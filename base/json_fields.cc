@@ -2,6 +2,18 @@
 
 namespace sluice {
 
+Result<nlohmann::json> ParseJsonDocument(const std::string& text, const std::string& name) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    // what(): "[json.exception.parse_error.101] parse error at line 1, column 2: syntax error ..."
+    std::string detail = e.what();
+    const size_t at = detail.find(" at line ");
+    detail = at == std::string::npos ? "at byte " + std::to_string(e.byte) : detail.substr(at + 4);
+    return InvalidArgument(name + ": not valid JSON: " + detail);
+  }
+}
+
 using nlohmann::json;
 
 Status JsonFields::Check(const std::set<std::string>& known) const {

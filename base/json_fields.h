@@ -16,6 +16,10 @@
 
 namespace sluice {
 
+// Parses a user's JSON document (a manifest, a stack, a request file). InvalidArgument
+// "<name>: not valid JSON: line L, column C: <what the parser expected>" when it is not JSON.
+Result<nlohmann::json> ParseJsonDocument(const std::string& text, const std::string& name);
+
 class JsonFields {
  public:
   // `path` is the object's JSON path ("" for a document's root); `root_name` names the root in

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "base/json_fields.h"
 #include "host/stack.h"
 #include "host/stack_apply.h"
 #include "invoker/instance.h"
@@ -31,14 +32,6 @@ grpc::Status Invalid(const std::string& message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
 }
 
-// Parses a JSON text that a request carries in `field`.
-Result<nlohmann::json> ParseJsonField(const std::string& text, const std::string& field) {
-  nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
-  if (doc.is_discarded()) {
-    return InvalidArgument(field + ": not valid JSON");
-  }
-  return doc;
-}
 
 const char* PhaseName(poller::ShardStatus::Phase phase) {
   switch (phase) {
@@ -402,7 +395,7 @@ grpc::Status ControlService::Apply(Ctx*, const pb::ApplyRequest* request,
 
 grpc::Status ControlService::CreateMapping(Ctx*, const pb::CreateMappingRequest* request,
                                            pb::CreateMappingResponse* response) {
-  Result<nlohmann::json> doc = ParseJsonField(request->mapping_json(), "mapping");
+  Result<nlohmann::json> doc = ParseJsonDocument(request->mapping_json(), "mapping");
   if (!doc.ok()) {
     return ToGrpc(doc.status());
   }
@@ -420,7 +413,7 @@ grpc::Status ControlService::CreateMapping(Ctx*, const pb::CreateMappingRequest*
 
 grpc::Status ControlService::UpdateMapping(Ctx*, const pb::UpdateMappingRequest* request,
                                            pb::UpdateMappingResponse* response) {
-  Result<nlohmann::json> update = ParseJsonField(request->update_json(), "update");
+  Result<nlohmann::json> update = ParseJsonDocument(request->update_json(), "update");
   if (!update.ok()) {
     return ToGrpc(update.status());
   }

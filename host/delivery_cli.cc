@@ -9,6 +9,7 @@
 #include <iostream>
 #include <set>
 
+#include "base/json_fields.h"
 #include "delivery/delivery_config.h"
 #include "delivery/firehose_api.h"
 #include "host/aws_json_client.h"
@@ -221,11 +222,7 @@ Result<json> RequestFromFlags(const CliFlags& flags) {
 Result<json> RequestFromFile(const std::string& path) {
   Result<std::string> text = ReadCliInput(path, "request file");
   SLUICE_RETURN_IF_ERROR(text.status());
-  json request = json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (request.is_discarded()) {
-    return InvalidArgument(path + ": not valid JSON");
-  }
-  return request;
+  return ParseJsonDocument(*text, path);
 }
 
 int Create(AwsJsonClient& client, const CliFlags& flags) {

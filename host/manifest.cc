@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/json_fields.h"
 #include "base/text.h"
 #include "invoker/function_name.h"
 #include "state/kv_document.h"
@@ -242,10 +243,9 @@ Status Validate(const json& doc, const std::string& base_dir, FunctionManifest* 
 
 Result<FunctionManifest> ParseManifest(const std::string& text, const std::string& base_dir,
                                        const std::string& display_name) {
-  const json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) {
-    return InvalidArgument(display_name + ": not valid JSON");
-  }
+  Result<json> parsed = ParseJsonDocument(text, display_name);
+  SLUICE_RETURN_IF_ERROR(parsed.status());
+  const json& doc = *parsed;
   FunctionManifest m;
   m.manifest_path = display_name;
   m.base_dir = base_dir;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "base/json_fields.h"
 #include "host/control_cli.h"
 #include "host/control_client.h"
 
@@ -127,11 +128,9 @@ Result<std::optional<json>> PropertiesFromFile(const CliFlags& flags, const std:
   if (!text.ok()) {
     return text.status();
   }
-  json doc = json::parse(*text, nullptr, false);
-  if (doc.is_discarded()) {
-    return InvalidArgument(*path + ": not valid JSON");
-  }
-  return std::optional<json>(std::move(doc));
+  Result<json> doc = ParseJsonDocument(*text, *path);
+  SLUICE_RETURN_IF_ERROR(doc.status());
+  return std::optional<json>(std::move(*doc));
 }
 
 void PrintMapping(const std::string& mapping_json) {

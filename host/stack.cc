@@ -180,10 +180,9 @@ Status ParseDeliveryStreams(const Fields& root, Stack* stack) {
 
 Result<Stack> ParseStack(const std::string& text, const std::string& base_dir,
                          const std::string& display_name) {
-  const json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) {
-    return InvalidArgument(display_name + ": not valid JSON");
-  }
+  Result<json> parsed = ParseJsonDocument(text, display_name);
+  SLUICE_RETURN_IF_ERROR(parsed.status());
+  const json& doc = *parsed;
   const Fields root(doc, "", "the stack");
   Stack stack;
   Status status =

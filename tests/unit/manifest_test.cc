@@ -72,7 +72,12 @@ TEST_CASE("a full manifest is read field by field", "[manifest]") {
 
 TEST_CASE("bad manifests name the property and the problem", "[manifest]") {
   FunctionDir dir;
-  CHECK(ErrorOf(dir, "{") == "function.json: not valid JSON");
+  CHECK(ErrorOf(dir, "{") ==
+        "function.json: not valid JSON: line 1, column 2: syntax error while parsing object key - "
+        "unexpected end of input; expected string literal");
+  // Where in a longer file.
+  CHECK(ErrorOf(dir, "{\"FunctionName\": \"x\",\n \"Handler\": \"x\",,\n}")
+            .rfind("function.json: not valid JSON: line 2, column 17: ", 0) == 0);
   CHECK(ErrorOf(dir, R"({"Handler": "handler"})") ==
         "function.json: FunctionName: required, a string");
   CHECK(ErrorOf(dir, R"({"FunctionName": "a b", "Handler": "handler"})") ==

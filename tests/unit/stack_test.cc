@@ -59,7 +59,9 @@ TEST_CASE("an empty stack is valid and declares nothing") {
 
 TEST_CASE("bad stacks are refused with the JSON path of the problem") {
   CHECK(Error("[1]") == "stack.json: the stack: must be an object");
-  CHECK(Error("{") == "stack.json: not valid JSON");
+  CHECK(Error("{") ==
+        "stack.json: not valid JSON: line 1, column 2: syntax error while parsing object key - "
+        "unexpected end of input; expected string literal");
   CHECK(Error(R"({"Stream": []})").find("stack.json: Stream: unknown property") == 0);
   CHECK(Error(R"({"Streams": {}})") == "stack.json: Streams: must be an array");
   CHECK(Error(R"({"Streams": [{}]})") == "stack.json: Streams[0].StreamName: required");
