@@ -32,7 +32,6 @@ grpc::Status Invalid(const std::string& message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
 }
 
-
 const char* PhaseName(poller::ShardStatus::Phase phase) {
   switch (phase) {
     case poller::ShardStatus::Phase::kWaitingForParents: return "waiting-for-parents";
