@@ -25,7 +25,8 @@ constexpr char kPublishUsage[] =
     "  $LATEST has not changed since the last published version, that version is returned.\n";
 constexpr char kFunctionsUsage[] =
     "usage: sluice functions [--data-dir DIR]\n"
-    "  Lists the deployed functions: versions, code hash, last modified, timeout, memory.\n";
+    "  Lists the deployed functions: versions, code hash, last modified, timeout, memory and\n"
+    "  description (of $LATEST).\n";
 constexpr char kDeleteUsage[] =
     "usage: sluice delete-function NAME [--data-dir DIR]\n"
     "  Deletes every version of the function. Invokes already running finish.\n";
@@ -107,18 +108,19 @@ int FunctionsMain(const std::vector<std::string>& args) {
       code != 0) {
     return code;
   }
-  std::printf("%-24s %-16s %-12s %-24s %-8s %s\n", "NAME", "VERSIONS", "CODE", "LAST MODIFIED",
-              "TIMEOUT", "MEMORY");
+  std::printf("%-24s %-16s %-12s %-24s %-8s %-7s %s\n", "NAME", "VERSIONS", "CODE", "LAST MODIFIED",
+              "TIMEOUT", "MEMORY", "DESCRIPTION");
   for (const pb::FunctionSummary& f : response.functions()) {
     std::string versions;
     for (const pb::FunctionVersion& v : f.versions()) {
       versions += (versions.empty() ? "" : ",") + v.version();
     }
     const pb::FunctionVersion& latest = f.versions(0);  // $LATEST comes first
-    std::printf("%-24s %-16s %-12s %-24s %-8s %uMB\n", f.name().c_str(), versions.c_str(),
+    std::printf("%-24s %-16s %-12s %-24s %-8s %-7s %s\n", f.name().c_str(), versions.c_str(),
                 ShortHash(latest.code_sha256()).c_str(),
                 aws_json::Iso8601FromMillis(latest.last_modified_unix_ms()).c_str(),
-                (std::to_string(latest.timeout_ms() / 1000) + "s").c_str(), latest.memory_mb());
+                (std::to_string(latest.timeout_ms() / 1000) + "s").c_str(),
+                (std::to_string(latest.memory_mb()) + "MB").c_str(), latest.description().c_str());
   }
   return 0;
 }

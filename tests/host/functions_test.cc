@@ -93,6 +93,8 @@ TEST_CASE("deploy then list then invoke and an identical deploy changes nothing"
   CHECK(r.out.find("$LATEST") != std::string::npos);
   CHECK(r.out.find("3s") != std::string::npos);
   CHECK(r.out.find("128MB") != std::string::npos);
+  CHECK(r.out.find("DESCRIPTION") != std::string::npos);
+  CHECK(r.out.find("Logs each record of a stream batch") != std::string::npos);  // the manifest's
 
   r = Sluice(server, {"invoke", "hello_stream", "--event", KinesisEvent()});
   INFO(r.err);
