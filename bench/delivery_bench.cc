@@ -88,6 +88,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using Steady = std::chrono::steady_clock;
+using sluice::bench::BenchArgs;
+using sluice::bench::ParseBenchArgs;
 using sluice::bench::Percentile;
 using sluice::bench::RealtimeNs;
 using sluice::bench::Seconds;
@@ -801,27 +803,16 @@ void Bench::Freshness(const StreamSettings& settings, double rate, double second
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::cerr << "usage: delivery_bench BENCH_BINARY_DIR [--quick] [--only FIGURE]" << std::endl;
+  // Figures: put | throughput | freshness.
+  const std::optional<BenchArgs> args = ParseBenchArgs(argc, argv, "delivery_bench");
+  if (!args) {
     return 2;
   }
-  bool quick = false;
-  std::string only;  // put | throughput | freshness
-  for (int i = 2; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--quick") {
-      quick = true;
-    } else if (arg == "--only" && i + 1 < argc) {
-      only = argv[++i];
-    } else {
-      std::cerr << "delivery_bench: unknown argument " << arg << std::endl;
-      return 2;
-    }
-  }
-  auto run = [&](const std::string& figure) { return only.empty() || only == figure; };
+  const bool quick = args->quick;
+  const auto run = [&](const std::string& figure) { return args->Runs(figure); };
   const auto started = Steady::now();
   {
-    Bench bench(argv[1]);
+    Bench bench(args->binary_dir);
     bench.WarmTransform();
     if (run("put")) {
       bench.PutOnly(100, quick ? 500'000 : 1'000'000);

@@ -76,6 +76,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using Steady = std::chrono::steady_clock;
+using sluice::bench::BenchArgs;
+using sluice::bench::ParseBenchArgs;
 using sluice::bench::Percentile;
 using sluice::bench::RealtimeNs;
 using sluice::bench::Seconds;
@@ -629,27 +631,16 @@ void Bench::Drain(int shards, int batch_size, uint64_t records) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::cerr << "usage: mapping_bench BENCH_BINARY_DIR [--quick] [--only FIGURE]" << std::endl;
+  // Figures: baseline | latency | sustained | drain | shards | parallelization.
+  const std::optional<BenchArgs> args = ParseBenchArgs(argc, argv, "mapping_bench");
+  if (!args) {
     return 2;
   }
-  bool quick = false;
-  std::string only;  // baseline | latency | sustained | drain | shards | parallelization
-  for (int i = 2; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--quick") {
-      quick = true;
-    } else if (arg == "--only" && i + 1 < argc) {
-      only = argv[++i];
-    } else {
-      std::cerr << "mapping_bench: unknown argument " << arg << std::endl;
-      return 2;
-    }
-  }
-  auto run = [&](const std::string& figure) { return only.empty() || only == figure; };
+  const bool quick = args->quick;
+  const auto run = [&](const std::string& figure) { return args->Runs(figure); };
   const auto started = Steady::now();
   {
-    Bench bench(argv[1], quick);
+    Bench bench(args->binary_dir, quick);
     if (run("baseline")) {
       bench.Baseline();
     }
