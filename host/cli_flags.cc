@@ -88,4 +88,14 @@ Result<std::string> ReadCliInput(const std::string& path, const std::string& wha
   return text.str();
 }
 
+int UsageError(const std::string& verb, const std::string& problem, const char* usage) {
+  std::cerr << "sluice " << verb << ": " << problem << "\n\n" << usage;
+  return 2;
+}
+
+int ReportFailure(const std::string& verb, const Status& status) {
+  std::cerr << "sluice " << verb << ": " << status.message() << std::endl;
+  return status.code() == Code::kUnavailable ? 2 : 1;
+}
+
 }  // namespace sluice::host

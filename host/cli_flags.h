@@ -37,4 +37,11 @@ class CliFlags {
 // "<path>: cannot read the <what>" (INVALID_ARGUMENT).
 Result<std::string> ReadCliInput(const std::string& path, const std::string& what);
 
+// Bad input to a verb: prints "sluice VERB: PROBLEM", a blank line and `usage` to stderr;
+// returns exit code 2.
+int UsageError(const std::string& verb, const std::string& problem, const char* usage);
+// A failed call: prints "sluice VERB: <message>" to stderr; returns 2 when no host answered
+// (Unavailable), else 1 (the host refused or failed).
+int ReportFailure(const std::string& verb, const Status& status);
+
 }  // namespace sluice::host

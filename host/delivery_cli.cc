@@ -67,14 +67,7 @@ const std::set<std::string> kCreateOptions = {
     "--source-stream",    "--retry-duration"};
 
 int Usage(const std::string& verb, const std::string& problem) {
-  std::cerr << "sluice " << verb << ": " << problem << "\n\n" << kUsage;
-  return 2;
-}
-
-// Prints an API or connection error; exit 2 when no host answers, 1 when the API refused.
-int Report(const std::string& verb, const Status& status) {
-  std::cerr << "sluice " << verb << ": " << status.message() << std::endl;
-  return status.code() == Code::kUnavailable ? 2 : 1;
+  return UsageError(verb, problem, kUsage);
 }
 
 // "file:///abs/dir" for a directory given on the command line.
@@ -251,7 +244,7 @@ int Create(AwsJsonClient& client, const CliFlags& flags) {
   }
   Result<json> reply = client.Call("CreateDeliveryStream", delivery::ToCreateRequest(*config));
   if (!reply.ok()) {
-    return Report(verb, reply.status());
+    return ReportFailure(verb, reply.status());
   }
   std::cout << "created delivery stream " << config->name << " ("
             << reply->value("DeliveryStreamARN", "") << ")" << std::endl;
@@ -263,7 +256,7 @@ int List(AwsJsonClient& client) {
   while (true) {
     Result<json> reply = client.Call("ListDeliveryStreams", request);
     if (!reply.ok()) {
-      return Report("delivery list", reply.status());
+      return ReportFailure("delivery list", reply.status());
     }
     const json& names = (*reply)["DeliveryStreamNames"];
     for (const json& name : names) {
@@ -281,7 +274,7 @@ int List(AwsJsonClient& client) {
 int Describe(AwsJsonClient& client, const std::string& name) {
   Result<json> reply = client.Call("DescribeDeliveryStream", {{"DeliveryStreamName", name}});
   if (!reply.ok()) {
-    return Report("delivery describe", reply.status());
+    return ReportFailure("delivery describe", reply.status());
   }
   const json& d = (*reply)["DeliveryStreamDescription"];
   const auto time = [](const json& seconds) {
@@ -307,7 +300,7 @@ int Describe(AwsJsonClient& client, const std::string& name) {
 int Delete(AwsJsonClient& client, const std::string& name) {
   Result<json> reply = client.Call("DeleteDeliveryStream", {{"DeliveryStreamName", name}});
   if (!reply.ok()) {
-    return Report("delivery delete", reply.status());
+    return ReportFailure("delivery delete", reply.status());
   }
   std::cout << "deleted delivery stream " << name << std::endl;
   return 0;
@@ -343,7 +336,7 @@ int Put(AwsJsonClient& client, const CliFlags& flags) {
     ::close(fd);
   }
   if (!status.ok()) {
-    return Report(verb, status);
+    return ReportFailure(verb, status);
   }
   const size_t not_stored = putter.failed() + bad_lines;
   std::cerr << "sluice " << verb << ": stored " << putter.stored() << " records in " << name;

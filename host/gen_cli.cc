@@ -6,6 +6,7 @@
 #include <iostream>
 #include <thread>
 
+#include "base/clock.h"
 #include "delivery/firehose_api.h"
 #include "host/aws_json_client.h"
 #include "host/batch_putter.h"
@@ -57,19 +58,7 @@ constexpr int kUnreachableAttempts = 8;              // about 25 s of backoff fo
 constexpr int64_t kProgressEveryMs = 3 * 3'600'000;  // a progress line per 3 simulated hours
 
 int Usage(const std::string& verb, const std::string& problem) {
-  std::cerr << "sluice " << verb << ": " << problem << "\n\n" << kUsage;
-  return 2;
-}
-
-int Fail(const std::string& verb, const Status& status) {
-  std::cerr << "sluice " << verb << ": " << status.message() << std::endl;
-  return status.code() == Code::kUnavailable ? 2 : 1;
-}
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return UsageError(verb, problem, kUsage);
 }
 
 Result<TollsOptions> OptionsFromFlags(const CliFlags& flags) {
@@ -142,7 +131,7 @@ class TrafficPutter {
     if (!puts_) {
       return InvalidArgument(puts_path + ": cannot write");
     }
-    const int64_t wall_start = NowMs();
+    const int64_t wall_start = Clock::Real().UnixMillis();
     const int64_t event_start = plan.raw.empty() ? 0 : plan.raw.front().event_ms;
     int64_t progress_reported = event_start / kProgressEveryMs;
     size_t record = 0;
@@ -154,9 +143,9 @@ class TrafficPutter {
       const int64_t event_ms = take_record ? plan.records[record].event_ms : plan.raw[raw].event_ms;
       if (speed > 0) {
         const int64_t due = wall_start + (event_ms - event_start) / speed;
-        if (NowMs() < due) {
+        if (Clock::Real().UnixMillis() < due) {
           SLUICE_RETURN_IF_ERROR(Flush());
-          std::this_thread::sleep_for(std::chrono::milliseconds(due - NowMs()));
+          std::this_thread::sleep_for(std::chrono::milliseconds(due - Clock::Real().UnixMillis()));
         }
       }
       if (event_ms / kProgressEveryMs != progress_reported) {
@@ -197,7 +186,7 @@ class TrafficPutter {
   }
 
   void NotePut() {
-    puts_ << batch_highest_event_ms_ << '\t' << NowMs() << '\n' << std::flush;
+    puts_ << batch_highest_event_ms_ << '\t' << Clock::Real().UnixMillis() << '\n' << std::flush;
     kinesis_in_batch_ = 0;
   }
 
@@ -245,7 +234,7 @@ int Tolls(const CliFlags& flags) {
   const TollsTruth truth = ComputeTruth(plan.records, plan.limits_cents, *reference,
                                         options->start_ms, plan.days_end_ms);
   if (Status written = WriteTruthFiles(*truth_dir, *options, plan, truth); !written.ok()) {
-    return Fail(verb, written);
+    return ReportFailure(verb, written);
   }
   std::cerr << "sluice gen tolls: truth in " << *truth_dir << ": " << plan.records.size()
             << " records, " << plan.raw.size() << " raw lines, " << plan.limits_cents.size()
@@ -258,7 +247,7 @@ int Tolls(const CliFlags& flags) {
                        flags.Get("--stream").value_or("tolls"),
                        flags.Get("--delivery-stream").value_or("tolls-raw"));
   if (Status ready = putter.CheckStreams(); !ready.ok()) {
-    return Fail(verb, ready);
+    return ReportFailure(verb, ready);
   }
   const Status put = putter.Put(plan, *speed, *truth_dir + "/" + kPutsFile);
   if (!put.ok()) {
@@ -268,7 +257,7 @@ int Tolls(const CliFlags& flags) {
                 << std::endl;
       return 1;
     }
-    return Fail(verb, put);
+    return ReportFailure(verb, put);
   }
   std::cerr << "sluice gen tolls: put " << putter.stored() << " records and " << putter.raw_stored()
             << " raw lines";
@@ -370,7 +359,7 @@ int Check(const CliFlags& flags) {
   options.read_pipeline = PipelineFromHost(flags);
   Result<int> matched = RunTollsCheck(options, std::cout);
   if (!matched.ok()) {
-    return Fail(verb, matched.status());
+    return ReportFailure(verb, matched.status());
   }
   std::cout << std::flush;
   return *matched;

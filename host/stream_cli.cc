@@ -47,26 +47,15 @@ constexpr char kTailUsage[] =
     "  Prints the stream's records as they arrive, parents before children. T is epoch seconds\n"
     "  or YYYY-MM-DDTHH:MM:SSZ. --exit-at-end stops once every shard is read to its end.\n";
 
-int Usage(const std::string& verb, const std::string& problem, const char* usage) {
-  std::cerr << "sluice " << verb << ": " << problem << "\n\n" << usage;
-  return 2;
-}
-
-// Prints an API or connection error; exit 2 when no host answers, 1 when the API refused.
-int Report(const std::string& verb, const Status& status) {
-  std::cerr << "sluice " << verb << ": " << status.message() << std::endl;
-  return status.code() == Code::kUnavailable ? 2 : 1;
-}
-
 int StreamsCreate(AwsJsonClient& client, const CliFlags& flags) {
   Result<int64_t> shards = flags.Integer("--shards", 1, 1, 100000);
   if (!shards.ok()) {
-    return Usage("streams create", shards.status().message(), kStreamsUsage);
+    return UsageError("streams create", shards.status().message(), kStreamsUsage);
   }
   const std::string& name = flags.positionals()[1];
   Result<json> reply = client.Call("CreateStream", {{"StreamName", name}, {"ShardCount", *shards}});
   if (!reply.ok()) {
-    return Report("streams create", reply.status());
+    return ReportFailure("streams create", reply.status());
   }
   std::cout << "created stream " << name << " with " << *shards << " shard"
             << (*shards == 1 ? "" : "s") << std::endl;
@@ -78,7 +67,7 @@ int StreamsList(AwsJsonClient& client) {
   while (true) {
     Result<json> reply = client.Call("ListStreams", request);
     if (!reply.ok()) {
-      return Report("streams list", reply.status());
+      return ReportFailure("streams list", reply.status());
     }
     for (const json& name : (*reply)["StreamNames"]) {
       std::cout << name.get<std::string>() << "\n";
@@ -114,11 +103,11 @@ int StreamsDescribe(AwsJsonClient& client, const CliFlags& flags) {
   const std::string& name = flags.positionals()[1];
   Result<json> summary = client.Call("DescribeStreamSummary", {{"StreamName", name}});
   if (!summary.ok()) {
-    return Report("streams describe", summary.status());
+    return ReportFailure("streams describe", summary.status());
   }
   Result<std::vector<json>> shards = ListAllShards(client, name);
   if (!shards.ok()) {
-    return Report("streams describe", shards.status());
+    return ReportFailure("streams describe", shards.status());
   }
   const json& s = (*summary)["StreamDescriptionSummary"];
   std::cout << "stream     " << name << "\n"
@@ -152,7 +141,7 @@ int StreamsDelete(AwsJsonClient& client, const CliFlags& flags) {
   const std::string& name = flags.positionals()[1];
   Result<json> reply = client.Call("DeleteStream", {{"StreamName", name}});
   if (!reply.ok()) {
-    return Report("streams delete", reply.status());
+    return ReportFailure("streams delete", reply.status());
   }
   std::cout << "deleted stream " << name << std::endl;
   return 0;
@@ -195,22 +184,22 @@ Result<std::string> CheckRecord(std::string partition_key, const std::string& da
 int StreamsMain(const std::vector<std::string>& args) {
   Result<CliFlags> flags = CliFlags::Parse(args, {"--endpoint", "--shards"});
   if (!flags.ok()) {
-    return Usage("streams", flags.status().message(), kStreamsUsage);
+    return UsageError("streams", flags.status().message(), kStreamsUsage);
   }
   const std::vector<std::string>& positionals = flags->positionals();
   const std::string verb = positionals.empty() ? "" : positionals[0];
   const size_t wanted = verb == "list" ? 1 : 2;
   if (verb != "create" && verb != "list" && verb != "describe" && verb != "delete") {
-    return Usage("streams", verb.empty() ? "missing verb" : "unknown verb '" + verb + "'",
-                 kStreamsUsage);
+    return UsageError("streams", verb.empty() ? "missing verb" : "unknown verb '" + verb + "'",
+                      kStreamsUsage);
   }
   if (positionals.size() != wanted) {
-    return Usage("streams " + verb,
-                 positionals.size() < wanted ? "missing stream name" : "too many arguments",
-                 kStreamsUsage);
+    return UsageError("streams " + verb,
+                      positionals.size() < wanted ? "missing stream name" : "too many arguments",
+                      kStreamsUsage);
   }
   if (flags->Has("--shards") && verb != "create") {
-    return Usage("streams " + verb, "--shards is only for create", kStreamsUsage);
+    return UsageError("streams " + verb, "--shards is only for create", kStreamsUsage);
   }
   AwsJsonClient client(flags->Get("--endpoint").value_or(DefaultEndpoint()),
                        stream::kKinesisTargetPrefix);
@@ -230,27 +219,29 @@ int PutMain(const std::vector<std::string>& args) {
   Result<CliFlags> flags =
       CliFlags::Parse(args, {"--endpoint", "--partition-key", "--partition-key-field", "--data"});
   if (!flags.ok()) {
-    return Usage("put", flags.status().message(), kPutUsage);
+    return UsageError("put", flags.status().message(), kPutUsage);
   }
   if (flags->positionals().size() != 1) {
-    return Usage("put", flags->positionals().empty() ? "missing stream name" : "too many arguments",
-                 kPutUsage);
+    return UsageError("put",
+                      flags->positionals().empty() ? "missing stream name" : "too many arguments",
+                      kPutUsage);
   }
   const std::string& stream = flags->positionals()[0];
   if (flags->Has("--partition-key") == flags->Has("--partition-key-field")) {
-    return Usage("put", "give exactly one of --partition-key and --partition-key-field", kPutUsage);
+    return UsageError("put", "give exactly one of --partition-key and --partition-key-field",
+                      kPutUsage);
   }
   AwsJsonClient client(flags->Get("--endpoint").value_or(DefaultEndpoint()),
                        stream::kKinesisTargetPrefix);
   if (std::optional<std::string> data = flags->Get("--data")) {
     if (!flags->Has("--partition-key")) {
-      return Usage("put", "--data needs --partition-key", kPutUsage);
+      return UsageError("put", "--data needs --partition-key", kPutUsage);
     }
     Result<json> reply = client.Call("PutRecord", {{"StreamName", stream},
                                                    {"PartitionKey", *flags->Get("--partition-key")},
                                                    {"Data", Base64Encode(*data)}});
     if (!reply.ok()) {
-      return Report("put", reply.status());
+      return ReportFailure("put", reply.status());
     }
     std::cout << (*reply)["ShardId"].get<std::string>() << " "
               << (*reply)["SequenceNumber"].get<std::string>() << std::endl;
@@ -276,7 +267,7 @@ int PutMain(const std::vector<std::string>& args) {
       },
       [&] { return putter.Flush(); });
   if (!status.ok()) {
-    return Report("put", status);
+    return ReportFailure("put", status);
   }
   std::cerr << "sluice put: stored " << putter.stored() << " records in " << stream;
   if (putter.failed() + bad_lines > 0) {
@@ -290,24 +281,25 @@ int TailMain(const std::vector<std::string>& args) {
   Result<CliFlags> flags =
       CliFlags::Parse(args, {"--endpoint", "--from", "--timestamp", "--format"}, {"--exit-at-end"});
   if (!flags.ok()) {
-    return Usage("tail", flags.status().message(), kTailUsage);
+    return UsageError("tail", flags.status().message(), kTailUsage);
   }
   if (flags->positionals().size() != 1) {
-    return Usage("tail",
-                 flags->positionals().empty() ? "missing stream name" : "too many arguments",
-                 kTailUsage);
+    return UsageError("tail",
+                      flags->positionals().empty() ? "missing stream name" : "too many arguments",
+                      kTailUsage);
   }
   const std::string& stream = flags->positionals()[0];
   const std::string from = flags->Get("--from").value_or("trim-horizon");
   const std::string format = flags->Get("--format").value_or("text");
   if (from != "trim-horizon" && from != "latest" && from != "at-timestamp") {
-    return Usage("tail", "--from must be trim-horizon, latest or at-timestamp", kTailUsage);
+    return UsageError("tail", "--from must be trim-horizon, latest or at-timestamp", kTailUsage);
   }
   if (format != "text" && format != "json") {
-    return Usage("tail", "--format must be text or json", kTailUsage);
+    return UsageError("tail", "--format must be text or json", kTailUsage);
   }
   if ((from == "at-timestamp") != flags->Has("--timestamp")) {
-    return Usage("tail", "--timestamp goes with --from at-timestamp, and only with it", kTailUsage);
+    return UsageError("tail", "--timestamp goes with --from at-timestamp, and only with it",
+                      kTailUsage);
   }
   json start = {{"ShardIteratorType", from == "trim-horizon" ? "TRIM_HORIZON"
                                       : from == "latest"     ? "LATEST"
@@ -321,11 +313,11 @@ int TailMain(const std::vector<std::string>& args) {
         seconds < 1e11) {
       ms = static_cast<int64_t>(seconds * 1000);
     } else if (!aws_json::MillisFromIso8601(text, &ms)) {
-      return Usage("tail",
-                   "--timestamp: '" + text +
-                       "' is neither epoch seconds nor "
-                       "YYYY-MM-DDTHH:MM:SSZ",
-                   kTailUsage);
+      return UsageError("tail",
+                        "--timestamp: '" + text +
+                            "' is neither epoch seconds nor "
+                            "YYYY-MM-DDTHH:MM:SSZ",
+                        kTailUsage);
     }
     start["Timestamp"] = static_cast<double>(ms) / 1000.0;
   }
@@ -333,7 +325,7 @@ int TailMain(const std::vector<std::string>& args) {
                        stream::kKinesisTargetPrefix);
   Result<std::vector<json>> shards = ListAllShards(client, stream);
   if (!shards.ok()) {
-    return Report("tail", shards.status());
+    return ReportFailure("tail", shards.status());
   }
 
   // Shards being read, by id, with their iterators. A child starts once all its parents ended.
@@ -368,7 +360,7 @@ int TailMain(const std::vector<std::string>& args) {
     if (from == "latest" ? !closed : !has_live_parent) {
       waiting_children.erase(id);
       if (const Status status = open_shard(id, start); !status.ok()) {
-        return Report("tail", status);
+        return ReportFailure("tail", status);
       }
     }
   }
@@ -383,7 +375,7 @@ int TailMain(const std::vector<std::string>& args) {
       const std::string shard_id = it->first;
       Result<json> reply = client.Call("GetRecords", {{"ShardIterator", it->second}});
       if (!reply.ok()) {
-        return Report("tail", reply.status());
+        return ReportFailure("tail", reply.status());
       }
       for (const json& record : (*reply)["Records"]) {
         any_records = true;
@@ -429,7 +421,7 @@ int TailMain(const std::vector<std::string>& args) {
           if (const Status status =
                   open_shard(child->first, {{"ShardIteratorType", "TRIM_HORIZON"}});
               !status.ok()) {
-            return Report("tail", status);
+            return ReportFailure("tail", status);
           }
           child = waiting_children.erase(child);
           it = iterators.begin();  // the map changed; resume from the start of this round

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/clock.h"
 #include "host/tolls_model.h"
 #include "host/tolls_stack.h"
 #include "host/tolls_truth.h"
@@ -31,12 +32,6 @@ constexpr int64_t kLatenessMs = int64_t{kAllowedLatenessSeconds} * 1000;
 constexpr int64_t kBillingWindowMs = int64_t{kBillingWindowSeconds} * 1000;
 constexpr size_t kDifferencesShown = 3;  // per part of the report
 constexpr int64_t kSettleMs = 2'000;     // how long a match must hold (RunTollsCheck)
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // One notification as a subscriber received it first.
 struct Envelope {
@@ -537,7 +532,7 @@ void Report(const Expected& expected, const Observation& seen, std::optional<int
 }  // namespace
 
 Result<int> RunTollsCheck(const CheckOptions& options, std::ostream& out) {
-  const int64_t started_ms = NowMs();
+  const int64_t started_ms = Clock::Real().UnixMillis();
   Expected expected;
   Result<TruthFiles> files = ReadTruthFiles(options.truth_dir);
   SLUICE_RETURN_IF_ERROR(files.status());
@@ -561,7 +556,7 @@ Result<int> RunTollsCheck(const CheckOptions& options, std::ostream& out) {
   int64_t matched_at_ms = 0;  // when the current run of matching looks began
   while (true) {
     Observation seen = Observe(options, expected);
-    const int64_t now_ms = NowMs();
+    const int64_t now_ms = Clock::Real().UnixMillis();
     if (seen.differences.empty()) {
       if (!matching) {
         matching = true;
