@@ -243,8 +243,16 @@ bool ShardPoller::Backoff(int attempt) {
   return WaitBackoff(attempt, options_.backoff_initial, options_.backoff_max);
 }
 
-bool ShardPoller::ConflictBackoff(int attempt) {
-  return WaitBackoff(attempt, kConflictBackoffInitial, kConflictBackoffMax);
+ShardPoller::ConflictRetry ShardPoller::RetryConflict(const Attempt& attempt, int* conflicts) {
+  if (attempt.kind != Attempt::Kind::kConflict || *conflicts >= kMaxConflictRetries) {
+    *conflicts = 0;
+    return ConflictRetry::kNone;
+  }
+  ++*conflicts;
+  stats_->retries.Increment();
+  return WaitBackoff(*conflicts, kConflictBackoffInitial, kConflictBackoffMax)
+             ? ConflictRetry::kRetry
+             : ConflictRetry::kStopping;
 }
 
 bool ShardPoller::WaitBackoff(int attempt, std::chrono::nanoseconds initial,
@@ -677,8 +685,13 @@ bool ShardPoller::RunBatch(Lane* lane, std::vector<Record> records, std::optiona
       }
     }
     const Attempt attempt = Invoke(lane, sub.records, window, false, false);
-    if (attempt.kind != Attempt::Kind::kConflict) {
-      sub.conflicts = 0;  // the limit counts conflicts in a row
+    switch (RetryConflict(attempt, &sub.conflicts)) {
+      case ConflictRetry::kStopping: return false;
+      case ConflictRetry::kRetry:
+        ++sub.invoke_count;
+        sub.host_errors = 0;
+        continue;
+      case ConflictRetry::kNone: break;
     }
     switch (attempt.kind) {
       case Attempt::Kind::kHostError:
@@ -720,18 +733,7 @@ bool ShardPoller::RunBatch(Lane* lane, std::vector<Record> records, std::optiona
           }
         }
         break;
-      case Attempt::Kind::kConflict:
-        ++sub.invoke_count;
-        sub.host_errors = 0;
-        if (++sub.conflicts <= kMaxConflictRetries) {
-          stats_->retries.Increment();
-          if (!ConflictBackoff(sub.conflicts)) {
-            return false;
-          }
-          continue;
-        }
-        sub.conflicts = 0;
-        break;  // past the limit it counts as a function error, and the count starts again
+      case Attempt::Kind::kConflict:  // past the limit: counted as a function error
       case Attempt::Kind::kFunctionError:
         ++sub.invoke_count;
         sub.host_errors = 0;
@@ -808,6 +810,11 @@ bool ShardPoller::RunFinalInvoke(Lane* lane, int64_t window_start, bool terminat
   int conflicts = 0;
   for (;;) {
     const Attempt attempt = Invoke(lane, {}, window_start, true, terminated_early, state);
+    switch (RetryConflict(attempt, &conflicts)) {
+      case ConflictRetry::kStopping: return false;
+      case ConflictRetry::kRetry: continue;
+      case ConflictRetry::kNone: break;
+    }
     if (attempt.kind == Attempt::Kind::kDone) {
       return true;
     }
@@ -816,17 +823,6 @@ bool ShardPoller::RunFinalInvoke(Lane* lane, int64_t window_start, bool terminat
         return false;
       }
       continue;
-    }
-    if (attempt.kind != Attempt::Kind::kConflict) {
-      conflicts = 0;  // the limit counts conflicts in a row
-    } else if (++conflicts <= kMaxConflictRetries) {
-      stats_->retries.Increment();
-      if (!ConflictBackoff(conflicts)) {
-        return false;
-      }
-      continue;
-    } else {
-      conflicts = 0;  // past the limit it counts as a function error, and the count starts again
     }
     ++retries;
     const int max_retries = options_.config.maximum_retry_attempts;

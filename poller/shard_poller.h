@@ -168,9 +168,16 @@ class ShardPoller {
   bool WaitUntil(std::unique_lock<std::mutex>& lock, Clock::Steady deadline);
   // Waits the backoff before attempt `attempt` (1, 2, ...); false when stopping.
   bool Backoff(int attempt);
-  // The shorter backoff before retrying a commit conflict (kConflictBackoffInitial doubling to
+  // What to do after an attempt, as far as commit conflicts go.
+  enum class ConflictRetry {
+    kRetry,     // a conflict within kMaxConflictRetries in a row: its backoff has passed
+    kStopping,  // the same, but the poller is stopping
+    kNone,      // not a conflict, or one past the limit (then it counts as a function error)
+  };
+  // `*conflicts` counts the attempt's conflicts in a row (reset by anything else, and after the
+  // limit). A conflict is retried after the shorter backoff (kConflictBackoffInitial doubling to
   // kConflictBackoffMax): the other invoke has committed, so the retry can decide at once.
-  bool ConflictBackoff(int attempt);
+  ConflictRetry RetryConflict(const Attempt& attempt, int* conflicts);
   // initial x 2^(attempt-1), at most max, +-20% jitter; false when stopping.
   bool WaitBackoff(int attempt, std::chrono::nanoseconds initial, std::chrono::nanoseconds max);
   // Whether the lane's queue holds a record of another window than its first record's (whose

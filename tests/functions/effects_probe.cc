@@ -6,7 +6,8 @@
 //   {"delete": [table, key]}                    {"add": [table, key, attribute, number]}
 //   {"put_if_absent": [table, key, value_json]} {"query": [table, prefix]} (logs the keys)
 //   {"cas_add": [table, key, attribute, number]}  adds on the condition that the attribute is
-//                                                still what this call read (absent: NotExists)
+//                                                still what this call read (absent: NotExists),
+//                                                reading again while the call itself fails
 //   {"expect": [table, key, value_json|null]}   fails the record unless the item is that value
 //   {"publish": [topic, subject, message]}      (logs "published <MessageId>")
 //   {"fail": "message"}                         fails the record
@@ -63,12 +64,18 @@ void RunCommand(const json& command, sluice::Context& ctx) {
     ctx.Log("add " + Arg(a, 0) + "/" + Arg(a, 1) + " = " + item);
   } else if (command.contains("cas_add")) {
     const json& a = command["cas_add"];
-    const auto before = ctx.kv().Get(Arg(a, 0), Arg(a, 1));
-    const sluice::kv::Condition unchanged =
-        before ? sluice::kv::Compare(Arg(a, 2), sluice::kv::Condition::EQ,
-                                     json::parse(*before).at(Arg(a, 2)).dump())
-               : sluice::kv::NotExists();
-    ctx.kv().Update(Arg(a, 0), Arg(a, 1), {sluice::kv::Add(Arg(a, 2), Arg(a, 3))}, {unchanged});
+    for (;;) {  // a condition already broken at the call: read again (only a commit can fail now)
+      const auto before = ctx.kv().Get(Arg(a, 0), Arg(a, 1));
+      const sluice::kv::Condition unchanged =
+          before ? sluice::kv::Compare(Arg(a, 2), sluice::kv::Condition::EQ,
+                                       json::parse(*before).at(Arg(a, 2)).dump())
+                 : sluice::kv::NotExists();
+      try {
+        ctx.kv().Update(Arg(a, 0), Arg(a, 1), {sluice::kv::Add(Arg(a, 2), Arg(a, 3))}, {unchanged});
+        break;
+      } catch (const sluice::ConditionalCheckFailed&) {
+      }
+    }
   } else if (command.contains("query")) {
     const json& a = command["query"];
     std::string keys;

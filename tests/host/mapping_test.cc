@@ -577,6 +577,7 @@ TEST_CASE(
   const std::map<std::string, std::string> last_by_shard = PutAll(kinesis, "s", records);
   REQUIRE(last_by_shard.size() == 2);
   CHECK(WaitUntil([&] { return ReachedEnd(server, uuid, last_by_shard); }));
+  INFO("counters: " << json(Counters(server)).dump());
   CHECK(Counters(server) == std::map<std::string, int64_t>{{"total", 40}});
   uint64_t dropped = 0;
   for (const ShardRow& row : StatusShards(server, uuid)) {
