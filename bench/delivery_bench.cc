@@ -808,37 +808,35 @@ int main(int argc, char** argv) {
   if (!args) {
     return 2;
   }
-  const bool quick = args->quick;
-  const auto run = [&](const std::string& figure) { return args->Runs(figure); };
   const auto started = Steady::now();
   {
     Bench bench(args->binary_dir);
     bench.WarmTransform();
-    if (run("put")) {
-      bench.PutOnly(100, quick ? 500'000 : 1'000'000);
-      bench.PutOnly(1024, quick ? 60'000 : 120'000);
+    if (args->Runs("put")) {
+      bench.PutOnly(100, args->quick ? 500'000 : 1'000'000);
+      bench.PutOnly(1024, args->quick ? 60'000 : 120'000);
     }
     // The figure-2 rate of 100-byte records per processor buffer (0: no transform).
     std::map<int, double> rate_100 = {{0, kDefaultFreshnessRate}, {1, kDefaultFreshnessRate}};
-    if (run("throughput")) {
+    if (args->Runs("throughput")) {
       // Two rounds of 5 MiB batches per setting, a few seconds each.
       for (const auto& [record_bytes, batches] :
            std::vector<std::pair<size_t, int64_t>>{{100, 30}, {1024, 60}}) {
         const std::map<int, double> records_per_s =
-            bench.ThroughputFigures(record_bytes, quick ? batches / 4 : batches, 2);
+            bench.ThroughputFigures(record_bytes, args->quick ? batches / 4 : batches, 2);
         if (record_bytes == 100) {
           rate_100 = records_per_s;
         }
       }
     }
-    if (run("freshness")) {
+    if (args->Runs("freshness")) {
       for (int transform_mb : {0, 1}) {
         for (int64_t interval_s : {1, 0}) {
           bench.Freshness({.record_bytes = 100,
                            .transform_mb = transform_mb,
                            .size_mb = 128,
                            .interval_s = interval_s},
-                          0.2 * rate_100[transform_mb], quick ? 3 : 6);
+                          0.2 * rate_100[transform_mb], args->quick ? 3 : 6);
         }
       }
     }

@@ -636,22 +636,20 @@ int main(int argc, char** argv) {
   if (!args) {
     return 2;
   }
-  const bool quick = args->quick;
-  const auto run = [&](const std::string& figure) { return args->Runs(figure); };
   const auto started = Steady::now();
   {
-    Bench bench(args->binary_dir, quick);
-    if (run("baseline")) {
+    Bench bench(args->binary_dir, args->quick);
+    if (args->Runs("baseline")) {
       bench.Baseline();
     }
-    if (run("latency")) {
+    if (args->Runs("latency")) {
       for (int rate : {1000, 10000, 100000}) {
         bench.Latency(rate);
       }
     }
     double sustained = 500'000;
     int sustained_batch = 1000;
-    if (run("sustained")) {
+    if (args->Runs("sustained")) {
       for (int batch_size : {10000, 1000}) {
         const double rate = bench.Sustained(4, batch_size, 1, 3, "sustained_records_per_s");
         if (batch_size == 10000 || rate > sustained) {
@@ -663,16 +661,16 @@ int main(int argc, char** argv) {
       bench.Sustained(4, sustained_batch, 1, 3, "sustained_paced_check_records_per_s",
                       0.8 * sustained);
     }
-    if (run("drain")) {
+    if (args->Runs("drain")) {
       bench.Drain(4, sustained_batch,
                   std::min<uint64_t>(3'000'000, static_cast<uint64_t>(2 * sustained)));
     }
-    if (run("shards")) {
+    if (args->Runs("shards")) {
       for (int shards : {1, 2, 4, 8}) {
         bench.Sustained(shards, 1000, 1, 2, "throughput_vs_shards_records_per_s");
       }
     }
-    if (run("parallelization")) {
+    if (args->Runs("parallelization")) {
       for (int parallelization : {1, 2, 4}) {
         bench.Sustained(1, 1000, parallelization, 2, "throughput_vs_parallelization_records_per_s");
       }
